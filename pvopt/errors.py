@@ -1,0 +1,90 @@
+"""Errors pvopt raises for bad input and failed plans, with documented exit codes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = [
+    "EXIT_OK",
+    "EXIT_INPUT",
+    "EXIT_INFEASIBLE",
+    "EXIT_SOLVER",
+    "EXIT_OUTPUT",
+    "InputIssue",
+    "PortfolioError",
+    "WeatherError",
+    "InfeasiblePlanError",
+    "SolverError",
+    "OutputExistsError",
+]
+
+EXIT_OK = 0
+EXIT_INPUT = 2  #: bad input: portfolio, site, weather or data file
+EXIT_INFEASIBLE = 3  #: milestones cannot all be met
+EXIT_SOLVER = 4  #: solver failure: time limit, numerical trouble, unbounded, solver missing
+EXIT_OUTPUT = 5  #: output directory exists (use --force) or cannot be written
+
+
+@dataclass(frozen=True)
+class InputIssue:
+    """One problem in one input file."""
+
+    file: str
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}: {self.field}" if self.field else self.file
+        return f"{where}: {self.message}"
+
+
+class PvoptError(Exception):
+    """Base class of the errors pvopt reports without a traceback."""
+
+    exit_code = 1
+
+
+@dataclass
+class PortfolioError(PvoptError):
+    """Bad input: carries every issue found, each naming file and field."""
+
+    issues: list[InputIssue] = field(default_factory=list)
+    exit_code = EXIT_INPUT
+
+    def __str__(self) -> str:
+        n = len(self.issues)
+        head = f"{n} problem{'s' if n != 1 else ''} in the input:"
+        return "\n".join([head, *(f"  - {i}" for i in self.issues)])
+
+
+class WeatherError(PortfolioError):
+    """A weather file or table is unusable (gaps, NaN, naive stamps, wrong length)."""
+
+    def __init__(self, file: str, field_: str, message: str):
+        super().__init__([InputIssue(file, field_, message)])
+
+
+@dataclass
+class InfeasiblePlanError(PvoptError):
+    """The milestones cannot all be met; ``shortfalls`` maps milestone name to (amount, unit, detail)."""
+
+    shortfalls: dict[str, tuple[float, str, str]] = field(default_factory=dict)
+    exit_code = EXIT_INFEASIBLE
+
+    def __str__(self) -> str:
+        lines = ["The milestones cannot all be met:"]
+        for name, (amount, unit, detail) in self.shortfalls.items():
+            lines.append(f"  - {name}: short by {amount:,.1f} {unit}" + (f" ({detail})" if detail else ""))
+        if len(lines) == 1:
+            lines.append("  - the problem is infeasible, but no single milestone explains it")
+        return "\n".join(lines)
+
+
+class SolverError(PvoptError):
+    """The solver stopped without an optimal plan (time limit, numerical trouble, unbounded, missing)."""
+
+    exit_code = EXIT_SOLVER
+
+
+class OutputExistsError(PvoptError):
+    exit_code = EXIT_OUTPUT
