@@ -1,0 +1,204 @@
+"""End-to-end jobs: yield study and plan, with atomic outputs.
+
+Output files are written to a temporary file in the target directory and
+moved into place only when complete (``os.replace``), so a run killed midway
+never leaves a partial file that looks complete. An existing result is not
+overwritten without ``force``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import xarray as xr
+
+from .config import Portfolio
+from .errors import OutputExistsError
+from .optimise import PlanModel, PlanSolution, SolveOptions, solve_plan
+from .plandata import build_plan_inputs
+from .portfolio import load_portfolio
+from .results import milestone_table, milestones_to_dataset, plan_dataset
+
+__all__ = ["PlanRun", "run_yield", "run_plan", "plan_portfolio", "yield_fingerprint", "write_netcdf_atomic", "summary_frame"]
+
+
+def yield_fingerprint(portfolio: Portfolio) -> str:
+    """Hash of everything the yield depends on (sites' location, weather and array geometry)."""
+    parts = []
+    for s in portfolio.sites:
+        parts.append(
+            s.model_dump(mode="json", include={"name", "latitude_deg", "longitude_deg", "altitude_m", "timezone", "weather", "arrays"})
+        )
+        if s.weather.source == "file":
+            p = (portfolio.directory / s.weather.path).resolve()
+            parts.append({"weather_mtime": p.stat().st_mtime_ns if p.exists() else 0})
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _prepare_for_netcdf(ds: xr.Dataset) -> xr.Dataset:
+    out = ds.copy()
+    for k in list(out.variables):
+        v = out[k]
+        if v.dtype == object:
+            out[k] = v.astype(str)
+        if v.dtype == bool:
+            out[k] = v.astype("int8")
+            out[k].attrs["flag"] = "boolean stored as 0/1"
+    for k, v in list(out.attrs.items()):
+        if isinstance(v, bool):
+            out.attrs[k] = int(v)
+        elif v is None:
+            out.attrs[k] = ""
+    return out
+
+
+def write_netcdf_atomic(ds: xr.Dataset, path: Path) -> None:
+    """Write ``ds`` to ``path`` via a temporary file in the same directory."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        _prepare_for_netcdf(ds).to_netcdf(tmp, engine="h5netcdf")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _write_text_atomic(text: str, path: Path) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _check_target(path: Path, force: bool) -> None:
+    if path.exists() and not force:
+        raise OutputExistsError(f"{path} exists; pass --force to replace it (the old file is replaced only when the new one is complete)")
+
+
+def run_yield(portfolio_dir: str | Path, out_dir: str | Path | None = None, *, force: bool = False,
+              progress: Callable[[int, int], None] | None = None) -> tuple[Portfolio, xr.Dataset]:
+    """Load a portfolio, simulate every array's yield, and write ``out_dir/yield.nc``."""
+    from .pvyield import simulate_yield
+
+    pf = load_portfolio(portfolio_dir)
+    if out_dir is not None:
+        _check_target(Path(out_dir) / "yield.nc", force)
+    ds = simulate_yield(pf, progress=progress)
+    ds.attrs["yield_fingerprint"] = yield_fingerprint(pf)
+    if out_dir is not None:
+        write_netcdf_atomic(ds, Path(out_dir) / "yield.nc")
+    return pf, ds
+
+
+@dataclass
+class PlanRun:
+    """Everything a plan run produced."""
+
+    portfolio: Portfolio
+    inputs: xr.Dataset
+    plan: xr.Dataset
+    milestones: list[dict[str, Any]]
+    model: PlanModel
+    solution: PlanSolution
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+    def summary(self) -> pd.DataFrame:
+        return summary_frame(self.plan)
+
+
+def plan_portfolio(pf: Portfolio, yields: xr.Dataset, opts: SolveOptions = SolveOptions(), *, hourly: bool = True) -> PlanRun:
+    """Build inputs, solve, and assemble the plan Dataset (no files written)."""
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    inputs = build_plan_inputs(pf, yields)
+    timings["inputs"] = time.perf_counter() - t
+    pm, sol, res = solve_plan(inputs, opts)
+    timings["build"] = pm.build_seconds
+    timings["solve_wall"] = sol.wall_seconds
+    timings["highs"] = sol.highs_seconds
+    t = time.perf_counter()
+    plan = plan_dataset(pm, sol, res, opts, hourly=hourly)
+    rows = milestone_table(pm, plan, res, opts)
+    plan = xr.merge([plan, milestones_to_dataset(rows, str(inputs.attrs["currency"]))], combine_attrs="override")
+    timings["results"] = time.perf_counter() - t
+    return PlanRun(pf, inputs, plan, rows, pm, sol, timings)
+
+
+def run_plan(portfolio_dir: str | Path, out_dir: str | Path | None = None, *, force: bool = False, opts: SolveOptions = SolveOptions(),
+             hourly: bool = True, progress: Callable[[int, int], None] | None = None) -> PlanRun:
+    """Yield (reusing ``out_dir/yield.nc`` when it matches), plan, and write ``plan.nc`` and ``summary.csv``."""
+    from .pvyield import read_yield, simulate_yield
+
+    t0 = time.perf_counter()
+    pf = load_portfolio(portfolio_dir)
+    out = Path(out_dir) if out_dir is not None else None
+    if out is not None:
+        _check_target(out / "plan.nc", force)
+        _check_target(out / "summary.csv", force)
+    fp = yield_fingerprint(pf)
+    yields = None
+    reused = False
+    if out is not None and (out / "yield.nc").exists():
+        cached = read_yield(out / "yield.nc")
+        if cached.attrs.get("yield_fingerprint") == fp:
+            yields, reused = cached.load(), True
+    t = time.perf_counter()
+    if yields is None:
+        yields = simulate_yield(pf, progress=progress)
+        yields.attrs["yield_fingerprint"] = fp
+        if out is not None:
+            write_netcdf_atomic(yields, out / "yield.nc")
+    t_yield = time.perf_counter() - t
+    run = plan_portfolio(pf, yields, opts, hourly=hourly)
+    run.timings_s["yield"] = t_yield
+    run.timings_s["yield_reused"] = float(reused)
+    if out is not None:
+        t = time.perf_counter()
+        write_netcdf_atomic(run.plan, out / "plan.nc")
+        _write_text_atomic(summary_frame(run.plan).to_csv(index=False), out / "summary.csv")
+        run.timings_s["write"] = time.perf_counter() - t
+    run.timings_s["total"] = time.perf_counter() - t0
+    return run
+
+
+SUMMARY_VARS = [
+    "load_mwh", "pv_generated_mwh", "pv_onsite_mwh", "curtailed_mwh", "export_mwh", "grid_import_mwh",
+    "certificates_mwh", "offsets_tco2e", "scope1_tco2e", "scope2_location_tco2e", "scope2_market_tco2e", "net_tco2e",
+    "capex_cost", "om_cost", "energy_cost", "export_revenue", "certificate_cost", "offset_cost", "total_cost",
+]
+
+
+def summary_frame(plan: xr.Dataset) -> pd.DataFrame:
+    """Per site and year: capacity, energy, emissions and costs (one row each), plus portfolio rows (site = 'ALL')."""
+    inst = plan["installed_kwp"]
+    kinds = plan["array_kind"]
+    cols = {}
+    for kind in ("rooftop", "carport"):
+        cols[f"installed_{kind}_kwp"] = inst.where(kinds == kind, 0.0).groupby(plan["array_site"].rename("site")).sum("array")
+    base = xr.Dataset({k: plan[k] for k in SUMMARY_VARS})
+    for k, v in cols.items():
+        base[k] = v.reindex(site=plan["site"].values, fill_value=0.0)
+    df = base.to_dataframe().reset_index()
+    tot = base.sum("site").to_dataframe().reset_index()
+    tot.insert(0, "site", "ALL")
+    df = pd.concat([df, tot], ignore_index=True)
+    first = ["site", "year", "installed_rooftop_kwp", "installed_carport_kwp"]
+    return df[first + [c for c in df.columns if c not in first]]
