@@ -24,6 +24,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -548,24 +549,31 @@ class PortfolioSettings(_Model):
     milestones: list[Milestone] = Field(default_factory=list)
     notes: str | None = None
 
-    @model_validator(mode="after")
-    def _checks(self) -> "PortfolioSettings":
-        years = self.planning
+    # Field validators (not one model validator) so that errors carry the field path.
+    @field_validator("milestones")
+    @classmethod
+    def _milestones(cls, v: list, info: ValidationInfo) -> list:
+        years = info.data.get("planning")  # absent when 'planning' itself is invalid
         names: set[str] = set()
-        for m in self.milestones:
+        for i, m in enumerate(v):
             if m.name in names:
-                raise ValueError(f"milestone name '{m.name}' is used twice")
+                raise ValueError(f"milestone name '{m.name}' is used twice (again at milestones[{i}])")
             names.add(m.name)
             y = getattr(m, "year", None)
-            if y is not None and not years.first_year <= y <= years.last_year:
+            if years is not None and y is not None and not years.first_year <= y <= years.last_year:
                 raise ValueError(
-                    f"milestone '{m.name}': year {y} is outside the planning horizon "
+                    f"milestone '{m.name}' (milestones[{i}]): year {y} is outside the planning horizon "
                     f"{years.first_year}-{years.last_year}"
                 )
-        cnames = [c.name for c in self.certificates]
+        return v
+
+    @field_validator("certificates")
+    @classmethod
+    def _certificate_names(cls, v: list) -> list:
+        cnames = [c.name for c in v]
         if len(set(cnames)) != len(cnames):
             raise ValueError(f"certificate names must be unique, got {cnames}")
-        return self
+        return v
 
 
 class Portfolio(_Model):

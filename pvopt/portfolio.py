@@ -140,7 +140,10 @@ def load_portfolio(directory: str | Path) -> Portfolio:
         sites.append(site)
         issues.extend(_check_site_files(d, sf, site))
     if settings is not None:
-        issues.extend(_check_cross(d, pfile, settings, sites, site_files))
+        # a milestone's site is checked only when every site file loaded: a broken site file
+        # must not also be reported as "site not in the portfolio"
+        all_sites_loaded = len(sites) == len(site_files)
+        issues.extend(_check_cross(d, pfile, settings, sites, site_files, check_site_names=all_sites_loaded))
     if issues:
         raise PortfolioError(issues)
     try:
@@ -163,6 +166,18 @@ def _check_site_files(d: Path, sf: Path, site: Site) -> list[InputIssue]:
             resolve_input_path(d, rel, file=str(sf), field=field)
         except PortfolioError as e:
             out.extend(e.issues)
+    prof = site.load.profile
+    if prof.type == "shift" and prof.holidays:
+        import holidays
+
+        if prof.holidays not in holidays.list_supported_countries():
+            out.append(
+                InputIssue(
+                    str(sf),
+                    "load.profile.holidays",
+                    f"unknown holiday country code '{prof.holidays}' (python-holidays); expected a code such as 'CN', or null",
+                )
+            )
     if site.weather.source == "synthetic":
         from .weather import normals_path  # inputs layer; no pvlib import at module level there
 
@@ -173,7 +188,15 @@ def _check_site_files(d: Path, sf: Path, site: Site) -> list[InputIssue]:
     return out
 
 
-def _check_cross(d: Path, pfile: Path, settings: PortfolioSettings, sites: list[Site], site_files: list[Path]) -> list[InputIssue]:
+def _check_cross(
+    d: Path,
+    pfile: Path,
+    settings: PortfolioSettings,
+    sites: list[Site],
+    site_files: list[Path],
+    *,
+    check_site_names: bool = True,
+) -> list[InputIssue]:
     out: list[InputIssue] = []
     names = [s.name for s in sites]
     seen: dict[str, int] = {}
@@ -185,7 +208,7 @@ def _check_cross(d: Path, pfile: Path, settings: PortfolioSettings, sites: list[
     years = settings.planning.years
     for i, m in enumerate(settings.milestones):
         site = getattr(m, "site", None)
-        if site is not None and site not in names:
+        if check_site_names and site is not None and site not in names:
             out.append(InputIssue(str(pfile), f"milestones[{i}].site", f"site '{site}' is not in the portfolio (sites: {sorted(names)})"))
         if m.type == "min_certificates_mwh":
             ok = [c for c in settings.certificates if c.first_year <= m.year <= c.last_year]
