@@ -39,7 +39,7 @@ import pyomo.environ as pyo
 import xarray as xr
 from pyomo.core.expr.numeric_expr import LinearExpression
 
-from .errors import InfeasiblePlanError, SolverError
+from .errors import InfeasiblePlanError, InputIssue, PortfolioError, SolverError
 
 __all__ = ["SolveOptions", "PlanModel", "PlanSolution", "build_model", "solve_plan", "Status"]
 
@@ -524,6 +524,8 @@ def _define_milestones(m: pyo.ConcreteModel, d: xr.Dataset, *, elastic: bool, sk
         if name in skip:
             continue
         Y = ms.get("year")
+        if Y is not None and Y not in years:
+            raise PortfolioError([InputIssue("milestones", name, f"year {Y} is outside the planning horizon {years[0]}-{years[-1]}")])
         j0 = years.index(Y) if Y is not None else 0
         if typ == "min_portfolio_kwp":
             mr = MilestoneRows(name, typ, "kWp", ">=")
@@ -634,7 +636,6 @@ def _status(tc: Any) -> Status:
         "unbounded": Status.UNBOUNDED,
         "maxTimeLimit": Status.TIME_LIMIT,
         "iterationLimit": Status.TIME_LIMIT,
-        "numericalDifficulty" if False else "_": Status.NUMERICAL,
     }.get(name, Status.NUMERICAL if "umeric" in name else Status.ERROR)
 
 
