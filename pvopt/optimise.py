@@ -36,7 +36,9 @@ from typing import Any, Literal
 
 import numpy as np
 import pyomo.environ as pyo
+import scipy.sparse as sp
 import xarray as xr
+from pyomo.core.base.matrix_constraint import MatrixConstraint
 from pyomo.core.expr.numeric_expr import LinearExpression
 
 from .errors import InfeasiblePlanError, InputIssue, PortfolioError, SolverError
@@ -81,6 +83,9 @@ class SolveOptions:
         ``f(model, data)`` called after the model is built, to add constraints.
     log
         Print HiGHS's log.
+    interface
+        ``"direct"``: hand the Pyomo model to HiGHS in bulk (:mod:`pvopt.highs_direct`, fast);
+        ``"pyomo"``: Pyomo's own HiGHS interface (slower; a cross-check).
     """
 
     reduce: bool = True
@@ -91,6 +96,7 @@ class SolveOptions:
     diagnose_infeasible: bool = True
     extra_constraints: Callable[[pyo.ConcreteModel, xr.Dataset], None] | None = None
     log: bool = False
+    interface: Literal["direct", "pyomo"] = "direct"
 
 
 @dataclass
@@ -131,11 +137,17 @@ class PlanModel:
 
 @dataclass
 class PlanSolution:
+    """Outcome of a solve: status, objective [currency], HiGHS's own time and the wall time [s]."""
+
     status: Status
     objective: float | None
     highs_seconds: float
     wall_seconds: float
     termination: str
+    duals: Callable[[Any], float] | None = None  #: constraint -> dual [currency per unit]
+
+    def dual(self, con: Any) -> float:
+        return self.duals(con) if self.duals is not None else float("nan")
 
 
 # --------------------------------------------------------------------------- #
@@ -310,11 +322,39 @@ def _define_build(m: pyo.ConcreteModel, d: xr.Dataset) -> None:
     m.eg_def = pyo.Constraint(m.G, m.Y, rule=eg_rule)
 
 
+class _Coo:
+    """Rows of a sparse matrix, gathered block by block as numpy arrays."""
+
+    def __init__(self) -> None:
+        self.r: list[np.ndarray] = []
+        self.c: list[np.ndarray] = []
+        self.v: list[np.ndarray] = []
+
+    def add(self, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray) -> None:
+        rows, cols, vals = np.broadcast_arrays(np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64), np.asarray(vals, dtype=float))
+        keep = vals != 0.0
+        self.r.append(rows[keep])
+        self.c.append(cols[keep])
+        self.v.append(vals[keep])
+
+    def csr(self, n_rows: int, n_cols: int) -> sp.csr_matrix:
+        if not self.r:
+            return sp.csr_matrix((n_rows, n_cols))
+        A = sp.csr_matrix((np.concatenate(self.v), (np.concatenate(self.r), np.concatenate(self.c))), shape=(n_rows, n_cols))
+        A.sum_duplicates()
+        A.sort_indices()
+        return A
+
+
+def _matrix_constraint(A: sp.csr_matrix, lo: list, hi: list, x: list) -> MatrixConstraint:
+    return MatrixConstraint(A.data, A.indices, A.indptr, lo, hi, x)
+
+
 def _define_hourly(m: pyo.ConcreteModel, d: xr.Dataset, *, reduce: bool, use_milestone_bounds: bool) -> dict[tuple[int, int], SiteYearBlock]:
-    r"""Hourly onsite use and export in contested hours.
+    r"""Hourly onsite use and export in contested hours (one :class:`MatrixConstraint`).
 
     ``0 ≤ pv[k] ≤ load[s,y,t]`` [kW]; ``0 ≤ export[k] ≤ limit[s]`` [kW] where export is allowed;
-    generation: ``pv[k] + export[k] ≤ Σ_g yield[g,t]·EG[g,y]``.
+    generation: ``pv[k] + export[k] − Σ_g yield[g,t]·EG[g,y] ≤ 0``.
     With ``reduce=False`` also ``grid[k] ≥ 0`` and the balance ``pv[k] + grid[k] = load[s,y,t]``.
     """
     classes = classify_hours(d, reduce=reduce, use_milestone_bounds=use_milestone_bounds)
@@ -323,127 +363,128 @@ def _define_hourly(m: pyo.ConcreteModel, d: xr.Dataset, *, reduce: bool, use_mil
     exp_ok = d["export_allowed"].values
     lim = d["export_limit_kw"].values
     ymat = d["yield_kw_per_kwp"].values
+    n_y = d.sizes["year"]
 
-    pv_ub: list[float] = []
-    ex_ub: list[float] = []
-    rows: list[tuple[int, int, int, int]] = []  # (site, year, hour, ex index or -1)
-    blocks = {}
+    blocks: dict[tuple[int, int], SiteYearBlock] = {}
+    n_pv = n_ex = 0
     for (i, j), (full, cov, con) in classes.items():
-        pv_first = len(pv_ub)
-        pv_ub.extend(load[i, j, con].tolist())
         ex_first = -1
         if exp_ok[i]:
-            ex_first = len(ex_ub)
-            ub = float(lim[i]) if np.isfinite(lim[i]) else None
-            ex_ub.extend([ub] * len(con))
-        for n, t in enumerate(con):
-            rows.append((i, j, int(t), (ex_first + n) if ex_first >= 0 else -1))
-        blocks[(i, j)] = SiteYearBlock(full, cov, con, pv_first, ex_first)
-
-    m.H = pyo.RangeSet(0, len(pv_ub) - 1)
-    m.pv = pyo.Var(m.H, bounds=lambda m, k: (0.0, pv_ub[k]))
-    m.HX = pyo.RangeSet(0, len(ex_ub) - 1)
-    m.ex = pyo.Var(m.HX, bounds=lambda m, k: (0.0, ex_ub[k]))
-    pv = [m.pv[k] for k in range(len(pv_ub))]
-    exv = [m.ex[k] for k in range(len(ex_ub))]
-    EG = m.EG
-    site_prof = [[(g, ymat[g]) for g in profs] for profs in per_site]
-
-    def gen_rule(m, k):
-        i, j, t, xk = rows[k]
-        coefs, vars_ = [1.0], [pv[k]]
-        if xk >= 0:
-            coefs.append(1.0)
-            vars_.append(exv[xk])
-        for g, yg in site_prof[i]:
-            c = yg[t]
-            if c != 0.0:
-                coefs.append(-float(c))
-                vars_.append(EG[g, j])
-        return (None, _lin(coefs, vars_), 0.0)
-
-    m.gen = pyo.Constraint(m.H, rule=gen_rule)
+            ex_first = n_ex
+            n_ex += len(con)
+        blocks[(i, j)] = SiteYearBlock(full, cov, con, n_pv, ex_first)
+        n_pv += len(con)
+    pv_ub = np.zeros(n_pv)
+    ex_ub = np.full(n_ex, np.inf)
+    for (i, j), b in blocks.items():
+        pv_ub[b.pv_first : b.pv_first + len(b.contested)] = load[i, j, b.contested]
+        if b.ex_first >= 0 and np.isfinite(lim[i]):
+            ex_ub[b.ex_first : b.ex_first + len(b.contested)] = lim[i]
+    pv_ubl = pv_ub.tolist()
+    ex_ubl = [None if not np.isfinite(u) else u for u in ex_ub.tolist()]
+    m.H = pyo.RangeSet(0, n_pv - 1)
+    m.pv = pyo.Var(m.H, bounds=lambda m, k: (0.0, pv_ubl[k]))
+    m.HX = pyo.RangeSet(0, n_ex - 1)
+    m.ex = pyo.Var(m.HX, bounds=lambda m, k: (0.0, ex_ubl[k]))
+    # one variable list for every matrix row of the model: pv | ex | grid | EG | annual
+    x = list(m.pv.values()) + list(m.ex.values())
+    off_grid = len(x)
     if not reduce:
         m.grid = pyo.Var(m.H, bounds=(0.0, None))
-        gv = [m.grid[k] for k in range(len(pv_ub))]
-        m.balance = pyo.Constraint(
-            m.H, rule=lambda m, k: (pv_ub[k], _lin([1.0, 1.0], [pv[k], gv[k]]), pv_ub[k])
-        )
-    m._rows = rows
+        x += list(m.grid.values())
+    off_eg = len(x)
+    x += [m.EG[g, j] for g in range(d.sizes["profile"]) for j in range(n_y)]
+    m._x_offsets = {"pv": 0, "ex": n_pv, "grid": off_grid, "eg": off_eg, "annual": len(x)}
+
+    gen = _Coo()
+    for (i, j), b in blocks.items():
+        n = len(b.contested)
+        if n == 0:
+            continue
+        rows = b.pv_first + np.arange(n)
+        gen.add(rows, rows, 1.0)
+        if b.ex_first >= 0:
+            gen.add(rows, n_pv + b.ex_first + np.arange(n), 1.0)
+        for g in per_site[i]:
+            gen.add(rows, off_eg + g * n_y + j, -ymat[g, b.contested])
+    m._hourly_x = x
+    m.gen = _matrix_constraint(gen.csr(n_pv, len(x)), [None] * n_pv, [0.0] * n_pv, x)
+    if not reduce:
+        bal = _Coo()
+        rows = np.arange(n_pv)
+        bal.add(rows, rows, 1.0)
+        bal.add(rows, off_grid + rows, 1.0)
+        m.balance = _matrix_constraint(bal.csr(n_pv, len(x)), pv_ubl, pv_ubl, x)
     return blocks
 
 
 def _define_annual_energy(m: pyo.ConcreteModel, d: xr.Dataset, blocks: dict, *, reduce: bool) -> None:
-    r"""Per site and year: onsite PV, grid import, energy cost, export.
+    r"""Per site and year: onsite PV, grid import, energy cost, export (one :class:`MatrixConstraint`, 4 rows per site-year).
 
     ``onsite_mwh[s,y] = (Σ_{t∈F} Σ_g yield[g,t]·EG[g,y] + Σ_{t∈K} load[t] + Σ_{k∈C} pv[k]) / 1000``;
     ``grid_mwh[s,y] = Σ_t load[t]/1000 − onsite_mwh[s,y]``;
     ``energy_cost[s,y] = Σ_t price[t]·load[t] − Σ_F price·gen − Σ_K price·load − Σ_C price[t]·pv[k]`` [currency];
-    ``export_mwh``, ``export_revenue`` likewise over contested hours.
+    ``export_mwh[s,y] = Σ_C export[k]/1000``; ``export_revenue[s,y] = Σ_C export_price[t]·export[k]`` [currency].
+    With ``reduce=False``: ``energy_cost = Σ_t price[t]·grid[k]``.
     """
     per_site, _ = _profile_index(d)
     load = d["load_kw"].values
     imp = d["import_price_per_kwh"].values
     exp_ = d["export_price_per_kwh"].values
     ymat = d["yield_kw_per_kwp"].values
+    n_s, n_y = d.sizes["site"], d.sizes["year"]
     m.onsite_mwh = pyo.Var(m.S, m.Y, bounds=(0, None))
     m.energy_cost = pyo.Var(m.S, m.Y)
     m.export_mwh = pyo.Var(m.S, m.Y, bounds=(0, None))
     m.export_revenue = pyo.Var(m.S, m.Y)
     load_mwh = load.sum(axis=2) / KWH_PER_MWH
-    m._load_mwh = load_mwh
     full_cost = (imp * load).sum(axis=2)
-
-    def parts(i, j):
-        b = blocks[(i, j)]
-        con = b.contested
-        pvk = [m.pv[b.pv_first + n] for n in range(len(con))]
-        if reduce:
-            const_kwh = float(load[i, j, b.covered].sum())
-            const_cost = float((imp[i, j, b.covered] * load[i, j, b.covered]).sum())
-            yf = [(g, float(ymat[g, b.full].sum()), float((imp[i, j, b.full] * ymat[g, b.full]).sum())) for g in per_site[i]]
-        else:
-            const_kwh, const_cost, yf = 0.0, 0.0, []
-        return b, con, pvk, const_kwh, const_cost, yf
-
-    def onsite_rule(m, i, j):
-        b, con, pvk, ck, _, yf = parts(i, j)
-        coefs = [KWH_PER_MWH] + [-1.0] * len(pvk) + [-v for _, v, _ in yf]
-        vars_ = [m.onsite_mwh[i, j]] + pvk + [m.EG[g, j] for g, _, _ in yf]
-        return (ck, _lin(coefs, vars_), ck)
-
-    def cost_rule(m, i, j):
-        b, con, pvk, _, cc, yf = parts(i, j)
-        if reduce:
-            # energy_cost + Σ_C p·pv + Σ_g YPF·EG = Σ p·load − Σ_K p·load
-            coefs = [1.0] + imp[i, j, con].tolist() + [v for _, _, v in yf]
-            vars_ = [m.energy_cost[i, j]] + pvk + [m.EG[g, j] for g, _, _ in yf]
-            rhs = float(full_cost[i, j]) - cc
-        else:
-            gk = [m.grid[b.pv_first + n] for n in range(len(con))]
-            coefs = [1.0] + (-imp[i, j, con]).tolist()
-            vars_ = [m.energy_cost[i, j]] + gk
-            rhs = 0.0
-        return (rhs, _lin(coefs, vars_), rhs)
-
-    def export_rule(m, i, j):
-        b = blocks[(i, j)]
-        if b.ex_first < 0:
-            return m.export_mwh[i, j] == 0
-        exk = [m.ex[b.ex_first + n] for n in range(len(b.contested))]
-        return (0.0, _lin([KWH_PER_MWH] + [-1.0] * len(exk), [m.export_mwh[i, j]] + exk), 0.0)
-
-    def revenue_rule(m, i, j):
-        b = blocks[(i, j)]
-        if b.ex_first < 0:
-            return m.export_revenue[i, j] == 0
-        exk = [m.ex[b.ex_first + n] for n in range(len(b.contested))]
-        return (0.0, _lin([1.0] + (-exp_[i, j, b.contested]).tolist(), [m.export_revenue[i, j]] + exk), 0.0)
-
-    m.onsite_def = pyo.Constraint(m.S, m.Y, rule=onsite_rule)
-    m.cost_def = pyo.Constraint(m.S, m.Y, rule=cost_rule)
-    m.export_def = pyo.Constraint(m.S, m.Y, rule=export_rule)
-    m.revenue_def = pyo.Constraint(m.S, m.Y, rule=revenue_rule)
+    off = m._x_offsets
+    x = m._hourly_x
+    base = len(x)
+    # annual variables appended in the order onsite, cost, export, revenue; each (i, j) row-major
+    for comp in (m.onsite_mwh, m.energy_cost, m.export_mwh, m.export_revenue):
+        x += [comp[i, j] for i in range(n_s) for j in range(n_y)]
+    nsy = n_s * n_y
+    col = lambda q, i, j: base + q * nsy + i * n_y + j  # noqa: E731
+    coo = _Coo()
+    lo: list[float] = []
+    for i in range(n_s):
+        for j in range(n_y):
+            b = blocks[(i, j)]
+            con = b.contested
+            n = len(con)
+            r = 4 * (i * n_y + j)
+            pvc = off["pv"] + b.pv_first + np.arange(n)
+            # onsite: 1000·onsite − Σ_C pv − Σ_g YF_g·EG_g = Σ_K load
+            coo.add(r, col(0, i, j), KWH_PER_MWH)
+            coo.add(np.full(n, r), pvc, -1.0)
+            if reduce:
+                for g in per_site[i]:
+                    coo.add(r, off["eg"] + g * n_y + j, -float(ymat[g, b.full].sum()))
+                const_kwh = float(load[i, j, b.covered].sum())
+                const_cost = float((imp[i, j, b.covered] * load[i, j, b.covered]).sum())
+            else:
+                const_kwh = const_cost = 0.0
+            # cost
+            coo.add(r + 1, col(1, i, j), 1.0)
+            if reduce:
+                coo.add(np.full(n, r + 1), pvc, imp[i, j, con])
+                for g in per_site[i]:
+                    coo.add(r + 1, off["eg"] + g * n_y + j, float((imp[i, j, b.full] * ymat[g, b.full]).sum()))
+                rhs_cost = float(full_cost[i, j]) - const_cost
+            else:
+                coo.add(np.full(n, r + 1), off["grid"] + b.pv_first + np.arange(n), -imp[i, j, con])
+                rhs_cost = 0.0
+            # export and revenue
+            coo.add(r + 2, col(2, i, j), KWH_PER_MWH)
+            coo.add(r + 3, col(3, i, j), 1.0)
+            if b.ex_first >= 0:
+                exc = off["ex"] + b.ex_first + np.arange(n)
+                coo.add(np.full(n, r + 2), exc, -1.0)
+                coo.add(np.full(n, r + 3), exc, -exp_[i, j, con])
+            lo += [const_kwh, rhs_cost, 0.0, 0.0]
+    m.annual_def = _matrix_constraint(coo.csr(4 * nsy, len(x)), lo, list(lo), x)
     m.grid_mwh = pyo.Expression(m.S, m.Y, rule=lambda m, i, j: float(load_mwh[i, j]) - m.onsite_mwh[i, j])
 
 
@@ -639,14 +680,36 @@ def _status(tc: Any) -> Status:
     }.get(name, Status.NUMERICAL if "umeric" in name else Status.ERROR)
 
 
+_DIRECT_STATUS = {
+    "Optimal": Status.OPTIMAL,
+    "Infeasible": Status.INFEASIBLE,
+    "Primal infeasible or unbounded": Status.INFEASIBLE,
+    "Unbounded": Status.UNBOUNDED,
+    "Time limit reached": Status.TIME_LIMIT,
+    "Iteration limit reached": Status.TIME_LIMIT,
+}
+
+
 def solve_model(pm: PlanModel, opts: SolveOptions) -> tuple[PlanSolution, Any]:
-    """Solve a built model with HiGHS; load primal values when optimal."""
+    """Solve a built model with HiGHS; load primal values into the model when optimal."""
+    t0 = time.perf_counter()
+    if opts.interface == "direct":
+        from .highs_direct import solve_direct
+
+        try:
+            import highspy  # noqa: F401
+        except ImportError:
+            raise SolverError("HiGHS is not available: install the 'highspy' package (pip install highspy)") from None
+        r = solve_direct(pm.model, time_limit_s=opts.time_limit_s, threads=opts.threads, solver=opts.solver, log=opts.log)
+        st = _DIRECT_STATUS.get(r.model_status, Status.NUMERICAL if "umeric" in r.model_status else Status.ERROR)
+        obj = r.objective if st == Status.OPTIMAL else None
+        sol = PlanSolution(st, obj, r.highs_seconds, time.perf_counter() - t0, r.model_status, r.dual if st == Status.OPTIMAL else None)
+        return sol, r
     from pyomo.contrib.solver.solvers.highs import Highs
 
     solver = Highs()
     if not solver.available():
         raise SolverError("HiGHS is not available: install the 'highspy' package (pip install highspy)")
-    t0 = time.perf_counter()
     res = solver.solve(
         pm.model,
         tee=opts.log,
@@ -659,10 +722,13 @@ def solve_model(pm: PlanModel, opts: SolveOptions) -> tuple[PlanSolution, Any]:
     st = _status(res.termination_condition)
     highs_s = float(dict(res.timing_info.items()).get("highs_time") or wall)
     obj = None
+    duals = None
     if st == Status.OPTIMAL:
         res.solution_loader.load_vars()
         obj = float(pyo.value(pm.model.npc))
-    return PlanSolution(st, obj, highs_s, wall, str(res.termination_condition)), res
+        dmap = res.solution_loader.get_duals()
+        duals = lambda con: float(dmap.get(con, float("nan")))  # noqa: E731
+    return PlanSolution(st, obj, highs_s, wall, str(res.termination_condition), duals), res
 
 
 def diagnose(d: xr.Dataset, opts: SolveOptions) -> InfeasiblePlanError:

@@ -136,7 +136,7 @@ def plan_portfolio(pf: Portfolio, yields: xr.Dataset, opts: SolveOptions = Solve
     timings["highs"] = sol.highs_seconds
     t = time.perf_counter()
     plan = plan_dataset(pm, sol, res, opts, hourly=hourly)
-    rows = milestone_table(pm, plan, res, opts)
+    rows = milestone_table(pm, plan, sol, opts)
     plan = xr.merge([plan, milestones_to_dataset(rows, str(inputs.attrs["currency"]))], combine_attrs="override")
     timings["results"] = time.perf_counter() - t
     return PlanRun(pf, inputs, plan, rows, pm, sol, timings)

@@ -169,16 +169,11 @@ def plan_dataset(pm: PlanModel, sol: PlanSolution, res: Any, opts: SolveOptions,
     return out
 
 
-def milestone_table(pm: PlanModel, plan: xr.Dataset, res: Any, opts: SolveOptions) -> list[dict[str, Any]]:
+def milestone_table(pm: PlanModel, plan: xr.Dataset, pm_sol: PlanSolution, opts: SolveOptions) -> list[dict[str, Any]]:
     """Per milestone: met, achieved value, target, marginal cost (dual) and re-solve cost."""
     d = pm.data
     years = [int(y) for y in d["year"].values]
-    duals = {}
-    if opts.milestone_costs != "none":
-        try:
-            duals = res.solution_loader.get_duals()
-        except Exception:  # noqa: BLE001 - duals are a report extra; HiGHS gives them for LPs
-            duals = {}
+    want_duals = opts.milestone_costs != "none"
     inst_total = plan["installed_kwp"].sum("array").values
     onsite_total = plan["pv_onsite_mwh"].sum("site").values
     rows = []
@@ -187,7 +182,7 @@ def milestone_table(pm: PlanModel, plan: xr.Dataset, res: Any, opts: SolveOption
         name, typ = ms["name"], ms["type"]
         Y = ms.get("year")
         mr = pm.milestones.get(name)
-        marg = float(sum(abs(duals.get(c, 0.0)) for _, c in mr.rows)) if (mr and duals) else float("nan")
+        marg = float(sum(abs(pm_sol.dual(c)) for _, c in mr.rows)) if (mr and want_duals) else float("nan")
         row: dict[str, Any] = {"name": name, "type": typ, "year": Y if Y is not None else years[0]}
         if typ == "min_portfolio_kwp":
             j = years.index(Y)
