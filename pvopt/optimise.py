@@ -258,7 +258,9 @@ def classify_hours(d: xr.Dataset, *, reduce: bool, use_milestone_bounds: bool = 
 # --------------------------------------------------------------------------- #
 # model
 # --------------------------------------------------------------------------- #
-def build_model(d: xr.Dataset, *, reduce: bool = True, elastic: bool = False, skip: frozenset[str] = frozenset()) -> PlanModel:
+def build_model(
+    d: xr.Dataset, *, reduce: bool = True, elastic: bool = False, skip: frozenset[str] = frozenset(), matrix: bool = True
+) -> PlanModel:
     """Build the Pyomo model of the plan.
 
     Parameters
@@ -271,9 +273,14 @@ def build_model(d: xr.Dataset, *, reduce: bool = True, elastic: bool = False, sk
         Give every milestone row a penalised slack, to measure shortfalls.
     skip
         Names of milestones to leave out (to cost a milestone by re-solving).
+    matrix
+        Build the hourly and annual rows as :class:`MatrixConstraint` (fast; needs the
+        direct HiGHS interface). ``False`` builds ordinary constraints, which any Pyomo
+        solver interface or writer accepts.
     """
     t0 = time.perf_counter()
     m = pyo.ConcreteModel(name="pvopt-plan")
+    m._use_matrix = matrix
     n_s, n_a, n_y = d.sizes["site"], d.sizes["array"], d.sizes["year"]
     m.S = pyo.RangeSet(0, n_s - 1)
     m.A = pyo.RangeSet(0, n_a - 1)
@@ -346,8 +353,19 @@ class _Coo:
         return A
 
 
-def _matrix_constraint(A: sp.csr_matrix, lo: list, hi: list, x: list) -> MatrixConstraint:
-    return MatrixConstraint(A.data, A.indices, A.indptr, lo, hi, x)
+def _rows_component(m: pyo.ConcreteModel, A: sp.csr_matrix, lo: list, hi: list, x: list) -> pyo.Component:
+    """Rows ``lo ≤ A·x ≤ hi`` as a :class:`MatrixConstraint` (fast) or, when the model is
+    built with ``matrix=False``, as an ordinary indexed Constraint of linear expressions."""
+    if getattr(m, "_use_matrix", True):
+        return MatrixConstraint(A.data, A.indices, A.indptr, lo, hi, x)
+    xs = list(x)
+    ptr, idx, val = A.indptr, A.indices, A.data
+
+    def rule(m, r):
+        cols = idx[ptr[r] : ptr[r + 1]]
+        return (lo[r], _lin(val[ptr[r] : ptr[r + 1]].tolist(), [xs[c] for c in cols]), hi[r])
+
+    return pyo.Constraint(pyo.RangeSet(0, A.shape[0] - 1), rule=rule)
 
 
 def _define_hourly(m: pyo.ConcreteModel, d: xr.Dataset, *, reduce: bool, use_milestone_bounds: bool) -> dict[tuple[int, int], SiteYearBlock]:
@@ -408,13 +426,13 @@ def _define_hourly(m: pyo.ConcreteModel, d: xr.Dataset, *, reduce: bool, use_mil
         for g in per_site[i]:
             gen.add(rows, off_eg + g * n_y + j, -ymat[g, b.contested])
     m._hourly_x = x
-    m.gen = _matrix_constraint(gen.csr(n_pv, len(x)), [None] * n_pv, [0.0] * n_pv, x)
+    m.gen = _rows_component(m, gen.csr(n_pv, len(x)), [None] * n_pv, [0.0] * n_pv, x)
     if not reduce:
         bal = _Coo()
         rows = np.arange(n_pv)
         bal.add(rows, rows, 1.0)
         bal.add(rows, off_grid + rows, 1.0)
-        m.balance = _matrix_constraint(bal.csr(n_pv, len(x)), pv_ubl, pv_ubl, x)
+        m.balance = _rows_component(m, bal.csr(n_pv, len(x)), pv_ubl, pv_ubl, x)
     return blocks
 
 
@@ -484,7 +502,7 @@ def _define_annual_energy(m: pyo.ConcreteModel, d: xr.Dataset, blocks: dict, *, 
                 coo.add(np.full(n, r + 2), exc, -1.0)
                 coo.add(np.full(n, r + 3), exc, -exp_[i, j, con])
             lo += [const_kwh, rhs_cost, 0.0, 0.0]
-    m.annual_def = _matrix_constraint(coo.csr(4 * nsy, len(x)), lo, list(lo), x)
+    m.annual_def = _rows_component(m, coo.csr(4 * nsy, len(x)), lo, list(lo), x)
     m.grid_mwh = pyo.Expression(m.S, m.Y, rule=lambda m, i, j: float(load_mwh[i, j]) - m.onsite_mwh[i, j])
 
 
@@ -733,7 +751,7 @@ def solve_model(pm: PlanModel, opts: SolveOptions) -> tuple[PlanSolution, Any]:
 
 def diagnose(d: xr.Dataset, opts: SolveOptions) -> InfeasiblePlanError:
     """Elastic re-solve: which milestones cannot be met, and by how much."""
-    pm = build_model(d, reduce=opts.reduce, elastic=True)
+    pm = build_model(d, reduce=opts.reduce, elastic=True, matrix=opts.interface == "direct")
     sol, _ = solve_model(pm, opts)
     if sol.status != Status.OPTIMAL:
         return InfeasiblePlanError({"(diagnosis)": (float("nan"), "", f"the elastic re-solve also failed: {sol.status.value}")})
@@ -752,7 +770,7 @@ def diagnose(d: xr.Dataset, opts: SolveOptions) -> InfeasiblePlanError:
 
 def solve_plan(d: xr.Dataset, opts: SolveOptions = SolveOptions()) -> tuple[PlanModel, PlanSolution, Any]:
     """Build and solve; raise :class:`InfeasiblePlanError` or :class:`SolverError` when there is no plan."""
-    pm = build_model(d, reduce=opts.reduce)
+    pm = build_model(d, reduce=opts.reduce, matrix=opts.interface == "direct")
     if opts.extra_constraints is not None:
         opts.extra_constraints(pm.model, d)
     sol, res = solve_model(pm, opts)

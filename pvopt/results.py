@@ -232,7 +232,7 @@ def milestone_table(pm: PlanModel, plan: xr.Dataset, pm_sol: PlanSolution, opts:
     if opts.milestone_costs == "resolve":
         base = float(plan["npc"])
         for row in rows:
-            pm2 = build_model(d, reduce=opts.reduce, skip=frozenset({row["name"]}))
+            pm2 = build_model(d, reduce=opts.reduce, skip=frozenset({row["name"]}), matrix=opts.interface == "direct")
             sol2, _ = solve_model(pm2, opts)
             row["cost_vs_without"] = base - sol2.objective if sol2.status == Status.OPTIMAL else float("nan")
     return rows
