@@ -28,7 +28,7 @@ from .plandata import build_plan_inputs
 from .portfolio import load_portfolio
 from .results import milestone_table, milestones_to_dataset, plan_dataset
 
-__all__ = ["PlanRun", "run_yield", "run_plan", "plan_portfolio", "yield_fingerprint", "write_netcdf_atomic", "summary_frame"]
+__all__ = ["PlanRun", "run_yield", "run_plan", "plan_portfolio", "plan_from_inputs", "yield_fingerprint", "write_netcdf_atomic", "summary_frame"]
 
 
 def yield_fingerprint(portfolio: Portfolio) -> str:
@@ -61,12 +61,19 @@ def _prepare_for_netcdf(ds: xr.Dataset) -> xr.Dataset:
     return out
 
 
+def _umask_mode() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def write_netcdf_atomic(ds: xr.Dataset, path: Path) -> None:
     """Write ``ds`` to ``path`` via a temporary file in the same directory."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, _umask_mode())
     try:
         _prepare_for_netcdf(ds).to_netcdf(tmp, engine="h5netcdf")
         os.replace(tmp, path)
@@ -78,6 +85,7 @@ def write_netcdf_atomic(ds: xr.Dataset, path: Path) -> None:
 
 def _write_text_atomic(text: str, path: Path) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.chmod(tmp, _umask_mode())
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
@@ -126,10 +134,17 @@ class PlanRun:
 
 def plan_portfolio(pf: Portfolio, yields: xr.Dataset, opts: SolveOptions = SolveOptions(), *, hourly: bool = True) -> PlanRun:
     """Build inputs, solve, and assemble the plan Dataset (no files written)."""
-    timings: dict[str, float] = {}
     t = time.perf_counter()
     inputs = build_plan_inputs(pf, yields)
-    timings["inputs"] = time.perf_counter() - t
+    t_inputs = time.perf_counter() - t
+    run = plan_from_inputs(pf, inputs, opts, hourly=hourly)
+    run.timings_s = {"inputs": t_inputs, **run.timings_s}
+    return run
+
+
+def plan_from_inputs(pf: Portfolio, inputs: xr.Dataset, opts: SolveOptions = SolveOptions(), *, hourly: bool = True) -> PlanRun:
+    """Solve given LP inputs (e.g. a scenario of :func:`pvopt.sweep.apply_scenario`) and assemble the plan (no files written)."""
+    timings: dict[str, float] = {}
     pm, sol, res = solve_plan(inputs, opts)
     timings["build"] = pm.build_seconds
     timings["solve_wall"] = sol.wall_seconds

@@ -1,0 +1,632 @@
+"""Finance report of a plan: one self-contained HTML page, one Excel workbook, PNG figures.
+
+:func:`write_report` reads ``RUN_DIR/plan.nc`` and writes
+
+- ``RUN_DIR/report.html``: every plot embedded as a base64 PNG, every table
+  as HTML; opens offline, can be mailed as one file;
+- ``RUN_DIR/report.xlsx``: one sheet per table (see :data:`SHEETS`), plain
+  numbers with the unit in each column name, so finance can check sums;
+- ``RUN_DIR/figures/*.png``: the same plots as files.
+
+Every file is written to a temporary file first and moved into place when
+complete. Reads only the plan Dataset (no pvlib, no Pyomo).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from . import accounting, finance
+
+__all__ = ["write_report", "ReportFiles", "report_tables", "SHEETS", "FIGURES", "load_plan", "plot_macc"]
+
+SHEETS = ["summary", "capacity", "emissions", "finance_arrays", "finance_sites", "macc", "milestones", "costs",
+          "inputs_prices", "checks"]
+"""Sheets of ``report.xlsx``, in order."""
+FIGURES = ["buildout", "emissions", "dispatch_week", "macc", "costs", "milestones"]
+"""PNG files written under ``figures/`` (``<name>.png``)."""
+SECTIONS = ["Answer: PV or certificates?", "Build-out", "Emissions", "Hourly dispatch", "PV against certificates",
+            "Marginal abatement cost curve", "Costs", "Milestones", "Input prices", "Checks", "Method"]
+"""Section headings of ``report.html``, in order."""
+DPI = 110
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    """Paths written by :func:`write_report`."""
+
+    html: Path
+    xlsx: Path
+    figures: dict[str, Path]
+
+
+# --------------------------------------------------------------------------- #
+# io helpers
+# --------------------------------------------------------------------------- #
+def load_plan(path: str | Path) -> xr.Dataset:
+    """Open ``plan.nc`` fully into memory, restoring booleans stored as 0/1."""
+    with xr.open_dataset(path, engine="h5netcdf") as ds:
+        plan = ds.load()
+    for k in list(plan.variables):
+        if plan[k].attrs.get("flag") == "boolean stored as 0/1":
+            plan[k] = plan[k].astype(bool)
+    return plan
+
+
+def _atomic_bytes(data: bytes, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+# --------------------------------------------------------------------------- #
+# tables
+# --------------------------------------------------------------------------- #
+def _capacity(plan: xr.Dataset) -> pd.DataFrame:
+    df = xr.Dataset({"build_kwp": plan["build_kwp"], "installed_kwp": plan["installed_kwp"]}).to_dataframe().reset_index()
+    info = pd.DataFrame({"array": [str(a) for a in plan["array"].values], "site": [str(s) for s in plan["array_site"].values],
+                         "kind": [str(k) for k in plan["array_kind"].values], "max_kwp": plan["max_kwp"].values,
+                         "existing_kwp": plan["existing_kwp"].values})
+    df["array"] = df["array"].astype(str)
+    return info.merge(df, on="array")[["array", "site", "kind", "year", "max_kwp", "existing_kwp", "build_kwp", "installed_kwp"]]
+
+
+def _costs(plan: xr.Dataset) -> pd.DataFrame:
+    cur = finance.currency_code(plan)
+    cats = ["capex_cost", "om_cost", "energy_cost", "export_revenue", "certificate_cost", "offset_cost", "total_cost"]
+    ds = xr.Dataset({f"{k.replace('_cost', '').replace('_revenue', '_revenue')}_{cur}": plan[k] for k in cats})
+    df = ds.to_dataframe().reset_index()
+    tot = ds.sum("site").to_dataframe().reset_index()
+    tot.insert(0, "site", accounting.ALL)
+    df = pd.concat([df, tot], ignore_index=True)
+    df["site"] = df["site"].astype(str)
+    df["discount_factor"] = df["year"].map(dict(zip(plan["year"].values.astype(int), plan["discount_factor"].values)))
+    df[f"total_discounted_{cur}"] = df[f"total_{cur}"] * df["discount_factor"]
+    return df
+
+
+def _milestones(plan: xr.Dataset) -> pd.DataFrame:
+    if "milestone" not in plan.dims:
+        return pd.DataFrame(columns=["milestone", "type", "year", "target", "achieved", "unit", "met", "marginal_cost"])
+    cur = finance.currency_code(plan)
+    d = {"milestone": [str(m) for m in plan["milestone"].values],
+         "type": [str(t) for t in plan["milestone_type"].values],
+         "year": plan["milestone_year"].values.astype(int),
+         "target": plan["milestone_target"].values, "achieved": plan["milestone_achieved"].values,
+         "unit": [str(u) for u in plan["milestone_unit"].values],
+         "met": np.asarray(plan["milestone_met"].values).astype(bool),
+         f"marginal_cost_{cur}_npv_per_unit": plan["milestone_marginal_cost"].values}
+    if "milestone_cost_vs_without" in plan:
+        d[f"cost_vs_without_{cur}_npv"] = plan["milestone_cost_vs_without"].values
+    return pd.DataFrame(d)
+
+
+def _inputs_prices(plan: xr.Dataset) -> pd.DataFrame:
+    cur = finance.currency_code(plan)
+    years = plan["year"].values.astype(int)
+    df = pd.DataFrame({"year": years})
+    ok = np.asarray(plan["certificate_available"].values).astype(bool)
+    for c, name in enumerate(str(x) for x in plan["certificate"].values):
+        df[f"certificate_{name}_{cur}_per_mwh"] = np.where(ok[c], plan["certificate_price_per_mwh"].values[c], np.nan)
+    df[f"offset_{cur}_per_tco2e"] = plan["offset_price_per_tco2e"].values
+    for k, kind in enumerate(str(x) for x in plan["kind"].values):
+        df[f"capex_{kind}_{cur}_per_kwp"] = plan["capex_per_kwp"].values[k]
+        df[f"om_{kind}_{cur}_per_kwp_year"] = plan["om_per_kwp_year"].values[k]
+    load = plan["load_kw"].values
+    imp = plan["import_price_per_kwh"].values
+    gen = plan["pv_generated_kw"].values.astype(float) if "pv_generated_kw" in plan else None
+    for i, s in enumerate(str(x) for x in plan["site"].values):
+        df[f"import_{s}_mean_{cur}_per_kwh"] = imp[i].mean(axis=1)
+        df[f"import_{s}_load_weighted_{cur}_per_kwh"] = (imp[i] * load[i]).sum(axis=1) / np.maximum(load[i].sum(axis=1), 1e-9)
+        if gen is not None:
+            w = gen[i].sum(axis=1)
+            df[f"import_{s}_pv_weighted_{cur}_per_kwh"] = np.where(w > 0, (imp[i] * gen[i]).sum(axis=1) / np.maximum(w, 1e-9), np.nan)
+        df[f"grid_ef_{s}_t_per_mwh"] = plan["grid_ef_t_per_mwh"].values[i]
+        df[f"residual_ef_{s}_t_per_mwh"] = plan["residual_ef_t_per_mwh"].values[i]
+    return df
+
+
+def _headline(plan: xr.Dataset, fa: pd.DataFrame) -> dict[str, Any]:
+    cur = finance.currency_code(plan)
+    be = f"break_even_certificate_price_{cur}_per_mwh"
+    built = fa[fa.status == "built"] if not fa.empty else fa
+    ref = finance.reference_certificate_price(plan)
+    out: dict[str, Any] = {"reference_certificate_price": ref, "n_arrays": int(len(built))}
+    if not built.empty:
+        out["n_pv_cheaper"] = int(built["pv_cheaper_than_certificates"].sum())
+        out["be_min"], out["be_max"] = float(built[be].min()), float(built[be].max())
+        out["cheaper"] = [str(a) for a in built.loc[built.pv_cheaper_than_certificates, "array"]]
+        out["dearer"] = [str(a) for a in built.loc[~built.pv_cheaper_than_certificates, "array"]]
+    nb = fa[fa.status != "built"] if not fa.empty else fa
+    out["not_built"] = [] if nb.empty else [(str(r["array"]), float(r["kwp"]), float(r[be])) for _, r in nb.iterrows()]
+    return out
+
+
+def _summary(plan: xr.Dataset, fa: pd.DataFrame, fs: pd.DataFrame, em: pd.DataFrame) -> pd.DataFrame:
+    cur = finance.currency_code(plan)
+    C = str(plan.attrs.get("currency", ""))
+    years = plan["year"].values.astype(int)
+    h = _headline(plan, fa)
+    allr = em[em.site == accounting.ALL].set_index("year")
+    base = accounting.baseline_table(plan).set_index("site").loc[accounting.ALL]
+    rows: list[tuple[str, Any, str]] = [
+        ("portfolio", str(plan.attrs.get("portfolio_name", "")), ""),
+        ("planning years", f"{years[0]}-{years[-1]}", ""),
+        ("net present cost of the plan", float(plan["npc"]), f"{C} (NPV at {years[0]})"),
+        ("discount rate", float(plan.attrs["discount_rate"]), "1/yr"),
+        ("PV lifetime", float(plan.attrs["lifetime_years"]), "yr"),
+        ("PV installed at the end", float(plan["installed_kwp"].isel(year=-1).sum()), "kWp"),
+        ("PV built in the plan", float(plan["build_kwp"].sum()), "kWp"),
+        ("certificates bought, all years", float(plan["certificates_mwh"].sum()), "MWh"),
+        ("certificate spend, all years", float(plan["certificate_cost"].sum()), f"{C} (undiscounted)"),
+        ("offsets retired, all years", float(plan["offsets_tco2e"].sum()), "tCO2e"),
+        ("baseline gross emissions (S1 + S2 location)", float(base["gross_location_tco2e"]), f"tCO2e ({plan.attrs.get('baseline_year')})"),
+        (f"gross market-based emissions {years[-1]}", float(allr.loc[years[-1], "gross_market_tco2e"]), "tCO2e"),
+        (f"net emissions {years[-1]}", float(allr.loc[years[-1], "net_tco2e"]), "tCO2e"),
+        ("reference certificate price (mean cheapest)", h["reference_certificate_price"], f"{C}/MWh"),
+    ]
+    if not fs.empty:
+        p = fs[fs.site == accounting.ALL].iloc[0]
+        rows += [
+            ("built PV: LCOE", float(p[f"lcoe_{cur}_per_kwh"]), f"{C}/kWh"),
+            ("built PV: value per kWh generated (hourly tariff)", float(p[f"value_{cur}_per_kwh"]), f"{C}/kWh"),
+            ("built PV: NPV", float(p[f"npv_{cur}"]), f"{C} (NPV at {years[0]})"),
+            ("built PV: IRR", float(p["irr_pct"]), "%"),
+            ("built PV: simple payback", float(p["payback_years"]), "yr"),
+            ("built PV: abatement cost", float(p[f"abatement_cost_{cur}_per_tco2e"]), f"{C}/tCO2e"),
+            ("built PV: break-even certificate price", float(p[f"break_even_certificate_price_{cur}_per_mwh"]), f"{C}/MWh"),
+        ]
+    if "n_pv_cheaper" in h:
+        rows += [("arrays where PV beats certificates", f"{h['n_pv_cheaper']} of {h['n_arrays']}", ""),
+                 ("break-even certificate price, lowest array", h["be_min"], f"{C}/MWh"),
+                 ("break-even certificate price, highest array", h["be_max"], f"{C}/MWh")]
+    return pd.DataFrame(rows, columns=["metric", "value", "unit"])
+
+
+def report_tables(plan: xr.Dataset) -> dict[str, pd.DataFrame]:
+    """All report tables, keyed by sheet name (:data:`SHEETS`)."""
+    em = accounting.emissions_table(plan)
+    fa = finance.finance_arrays(plan)
+    fs = finance.finance_sites(plan)
+    chk = accounting.checks_table(plan)
+    ident = accounting.identities(plan)
+    checks = pd.concat([chk.assign(kind="check"),
+                        ident.rename(columns={"identity": "check", "max_abs_residual": "value"}).assign(kind="identity")],
+                       ignore_index=True)
+    return {
+        "summary": _summary(plan, fa, fs, em),
+        "capacity": _capacity(plan),
+        "emissions": em,
+        "finance_arrays": fa,
+        "finance_sites": fs,
+        "macc": finance.macc_table(plan, fa),
+        "milestones": _milestones(plan),
+        "costs": _costs(plan),
+        "inputs_prices": _inputs_prices(plan),
+        "checks": checks,
+    }
+
+
+# --------------------------------------------------------------------------- #
+# figures
+# --------------------------------------------------------------------------- #
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight")
+    _pyplot().close(fig)
+    return buf.getvalue()
+
+
+def _milestone_years(plan: xr.Dataset) -> list[tuple[int, str]]:
+    return [(int(m["year"]), str(m["name"])) for m in accounting.milestones(plan) if m.get("type") in {"emissions_peak", "neutrality"}]
+
+
+def plot_buildout(plan: xr.Dataset) -> bytes:
+    """Installed PV by site (stacked) and year, rooftop solid and carport hatched [kWp]."""
+    plt = _pyplot()
+    years = plan["year"].values.astype(int)
+    sites = [str(s) for s in plan["site"].values]
+    inst = plan["installed_kwp"].values
+    asite = np.array([str(s) for s in plan["array_site"].values])
+    kind = np.array([str(k) for k in plan["array_kind"].values])
+    cmap = plt.get_cmap("tab10")
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    bottom = np.zeros(len(years))
+    for i, s in enumerate(sites):
+        for kd, hatch in (("rooftop", None), ("carport", "//")):
+            v = inst[(asite == s) & (kind == kd)].sum(axis=0) / 1000.0
+            if v.any():
+                ax.bar(years, v, bottom=bottom, color=cmap(i % 10), hatch=hatch, edgecolor="white", linewidth=0.5,
+                       label=f"{s} {kd}")
+                bottom += v
+    ax.set_ylabel("installed PV [MWp]")
+    ax.set_title("PV build-out by site and year (hatched: carport)")
+    ax.set_xticks(years)
+    ax.legend(ncol=2, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
+    ax.grid(axis="y", alpha=0.3)
+    return _png(fig)
+
+
+def plot_emissions(plan: xr.Dataset) -> bytes:
+    """Scope 1 and market-based Scope 2 (stacked), offsets (negative), location-based gross and net, milestone years [ktCO2e]."""
+    plt = _pyplot()
+    em = accounting.emissions_dataset(plan).sum("site")
+    years = plan["year"].values.astype(int)
+    k = 1000.0
+    fig, ax = plt.subplots(figsize=(10, 4.8))
+    ax.bar(years, em["scope1_tco2e"] / k, color="#8c564b", label="Scope 1")
+    ax.bar(years, em["scope2_market_tco2e"] / k, bottom=em["scope1_tco2e"] / k, color="#ff7f0e", label="Scope 2 market-based")
+    ax.bar(years, -em["offsets_tco2e"] / k, color="#2ca02c", label="offsets retired")
+    ax.plot(years, em["gross_location_tco2e"] / k, "k--o", ms=3, label="Scope 1 + Scope 2 location-based")
+    ax.plot(years, em["net_tco2e"] / k, "b-s", ms=3, label="net (S1 + S2 market - offsets)")
+    base = accounting.baseline_table(plan).set_index("site").loc[accounting.ALL]
+    ax.axhline(float(base["gross_location_tco2e"]) / k, color="grey", lw=1, ls=":",
+               label=f"baseline {plan.attrs.get('baseline_year')} (S1 + S2 location)")
+    ax.axhline(0, color="black", lw=0.8)
+    top = float(max(em["gross_location_tco2e"].max(), base["gross_location_tco2e"])) / k
+    for y, name in _milestone_years(plan):
+        ax.axvline(y, color="red", lw=0.8, alpha=0.6)
+        ax.text(y, top * 1.02, name, rotation=90, fontsize=7, color="red", ha="right", va="top")
+    ax.set_xticks(years)
+    ax.set_ylabel("ktCO2e")
+    ax.set_title("Emissions by scope against the milestones (portfolio)")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
+    ax.grid(axis="y", alpha=0.3)
+    return _png(fig)
+
+
+def dispatch_week(plan: xr.Dataset) -> tuple[int, int]:
+    """``(year index, first hour)`` of the shown week: the plan year with the most PV, the April week with the most surplus PV.
+
+    Among 7-day windows starting on an April day, the one whose weekend
+    hours have the largest PV surplus over load (summed over sites); ties
+    and zero surplus fall back to the week with the most PV generation.
+    """
+    gen = plan["pv_generated_kw"].values.astype(float)
+    load = plan["load_kw"].values
+    j = int(np.argmax(gen.sum(axis=(0, 2))))
+    g, l_ = gen[:, j].sum(axis=0), load[:, j].sum(axis=0)
+    sur = np.clip(gen[:, j] - load[:, j], 0, None).sum(axis=0)
+    best, key = 90 * 24, (-1.0, -1.0)
+    for d in range(90, 120):  # Apr 1 .. Apr 30 (day 90 = Apr 1 in a 365-day year)
+        h0 = d * 24
+        wk = slice(h0, h0 + 168)
+        daily = sur[wk].reshape(7, 24).sum(axis=1)
+        dl = l_[wk].reshape(7, 24).sum(axis=1)
+        weekend = np.argsort(dl)[:2]  # the two lowest-load days are the weekend
+        k_ = (float(daily[weekend].sum()), float(g[wk].sum()))
+        if k_ > key:
+            best, key = h0, k_
+    return j, best
+
+
+def plot_dispatch(plan: xr.Dataset) -> bytes:
+    """One hourly week per site: onsite PV and grid import (= load), export and curtailment above the load [kW]."""
+    plt = _pyplot()
+    sites = [str(s) for s in plan["site"].values]
+    j, h0 = dispatch_week(plan)
+    year = int(plan["year"].values[j])
+    wk = slice(h0, h0 + 168)
+    x = np.arange(168) / 24.0
+    fig, axes = plt.subplots(len(sites), 1, figsize=(11, 2.1 * len(sites) + 0.6), sharex=True, squeeze=False)
+    for i, s in enumerate(sites):
+        ax = axes[i, 0]
+        on = plan["pv_onsite_kw"].values[i, j, wk].astype(float)
+        gi = plan["grid_import_kw"].values[i, j, wk].astype(float)
+        ex = plan["export_kw"].values[i, j, wk].astype(float)
+        cu = plan["curtailed_kw"].values[i, j, wk].astype(float)
+        ld = plan["load_kw"].values[i, j, wk]
+        ax.stackplot(x, on / 1000, gi / 1000, ex / 1000, cu / 1000, colors=["#2ca02c", "#bbbbbb", "#1f77b4", "#d62728"],
+                     labels=["PV used onsite", "grid import", "PV exported", "PV curtailed"], alpha=0.85)
+        ax.plot(x, ld / 1000, color="black", lw=1, label="load")
+        ax.set_ylabel(f"{s}\nMW", fontsize=8)
+        ax.grid(alpha=0.3)
+    # hour index: 8760 h, Feb 29 dropped, so dates come from a 365-day year; weekdays from the plan year itself
+    days = [pd.Timestamp(year=2023, month=1, day=1) + pd.Timedelta(days=h0 // 24 + k) for k in range(7)]
+    days = [pd.Timestamp(year=year, month=d.month, day=d.day) for d in days]
+    axes[-1, 0].set_xticks(np.arange(7) + 0.5)
+    axes[-1, 0].set_xticklabels([f"{d:%a %d %b}" for d in days], fontsize=8)
+    axes[0, 0].set_title(f"Hourly dispatch, week from {days[0]:%a %d %b} {year} (local time, hour-beginning)")
+    axes[0, 0].legend(fontsize=8, ncol=5, loc="upper left", bbox_to_anchor=(0, 1.45 if len(sites) > 1 else 1.3))
+    return _png(fig)
+
+
+def _macc_bars(ax, macc: pd.DataFrame, col: str, *, label_min_share: float) -> None:
+    colors = {"pv": "#2ca02c", "certificate": "#1f77b4", "offset": "#9467bd"}
+    total = max(float(macc["abated_tco2e_per_year"].sum()), 1e-9)
+    x = 0.0
+    for _, r in macc.iterrows():
+        w = float(r["abated_tco2e_per_year"]) / 1000.0
+        v = float(r[col])
+        ax.bar(x, v, width=w, align="edge", color=colors.get(r["type"], "grey"), edgecolor="black", linewidth=0.4,
+               alpha=1.0 if r["used_in_plan"] else 0.45)
+        if w * 1000.0 / total >= label_min_share:
+            lab = f" {str(r['option']).replace('PV ', '')} ({v:,.0f}) "
+            if v >= 0:
+                ax.text(x + w / 2, v, lab, rotation=90, fontsize=7, ha="center", va="bottom")
+            else:  # inside the bar, from the zero line down
+                ax.text(x + w / 2, 0, lab, rotation=90, fontsize=7, ha="center", va="top", color="white")
+        x += w
+    ax.axhline(0, color="black", lw=0.8)
+    lo, hi = float(macc[col].min()), float(macc[col].max())
+    span = max(hi - lo, 1.0)
+    ax.set_ylim(min(lo, 0) - 0.1 * span, max(hi, 0) + 0.45 * span)
+    ax.grid(axis="y", alpha=0.3)
+
+
+def plot_macc(macc: pd.DataFrame, currency: str) -> bytes:
+    """Marginal abatement cost curve: bar width = tCO2e/yr, height = cost per tCO2e, sorted; lower panel: PV arrays alone."""
+    plt = _pyplot()
+    col = f"cost_{currency.lower()}_per_tco2e"
+    pv = macc[macc["type"] == "pv"]
+    n = 2 if len(pv) else 1
+    fig, axes = plt.subplots(n, 1, figsize=(11, 5.2 * n), squeeze=False)
+    ax = axes[0, 0]
+    _macc_bars(ax, macc, col, label_min_share=0.02)
+    colors = {"PV array": "#2ca02c", "certificates": "#1f77b4", "offsets": "#9467bd"}
+    ax.legend([plt.Rectangle((0, 0), 1, 1, color=v) for v in colors.values()], list(colors), fontsize=8, loc="lower right")
+    if len(pv):
+        x_pv = float(pv["abated_tco2e_per_year"].sum()) / 1000.0
+        c = pv[col]
+        ax.annotate(f"{len(pv)} PV options, {x_pv:,.1f} ktCO2e/yr,\n{c.min():,.0f} to {c.max():,.0f} {currency}/t (zoom below)",
+                    xy=(x_pv / 2, float(c.min())), xytext=(x_pv + 0.05 * float(macc['abated_tco2e_per_year'].sum()) / 1000, float(c.min())),
+                    fontsize=8, va="center", arrowprops={"arrowstyle": "->", "lw": 0.6})
+    ax.set_xlabel("abatement [ktCO2e/yr]  (options are alternatives for the same tonnes; pale: not used in the plan)")
+    ax.set_ylabel(f"cost [{currency}/tCO2e]  (negative: saves money)")
+    ax.set_title("Marginal abatement cost curve: PV arrays, certificates, offsets")
+    if len(pv):
+        ax2 = axes[1, 0]
+        _macc_bars(ax2, pv.reset_index(drop=True), col, label_min_share=0.0)
+        ax2.set_xlabel("abatement [ktCO2e/yr], PV arrays only (market-based Scope 2 avoided, mean over the plan years)")
+        ax2.set_ylabel(f"cost [{currency}/tCO2e]")
+        ax2.set_title("PV arrays (zoom)")
+    fig.tight_layout()
+    return _png(fig)
+
+
+def plot_costs(plan: xr.Dataset) -> bytes:
+    """Undiscounted portfolio cost by category and year; export revenue below zero [million currency]."""
+    plt = _pyplot()
+    C = str(plan.attrs.get("currency", ""))
+    years = plan["year"].values.astype(int)
+    cats = [("capex_cost", "PV capex", "#2ca02c"), ("om_cost", "PV O&M", "#98df8a"), ("energy_cost", "grid electricity", "#7f7f7f"),
+            ("certificate_cost", "certificates", "#1f77b4"), ("offset_cost", "offsets", "#9467bd")]
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    bottom = np.zeros(len(years))
+    for k, lab, c in cats:
+        v = plan[k].sum("site").values / 1e6
+        ax.bar(years, v, bottom=bottom, color=c, label=lab)
+        bottom += v
+    ex = plan["export_revenue"].sum("site").values / 1e6
+    if ex.any():
+        ax.bar(years, -ex, color="#17becf", label="export revenue")
+    ax.plot(years, plan["total_cost"].sum("site").values / 1e6, "k-o", ms=3, label="total")
+    ax.set_xticks(years)
+    ax.set_ylabel(f"million {C} (undiscounted)")
+    ax.set_title("Cost by category and year (portfolio)")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
+    ax.grid(axis="y", alpha=0.3)
+    return _png(fig)
+
+
+def plot_milestones(ms: pd.DataFrame, currency: str) -> bytes:
+    """Marginal cost of each milestone (|dual|: NPC change per unit of tightening), met or not."""
+    plt = _pyplot()
+    cur = currency.lower()
+    col = f"marginal_cost_{cur}_npv_per_unit"
+    fig, ax = plt.subplots(figsize=(10, 0.45 * max(len(ms), 2) + 1.2))
+    if ms.empty:
+        ax.text(0.5, 0.5, "no milestones", ha="center")
+    else:
+        v = ms[col].fillna(0.0).values
+        colors = ["#2ca02c" if m else "#d62728" for m in ms["met"]]
+        ax.barh(np.arange(len(ms)), v, color=colors)
+        ax.set_yticks(np.arange(len(ms)))
+        ax.set_yticklabels([f"{m} ({y})" for m, y in zip(ms["milestone"], ms["year"])], fontsize=8)
+        for k, (val, unit) in enumerate(zip(v, ms["unit"])):
+            ax.text(val, k, f" {val:,.1f} {currency} per {str(unit).split(' ')[0]}", va="center", fontsize=7)
+        ax.invert_yaxis()
+        ax.set_xlim(0, max(float(v.max()), 1.0) * 1.5)
+    ax.set_xlabel(f"marginal cost [{currency} NPV per unit of the milestone's target] (green: met)")
+    ax.set_title("Milestone costs (shadow prices; units differ by milestone)")
+    ax.grid(axis="x", alpha=0.3)
+    return _png(fig)
+
+
+# --------------------------------------------------------------------------- #
+# html and xlsx
+# --------------------------------------------------------------------------- #
+CSS = """body{font-family:system-ui,Segoe UI,Helvetica,Arial,sans-serif;max-width:1250px;margin:2em auto;padding:0 1em;color:#222}
+h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}
+table{border-collapse:collapse;font-size:12px;margin:.6em 0}td,th{border:1px solid #ddd;padding:3px 6px;text-align:right}
+th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}img{max-width:100%}
+.answer{background:#f4f9f4;border-left:4px solid #2ca02c;padding:.6em 1em}.note{color:#555;font-size:.9em}
+.scroll{overflow-x:auto}"""
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, (bool, np.bool_)):
+        return "yes" if v else "no"
+    if isinstance(v, (float, np.floating)):
+        if not np.isfinite(v):
+            return "–"
+        a = abs(float(v))
+        return f"{v:,.0f}" if a >= 1000 else (f"{v:,.1f}" if a >= 10 else f"{v:,.3f}")
+    return html.escape(str(v))
+
+
+def _table(df: pd.DataFrame, *, max_rows: int = 400) -> str:
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+    body = "".join("<tr>" + "".join(f"<td>{_fmt(v)}</td>" for v in row) + "</tr>" for row in df.head(max_rows).itertuples(index=False))
+    more = f"<p class='note'>{len(df) - max_rows} more rows in the workbook.</p>" if len(df) > max_rows else ""
+    return f"<div class='scroll'><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>{more}"
+
+
+def _img(png: bytes, alt: str) -> str:
+    return f"<img alt='{html.escape(alt)}' src='data:image/png;base64,{base64.b64encode(png).decode('ascii')}'/>"
+
+
+def _answer_html(plan: xr.Dataset, t: dict[str, pd.DataFrame]) -> str:
+    C = str(plan.attrs.get("currency", ""))
+    h = _headline(plan, t["finance_arrays"])
+    ref = h["reference_certificate_price"]
+    parts = []
+    if "n_pv_cheaper" in h:
+        parts.append(f"<p><b>PV beats certificates on {h['n_pv_cheaper']} of {h['n_arrays']} built arrays.</b> "
+                     f"Break-even certificate prices run from <b>{h['be_min']:,.0f} to {h['be_max']:,.0f} {C}/MWh</b>; the "
+                     f"certificates cost on average {ref:,.2f} {C}/MWh (cheapest instrument each year). "
+                     "PV is the cheaper way to remove a MWh of market-based Scope 2 wherever the certificate price is above "
+                     "the array's break-even price; a negative break-even means the array pays for itself through the "
+                     "electricity it saves, so it wins even against free certificates.</p>")
+        if h["dearer"]:
+            parts.append(f"<p>Certificates are cheaper than: {html.escape(', '.join(h['dearer']))}.</p>")
+    else:
+        parts.append("<p>The plan builds no new PV.</p>")
+    if h["not_built"]:
+        lst = "; ".join(f"{a}: {k:,.0f} kWp unused, break-even {b:,.0f} {C}/MWh" for a, k, b in h["not_built"])
+        parts.append(f"<p>Room left unbuilt (evaluated as an extra build in the first year against the plan's remaining grid import): {html.escape(lst)}.</p>")
+    parts.append("<p class='note'>Certificates remove market-based Scope 2 only; PV also removes location-based Scope 2 and "
+                 "saves the tariff. Certificates cover the grid MWh PV leaves; they are complements up to each site's roof "
+                 "space, and substitutes at the margin, which is what the break-even price compares.</p>")
+    return "<div class='answer'>" + "".join(parts) + "</div>"
+
+
+def _html(plan: xr.Dataset, t: dict[str, pd.DataFrame], figs: dict[str, bytes]) -> str:
+    C = str(plan.attrs.get("currency", ""))
+    name = html.escape(str(plan.attrs.get("portfolio_name", "")))
+    em = t["emissions"]
+    em_all = em[em.site == accounting.ALL][["year", "load_mwh", "pv_onsite_mwh", "grid_import_mwh", "certificates_mwh", "scope1_tco2e",
+                                            "scope2_location_tco2e", "scope2_market_tco2e", "offsets_tco2e", "net_tco2e",
+                                            "gross_location_change_vs_baseline_pct", "gross_market_change_vs_baseline_pct"]]
+    costs = t["costs"]
+    j, h0 = dispatch_week(plan)
+    s = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>pvopt report: {name}</title><style>{CSS}</style></head><body>",
+         f"<h1>pvopt finance report: {name}</h1>",
+         f"<p class='note'>Plan years {int(plan['year'].values[0])}–{int(plan['year'].values[-1])}; currency {html.escape(C)}; "
+         f"discount rate {float(plan.attrs['discount_rate']):.1%}; PV life {float(plan.attrs['lifetime_years']):.0f} yr; "
+         f"solver {html.escape(str(plan.attrs.get('solver', '')))}, status {html.escape(str(plan.attrs.get('solver_status', '')))}. "
+         "Every table is also a sheet of report.xlsx.</p>",
+         f"<h2>{SECTIONS[0]}</h2>", _answer_html(plan, t), _table(t["summary"]),
+         f"<h2>{SECTIONS[1]}</h2>", _img(figs["buildout"], "build-out"),
+         _table(t["capacity"].pivot_table(index=["array", "kind"], columns="year", values="installed_kwp").reset_index()),
+         f"<h2>{SECTIONS[2]}</h2>", _img(figs["emissions"], "emissions"),
+         "<p class='note'>GHG Protocol dual Scope 2 reporting. Location-based = grid MWh × grid factor; market-based = "
+         "(grid MWh − certificate MWh) × residual factor; onsite PV reduces the grid MWh and is not counted again.</p>",
+         _table(em_all),
+         f"<h2>{SECTIONS[3]}</h2>", _img(figs["dispatch_week"], "dispatch week"),
+         f"<p class='note'>Year {int(plan['year'].values[j])}, the April week whose weekend has the largest PV surplus over load.</p>",
+         f"<h2>{SECTIONS[4]}</h2>",
+         "<p class='note'>Per array: cost (LCOE) against the value of the PV actually used onsite at the hourly tariff; "
+         "abatement cost per tCO2e of market-based Scope 2 avoided; break-even certificate price per MWh.</p>",
+         _table(t["finance_arrays"]), "<h3>Per site and portfolio (PV built in the plan)</h3>", _table(t["finance_sites"]),
+         f"<h2>{SECTIONS[5]}</h2>", _img(figs["macc"], "MACC"), _table(t["macc"]),
+         f"<h2>{SECTIONS[6]}</h2>", _img(figs["costs"], "costs"), _table(costs[costs.site == accounting.ALL]),
+         f"<h2>{SECTIONS[7]}</h2>", _img(figs["milestones"], "milestone costs"), _table(t["milestones"]),
+         f"<h2>{SECTIONS[8]}</h2>", _table(t["inputs_prices"]),
+         f"<h2>{SECTIONS[9]}</h2>", _table(t["checks"]),
+         f"<h2>{SECTIONS[10]}</h2>",
+         "<p class='note'>Definitions, conventions and sources: docs/accounting.md in the pvopt repository. "
+         "Attribution: each hour a site's onsite PV is shared among its arrays by their generation that hour. "
+         "Money flows in the build year are undiscounted as in the optimiser; beyond the horizon the last year's value per kWh "
+         "is held and output falls with degradation.</p>",
+         "</body></html>"]
+    return "\n".join(s)
+
+
+def _xlsx(tables: dict[str, pd.DataFrame]) -> bytes:
+    buf = io.BytesIO()
+    with pd.ExcelWriter(buf, engine="openpyxl") as xw:
+        for name in SHEETS:
+            df = tables[name].copy()
+            for c in df.columns:
+                if df[c].dtype == object:
+                    df[c] = df[c].map(lambda v: v if isinstance(v, (int, float, str, bool, np.number, np.bool_)) or v is None else str(v))
+            df.to_excel(xw, sheet_name=name, index=False)
+            ws = xw.sheets[name]
+            ws.freeze_panes = "A2"
+            for k, col in enumerate(df.columns, start=1):
+                ws.column_dimensions[ws.cell(row=1, column=k).column_letter].width = min(max(len(str(col)) + 2, 10), 45)
+    return buf.getvalue()
+
+
+def write_report(run_dir: str | Path, *, plan: xr.Dataset | None = None) -> ReportFiles:
+    """Write ``report.html``, ``report.xlsx`` and ``figures/*.png`` into ``run_dir``.
+
+    Parameters
+    ----------
+    run_dir
+        Directory holding ``plan.nc`` (from ``pvopt plan``); outputs go there.
+    plan
+        The plan Dataset, if already in memory (then ``plan.nc`` is not read).
+
+    Returns
+    -------
+    ReportFiles
+        Paths of the files written.
+
+    Examples
+    --------
+    >>> from pvopt.report import write_report  # doctest: +SKIP
+    >>> write_report("out/lead").html  # doctest: +SKIP
+    PosixPath('out/lead/report.html')
+    """
+    run = Path(run_dir)
+    if plan is None:
+        path = run / "plan.nc"
+        if not path.exists():
+            from .errors import PvoptError
+
+            raise PvoptError(f"{path} not found; run `pvopt plan PORTFOLIO --out {run}` first")
+        plan = load_plan(path)
+    if "pv_onsite_kw" not in plan:
+        from .errors import PvoptError
+
+        raise PvoptError("the plan has no hourly dispatch (solved with --no-hourly); re-run `pvopt plan` without it for a report")
+    tables = report_tables(plan)
+    C = str(plan.attrs.get("currency", ""))
+    figs = {
+        "buildout": plot_buildout(plan),
+        "emissions": plot_emissions(plan),
+        "dispatch_week": plot_dispatch(plan),
+        "macc": plot_macc(tables["macc"], C),
+        "costs": plot_costs(plan),
+        "milestones": plot_milestones(tables["milestones"], C),
+    }
+    fig_paths = {}
+    for k, png in figs.items():
+        p = run / "figures" / f"{k}.png"
+        _atomic_bytes(png, p)
+        fig_paths[k] = p
+    _atomic_bytes(_xlsx(tables), run / "report.xlsx")
+    _atomic_bytes(_html(plan, tables, figs).encode("utf-8"), run / "report.html")
+    return ReportFiles(run / "report.html", run / "report.xlsx", fig_paths)
