@@ -321,6 +321,62 @@ class ExportPolicy(_Model):
         return _check_series(v, lo=0.0)
 
 
+class GridConnection(_Model):
+    """Grid connection limits and the capacity part of a two-part tariff."""
+
+    import_limit_kw: float | None = Field(None, gt=0, description="most the site may draw from the grid [kW]; none = unlimited")
+    demand_charge_per_kw_month: float = Field(
+        0.0, ge=0, description="two-part tariff: charge on each month's peak grid import [currency/kW/month]"
+    )
+    source: str | None = None
+
+
+class BatteryOption(_Model):
+    """A battery the plan may build at the site (energy and power sized separately)."""
+
+    energy_capex_per_kwh: float = Field(gt=0, description="installed cost of storage energy [currency/kWh]")
+    power_capex_per_kw: float = Field(0.0, ge=0, description="installed cost of converter power [currency/kW]")
+    om_per_kwh_year: float = Field(0.0, ge=0, description="O&M [currency/kWh/yr]")
+    round_trip_efficiency: float = Field(0.88, gt=0.3, le=1.0, description="AC-to-AC round-trip efficiency")
+    max_energy_kwh: float = Field(gt=0, description="largest energy capacity that fits [kWh]")
+    max_power_kw: float = Field(gt=0, description="largest converter power [kW]")
+    min_duration_h: float = Field(0.5, gt=0, description="energy/power ratio at least this [h]")
+    lifetime_years: int = Field(12, ge=1, le=40, description="economic life for the salvage value [yr]")
+    available_from: int | None = Field(None, description="first year it can be built; default the first planning year")
+    source: str | None = None
+
+
+class Measure(_Model):
+    """An efficiency or electrification project the plan may adopt (continuously, up to its full size).
+
+    Efficiency saves ``annual_mwh`` of electricity a year at full size, with the hourly
+    shape ``shape``; electrification removes ``scope1_removed_tco2e`` of Scope 1 a year
+    and adds ``annual_mwh`` of electric load with that shape.
+    """
+
+    name: str
+    type: Literal["efficiency", "electrification"]
+    capex: float = Field(ge=0, description="cost at full size [currency]")
+    om_per_year: float = Field(0.0, ge=0, description="O&M at full size [currency/yr]")
+    lifetime_years: int = Field(15, ge=1, le=50, description="economic life for the salvage value [yr]")
+    annual_mwh: float = Field(ge=0, description="electricity saved (efficiency) or added (electrification) at full size [MWh/yr]")
+    scope1_removed_tco2e: float = Field(0.0, ge=0, description="Scope 1 removed at full size [tCO2e/yr] (electrification)")
+    shape: Literal["flat", "load", "daytime"] = Field(
+        "load", description="hourly shape: flat, proportional to the site load, or 08-18 on every day"
+    )
+    available_from: int | None = Field(None, description="first year it can be adopted; default the first planning year")
+    max_fraction: float = Field(1.0, gt=0, le=1.0, description="largest share of the full size that can be adopted")
+    source: str | None = None
+
+    @model_validator(mode="after")
+    def _effect(self) -> "Measure":
+        if self.type == "efficiency" and self.scope1_removed_tco2e > 0:
+            raise ValueError("an efficiency measure saves electricity; put Scope 1 removal on an electrification measure")
+        if self.annual_mwh == 0 and self.scope1_removed_tco2e == 0:
+            raise ValueError("a measure needs an effect: annual_mwh > 0 or scope1_removed_tco2e > 0")
+        return self
+
+
 class Site(_Model):
     """A production base."""
 
@@ -334,6 +390,9 @@ class Site(_Model):
     load: Load
     tariff: Tariff
     export: ExportPolicy = Field(default_factory=ExportPolicy)
+    grid: GridConnection = Field(default_factory=GridConnection, description="import limit and demand charge")
+    battery: BatteryOption | None = Field(None, description="a battery the plan may build")
+    measures: list[Measure] = Field(default_factory=list, description="efficiency and electrification options")
     grid_ef_t_per_mwh: YearSeries = Field(description="location-based grid emission factor [tCO2/MWh] by year")
     residual_ef_t_per_mwh: YearSeries | None = Field(
         None, description="market-based residual-mix factor [tCO2/MWh]; defaults to grid_ef_t_per_mwh"
@@ -419,6 +478,9 @@ class CertificateInstrument(_Model):
     """An energy attribute certificate (I-REC, GEC, ...): 1 certificate = 1 MWh."""
 
     name: str
+    hourly_profile: Literal["flat", "solar"] = Field(
+        "flat", description="when the certificates' generation happens, for hourly matching: flat (baseload) or solar"
+    )
     price_per_mwh: YearSeries = Field(description="price [currency/MWh] by year")
     first_year: int = Field(description="first year it can be bought")
     last_year: int = Field(description="last year it can be bought")
@@ -547,6 +609,10 @@ class PortfolioSettings(_Model):
     certificates: list[CertificateInstrument] = Field(default_factory=list)
     offsets: Offsets | None = None
     milestones: list[Milestone] = Field(default_factory=list)
+    scope2_matching: Literal["annual", "hourly"] = Field(
+        "annual",
+        description="how certificates cover grid electricity: annual totals (GHG Protocol 2015) or hour by hour (2025 consultation proposal)",
+    )
     notes: str | None = None
 
     # Field validators (not one model validator) so that errors carry the field path.

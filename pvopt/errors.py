@@ -74,7 +74,10 @@ class InfeasiblePlanError(PvoptError):
     def __str__(self) -> str:
         lines = ["The milestones cannot all be met:"]
         for name, (amount, unit, detail) in self.shortfalls.items():
-            lines.append(f"  - {name}: short by {amount:,.1f} {unit}" + (f" ({detail})" if detail else ""))
+            if amount == amount:  # not NaN
+                lines.append(f"  - {name}: short by {amount:,.1f} {unit}" + (f" ({detail})" if detail else ""))
+            else:
+                lines.append(f"  - {name}: {detail}")
         if len(lines) == 1:
             lines.append("  - the problem is infeasible, but no single milestone explains it")
         return "\n".join(lines)

@@ -113,13 +113,18 @@ class MilestoneRows:
 
 @dataclass
 class SiteYearBlock:
-    """Hour classes of one site and year (index arrays into 0..8759)."""
+    """Hour classes of one site and year (index arrays into 0..8759) and where its hourly variables start."""
 
     full: np.ndarray
     covered: np.ndarray
     contested: np.ndarray
     pv_first: int  # first flat index of this block's pv variables
-    ex_first: int  # first flat index of its export variables (-1: none)
+    ex_first: int  # ... export variables (-1: none)
+    grid_first: int = -1  # ... grid variables (full-hour sites)
+    bat_first: int = -1  # ... charge/discharge/soc variables (battery sites)
+    match_first: int = -1  # ... matched-certificate variables (hourly matching)
+    battery: int = -1  # index into the battery coordinate
+    is_full: bool = False  # every hour modelled (battery, demand charge, import limit, hourly matching, or reduce=False)
 
 
 @dataclass
@@ -212,24 +217,63 @@ def _coverage_lower_bound(d: xr.Dataset) -> np.ndarray:
     return lb
 
 
+def _get(d: xr.Dataset, name: str, default: Any) -> np.ndarray:
+    """An optional input (issue-8 pillars) or its neutral default."""
+    return d[name].values if name in d else default
+
+
+def full_hour_sites(d: xr.Dataset) -> np.ndarray:
+    """Sites that need every hour modelled: a battery, a demand charge, an import limit, or hourly matching."""
+    n_s = d.sizes["site"]
+    sites = list(d["site"].values)
+    full = np.zeros(n_s, dtype=bool)
+    for s in _get(d, "battery_site", []):
+        full[sites.index(s)] = True
+    full |= _get(d, "demand_charge_per_kw_month", np.zeros(n_s)) > 0
+    full |= np.isfinite(_get(d, "import_limit_kw", np.full(n_s, np.nan)))
+    if d.attrs.get("scope2_matching", "annual") == "hourly":
+        full[:] = True
+    return full
+
+
+def _measures_of_site(d: xr.Dataset, i: int) -> np.ndarray:
+    if "measure" not in d.dims or d.sizes["measure"] == 0:
+        return np.zeros(0, dtype=int)
+    return np.where(d["measure_site"].values == d["site"].values[i])[0]
+
+
+def _load_bounds(d: xr.Dataset, i: int, j: int) -> tuple[np.ndarray, np.ndarray]:
+    """Least and most load of a site-year over every admissible adoption of its measures [kW]."""
+    L = d["load_kw"].values[i, j]
+    ms = _measures_of_site(d, i)
+    if len(ms) == 0:
+        return L, L
+    delta = d["measure_delta_kw"].values[ms, j]
+    f = d["measure_max_fraction"].values[ms][:, None]
+    return L + (f * np.minimum(delta, 0)).sum(axis=0), L + (f * np.maximum(delta, 0)).sum(axis=0)
+
+
 def classify_hours(d: xr.Dataset, *, reduce: bool, use_milestone_bounds: bool = True) -> dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Split each site-year's hours into (full, covered, contested) index arrays (the rest are zero hours)."""
+    """Split each site-year's hours into (full, covered, contested) index arrays (the rest are zero hours).
+
+    Sites of :func:`full_hour_sites` (and every site when ``reduce=False``) keep every hour as contested.
+    """
     per_site, arr_prof = _profile_index(d)
     ymat = d["yield_kw_per_kwp"].values
-    load = d["load_kw"].values
     imp = d["import_price_per_kwh"].values
     exp_ = d["export_price_per_kwh"].values
     exp_ok = d["export_allowed"].values
     maxk = d["max_kwp"].values
     n_y = d.sizes["year"]
     hours = np.arange(d.sizes["hour"])
+    full_sites = full_hour_sites(d)
     out = {}
     if reduce:
         lb_inst = _coverage_lower_bound(d) if use_milestone_bounds else np.repeat(d["existing_kwp"].values[:, None], n_y, axis=1)
         exist_eff = existing_effective_kwp(d)
         deg = d["degradation_per_year"].values
     for i, profs in enumerate(per_site):
-        if not reduce:
+        if not reduce or full_sites[i]:
             for j in range(n_y):
                 out[(i, j)] = (hours[:0], hours[:0], hours)
             continue
@@ -238,7 +282,7 @@ def classify_hours(d: xr.Dataset, *, reduce: bool, use_milestone_bounds: bool = 
         gmax = cap_max @ y_site if profs else np.zeros(len(hours))
         any_yield = (y_site > 0).any(axis=0) if profs else np.zeros(len(hours), bool)
         for j in range(n_y):
-            L = load[i, j]
+            L_min, L_max = _load_bounds(d, i, j)
             no_gain = (~exp_ok[i]) | (exp_[i, j] <= imp[i, j])
             no_export_value = (~exp_ok[i]) | (exp_[i, j] <= 0)
             # lower bound of effective capacity per profile in year j
@@ -248,8 +292,8 @@ def classify_hours(d: xr.Dataset, *, reduce: bool, use_milestone_bounds: bool = 
                 new_lb = np.clip(lb_inst[a, j] - d["existing_kwp"].values[a], 0, None)
                 eg_min[gi] = float((exist_eff[a, j] + new_lb * (1.0 - deg[a]) ** j).sum())
             gmin = eg_min @ y_site if profs else np.zeros(len(hours))
-            full = any_yield & (gmax <= L) & no_gain
-            covered = any_yield & ~full & (gmin >= L) & no_export_value
+            full = any_yield & (gmax <= L_min) & no_gain
+            covered = any_yield & ~full & (gmin >= L_max) & no_export_value
             contested = any_yield & ~full & ~covered
             out[(i, j)] = (hours[full], hours[covered], hours[contested])
     return out
@@ -288,13 +332,16 @@ def build_model(
     m.G = pyo.RangeSet(0, d.sizes["profile"] - 1)
 
     _define_build(m, d)
-    blocks = _define_hourly(m, d, reduce=reduce, use_milestone_bounds=not elastic)
-    _define_annual_energy(m, d, blocks, reduce=reduce)
+    _define_measures(m, d)
+    _define_battery_capacity(m, d)
+    blocks = _define_hourly_vars(m, d, reduce=reduce, use_milestone_bounds=not elastic)
+    _define_annual_vars(m, d)
     _define_certificates_offsets(m, d)
+    _define_matrix_rows(m, d, blocks, reduce=reduce)
     _define_emissions(m, d)
     mrows = _define_milestones(m, d, elastic=elastic, skip=skip)
     _define_objective(m, d, mrows)
-    n_h = len(m.pv) + len(m.ex) + (len(m.grid) if hasattr(m, "grid") else 0)
+    n_h = sum(len(getattr(m, v)) for v in ("pv", "ex", "grid", "bc", "bd", "soc", "matched"))
     return PlanModel(m, d, blocks, mrows, reduce, time.perf_counter() - t0, n_h)
 
 
@@ -329,6 +376,48 @@ def _define_build(m: pyo.ConcreteModel, d: xr.Dataset) -> None:
     m.eg_def = pyo.Constraint(m.G, m.Y, rule=eg_rule)
 
 
+def _define_measures(m: pyo.ConcreteModel, d: xr.Dataset) -> None:
+    r"""Efficiency and electrification measures, adopted continuously.
+
+    ``adopt[μ,y] ≥ 0`` (0 before the measure is available) is the share of the full size adopted in
+    year y; ``frac[μ,y] = Σ_{v≤y} adopt[μ,v] ≤ max_fraction[μ]``. Load changes by
+    ``frac[μ,y]·Δ[μ,y,t]`` [kW] (Δ < 0 saves, Δ > 0 adds electric load); Scope 1 falls by
+    ``frac[μ,y]·scope1_removed[μ]`` [tCO2e].
+    """
+    n_m = d.sizes.get("measure", 0)
+    years = d["year"].values
+    m.M = pyo.RangeSet(0, n_m - 1)
+    avail = _get(d, "measure_available_from", np.zeros(0, dtype=int))
+    mx = _get(d, "measure_max_fraction", np.zeros(0))
+    m.madopt = pyo.Var(m.M, m.Y, bounds=lambda m, k, j: (0.0, None if years[j] >= avail[k] else 0.0))
+    m.mfrac = pyo.Var(m.M, m.Y, bounds=lambda m, k, j: (0.0, float(mx[k])))
+    m.mfrac_def = pyo.Constraint(m.M, m.Y, rule=lambda m, k, j: m.mfrac[k, j] == sum(m.madopt[k, v] for v in range(j + 1)))
+
+
+def _define_battery_capacity(m: pyo.ConcreteModel, d: xr.Dataset) -> None:
+    r"""Battery sizes by year.
+
+    ``bE_build[b,y], bP_build[b,y] ≥ 0`` (0 before available) [kWh, kW];
+    ``bE[b,y] = Σ_{v≤y} bE_build`` ≤ max energy; ``bP[b,y] = Σ_{v≤y} bP_build`` ≤ max power;
+    duration: ``bE ≥ min_duration·bP``.
+    """
+    n_b = d.sizes.get("battery", 0)
+    years = d["year"].values
+    m.B = pyo.RangeSet(0, n_b - 1)
+    avail = _get(d, "battery_available_from", np.zeros(0, dtype=int))
+    emax = _get(d, "battery_max_energy_kwh", np.zeros(0))
+    pmax = _get(d, "battery_max_power_kw", np.zeros(0))
+    dur = _get(d, "battery_min_duration_h", np.zeros(0))
+    ok = lambda k, j: years[j] >= avail[k]  # noqa: E731
+    m.bE_build = pyo.Var(m.B, m.Y, bounds=lambda m, k, j: (0.0, None if ok(k, j) else 0.0))
+    m.bP_build = pyo.Var(m.B, m.Y, bounds=lambda m, k, j: (0.0, None if ok(k, j) else 0.0))
+    m.bE = pyo.Var(m.B, m.Y, bounds=lambda m, k, j: (0.0, float(emax[k])))
+    m.bP = pyo.Var(m.B, m.Y, bounds=lambda m, k, j: (0.0, float(pmax[k])))
+    m.bE_def = pyo.Constraint(m.B, m.Y, rule=lambda m, k, j: m.bE[k, j] == sum(m.bE_build[k, v] for v in range(j + 1)))
+    m.bP_def = pyo.Constraint(m.B, m.Y, rule=lambda m, k, j: m.bP[k, j] == sum(m.bP_build[k, v] for v in range(j + 1)))
+    m.b_duration = pyo.Constraint(m.B, m.Y, rule=lambda m, k, j: m.bE[k, j] >= float(dur[k]) * m.bP[k, j])
+
+
 class _Coo:
     """Rows of a sparse matrix, gathered block by block as numpy arrays."""
 
@@ -337,12 +426,12 @@ class _Coo:
         self.c: list[np.ndarray] = []
         self.v: list[np.ndarray] = []
 
-    def add(self, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray) -> None:
+    def add(self, rows: Any, cols: Any, vals: Any) -> None:
         rows, cols, vals = np.broadcast_arrays(np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64), np.asarray(vals, dtype=float))
         keep = vals != 0.0
-        self.r.append(rows[keep])
-        self.c.append(cols[keep])
-        self.v.append(vals[keep])
+        self.r.append(rows[keep].ravel())
+        self.c.append(cols[keep].ravel())
+        self.v.append(vals[keep].ravel())
 
     def csr(self, n_rows: int, n_cols: int) -> sp.csr_matrix:
         if not self.r:
@@ -368,82 +457,101 @@ def _rows_component(m: pyo.ConcreteModel, A: sp.csr_matrix, lo: list, hi: list, 
     return pyo.Constraint(pyo.RangeSet(0, A.shape[0] - 1), rule=rule)
 
 
-def _define_hourly(m: pyo.ConcreteModel, d: xr.Dataset, *, reduce: bool, use_milestone_bounds: bool) -> dict[tuple[int, int], SiteYearBlock]:
-    r"""Hourly onsite use and export in contested hours (one :class:`MatrixConstraint`).
+def _define_hourly_vars(m: pyo.ConcreteModel, d: xr.Dataset, *, reduce: bool, use_milestone_bounds: bool) -> dict[tuple[int, int], SiteYearBlock]:
+    r"""Hourly variables of the contested hours of each site-year.
 
-    ``0 ≤ pv[k] ≤ load[s,y,t]`` [kW]; ``0 ≤ export[k] ≤ limit[s]`` [kW] where export is allowed;
-    generation: ``pv[k] + export[k] − Σ_g yield[g,t]·EG[g,y] ≤ 0``.
-    With ``reduce=False`` also ``grid[k] ≥ 0`` and the balance ``pv[k] + grid[k] = load[s,y,t]``.
+    ``pv[k] ≥ 0`` (≤ load where the load is fixed) [kW]; ``export[k] ∈ [0, limit]`` where export is
+    allowed; on full-hour sites also ``grid[k] ∈ [0, import limit]``, and with a battery
+    ``charge[k], discharge[k], soc[k] ≥ 0`` [kW, kW, kWh]; with hourly matching ``matched[k] ≥ 0`` [kW].
     """
     classes = classify_hours(d, reduce=reduce, use_milestone_bounds=use_milestone_bounds)
-    per_site, _ = _profile_index(d)
     load = d["load_kw"].values
     exp_ok = d["export_allowed"].values
     lim = d["export_limit_kw"].values
-    ymat = d["yield_kw_per_kwp"].values
-    n_y = d.sizes["year"]
+    n_s = d.sizes["site"]
+    imp_lim = _get(d, "import_limit_kw", np.full(n_s, np.nan))
+    full_sites = full_hour_sites(d) | (not reduce)
+    bat_of = {s: k for k, s in enumerate(_get(d, "battery_site", []))}
+    sites = list(d["site"].values)
+    hourly_match = d.attrs.get("scope2_matching", "annual") == "hourly"
 
     blocks: dict[tuple[int, int], SiteYearBlock] = {}
-    n_pv = n_ex = 0
+    cnt = {"pv": 0, "ex": 0, "grid": 0, "bat": 0, "match": 0}
     for (i, j), (full, cov, con) in classes.items():
-        ex_first = -1
-        if exp_ok[i]:
-            ex_first = n_ex
-            n_ex += len(con)
-        blocks[(i, j)] = SiteYearBlock(full, cov, con, n_pv, ex_first)
-        n_pv += len(con)
-    pv_ub = np.zeros(n_pv)
-    ex_ub = np.full(n_ex, np.inf)
-    for (i, j), b in blocks.items():
-        pv_ub[b.pv_first : b.pv_first + len(b.contested)] = load[i, j, b.contested]
-        if b.ex_first >= 0 and np.isfinite(lim[i]):
-            ex_ub[b.ex_first : b.ex_first + len(b.contested)] = lim[i]
-    pv_ubl = pv_ub.tolist()
-    ex_ubl = [None if not np.isfinite(u) else u for u in ex_ub.tolist()]
-    m.H = pyo.RangeSet(0, n_pv - 1)
-    m.pv = pyo.Var(m.H, bounds=lambda m, k: (0.0, pv_ubl[k]))
-    m.HX = pyo.RangeSet(0, n_ex - 1)
-    m.ex = pyo.Var(m.HX, bounds=lambda m, k: (0.0, ex_ubl[k]))
-    # one variable list for every matrix row of the model: pv | ex | grid | EG | annual
-    x = list(m.pv.values()) + list(m.ex.values())
-    off_grid = len(x)
-    if not reduce:
-        m.grid = pyo.Var(m.H, bounds=(0.0, None))
-        x += list(m.grid.values())
-    off_eg = len(x)
-    x += [m.EG[g, j] for g in range(d.sizes["profile"]) for j in range(n_y)]
-    m._x_offsets = {"pv": 0, "ex": n_pv, "grid": off_grid, "eg": off_eg, "annual": len(x)}
-
-    gen = _Coo()
+        n = len(con)
+        first = {}
+        first["pv"] = cnt["pv"]
+        cnt["pv"] += n
+        for key, on in (("ex", exp_ok[i]), ("grid", full_sites[i]), ("bat", sites[i] in bat_of), ("match", hourly_match)):
+            if on:
+                first[key] = cnt[key]
+                cnt[key] += n
+            else:
+                first[key] = -1
+        blocks[(i, j)] = SiteYearBlock(full, cov, con, first["pv"], first["ex"], first["grid"], first["bat"], first["match"],
+                                       bat_of.get(sites[i], -1), bool(full_sites[i]))
+    pv_ub = np.full(cnt["pv"], np.inf)
+    ex_ub = np.full(cnt["ex"], np.inf)
+    grid_ub = np.full(cnt["grid"], np.inf)
     for (i, j), b in blocks.items():
         n = len(b.contested)
-        if n == 0:
-            continue
-        rows = b.pv_first + np.arange(n)
-        gen.add(rows, rows, 1.0)
-        if b.ex_first >= 0:
-            gen.add(rows, n_pv + b.ex_first + np.arange(n), 1.0)
-        for g in per_site[i]:
-            gen.add(rows, off_eg + g * n_y + j, -ymat[g, b.contested])
-    m._hourly_x = x
-    m.gen = _rows_component(m, gen.csr(n_pv, len(x)), [None] * n_pv, [0.0] * n_pv, x)
-    if not reduce:
-        bal = _Coo()
-        rows = np.arange(n_pv)
-        bal.add(rows, rows, 1.0)
-        bal.add(rows, off_grid + rows, 1.0)
-        m.balance = _rows_component(m, bal.csr(n_pv, len(x)), pv_ubl, pv_ubl, x)
+        if not b.is_full and len(_measures_of_site(d, i)) == 0:
+            pv_ub[b.pv_first : b.pv_first + n] = load[i, j, b.contested]
+        if b.ex_first >= 0 and np.isfinite(lim[i]):
+            ex_ub[b.ex_first : b.ex_first + n] = lim[i]
+        if b.grid_first >= 0 and np.isfinite(imp_lim[i]):
+            grid_ub[b.grid_first : b.grid_first + n] = imp_lim[i]
+    tolist = lambda a: [None if not np.isfinite(u) else u for u in a.tolist()]  # noqa: E731
+    pv_ubl, ex_ubl, grid_ubl = tolist(pv_ub), tolist(ex_ub), tolist(grid_ub)
+    m.H = pyo.RangeSet(0, cnt["pv"] - 1)
+    m.pv = pyo.Var(m.H, bounds=lambda m, k: (0.0, pv_ubl[k]))
+    m.HX = pyo.RangeSet(0, cnt["ex"] - 1)
+    m.ex = pyo.Var(m.HX, bounds=lambda m, k: (0.0, ex_ubl[k]))
+    m.HG = pyo.RangeSet(0, cnt["grid"] - 1)
+    m.grid = pyo.Var(m.HG, bounds=lambda m, k: (0.0, grid_ubl[k]))
+    m.HB = pyo.RangeSet(0, cnt["bat"] - 1)
+    m.bc = pyo.Var(m.HB, bounds=(0.0, None))
+    m.bd = pyo.Var(m.HB, bounds=(0.0, None))
+    m.soc = pyo.Var(m.HB, bounds=(0.0, None))
+    m.HM = pyo.RangeSet(0, cnt["match"] - 1)
+    m.matched = pyo.Var(m.HM, bounds=(0.0, None))
     return blocks
 
 
-def _define_annual_energy(m: pyo.ConcreteModel, d: xr.Dataset, blocks: dict, *, reduce: bool) -> None:
-    r"""Per site and year: onsite PV, grid import, energy cost, export (one :class:`MatrixConstraint`, 4 rows per site-year).
+def _define_annual_vars(m: pyo.ConcreteModel, d: xr.Dataset) -> None:
+    """Per site and year: onsite PV, grid import [MWh], energy cost, export [MWh] and revenue, monthly peaks [kW]."""
+    m.onsite_mwh = pyo.Var(m.S, m.Y, bounds=(0, None))
+    m.grid_mwh = pyo.Var(m.S, m.Y, bounds=(0, None))
+    m.energy_cost = pyo.Var(m.S, m.Y)
+    m.export_mwh = pyo.Var(m.S, m.Y, bounds=(0, None))
+    m.export_revenue = pyo.Var(m.S, m.Y)
+    charge = _get(d, "demand_charge_per_kw_month", np.zeros(d.sizes["site"]))
+    m.PK = pyo.Set(initialize=[(i, j, mo) for i in range(d.sizes["site"]) if charge[i] > 0 for j in range(d.sizes["year"]) for mo in range(12)], dimen=3)
+    m.peak = pyo.Var(m.PK, bounds=(0, None))
 
-    ``onsite_mwh[s,y] = (Σ_{t∈F} Σ_g yield[g,t]·EG[g,y] + Σ_{t∈K} load[t] + Σ_{k∈C} pv[k]) / 1000``;
-    ``grid_mwh[s,y] = Σ_t load[t]/1000 − onsite_mwh[s,y]``;
-    ``energy_cost[s,y] = Σ_t price[t]·load[t] − Σ_F price·gen − Σ_K price·load − Σ_C price[t]·pv[k]`` [currency];
-    ``export_mwh[s,y] = Σ_C export[k]/1000``; ``export_revenue[s,y] = Σ_C export_price[t]·export[k]`` [currency].
-    With ``reduce=False``: ``energy_cost = Σ_t price[t]·grid[k]``.
+
+def _define_matrix_rows(m: pyo.ConcreteModel, d: xr.Dataset, blocks: dict, *, reduce: bool) -> None:
+    r"""Every hourly and annual row, as :class:`MatrixConstraint` families over one variable list.
+
+    Hourly, for contested hour k of site s, year y, hour t:
+
+    * ``gen``: ``pv[k] + export[k] − Σ_g yield[g,t]·EG[g,y] ≤ 0``;
+    * ``pv_load`` (reduced sites with measures): ``pv[k] − Σ_μ Δ[μ,y,t]·frac[μ,y] ≤ load[t]``;
+    * ``balance`` (full-hour sites): ``pv + grid + discharge − charge − Σ_μ Δ·frac = load[t]``;
+    * ``soc`` (battery): ``soc[t] − soc[t−1] − η·charge[t] + discharge[t]/η = 0``, cyclic within the year,
+      ``η = √(round-trip efficiency)``; ``power``: ``charge + discharge − bP[y] ≤ 0``; ``energy``: ``soc − bE[y] ≤ 0``;
+    * ``peak`` (demand charge): ``grid[k] − peak[s,y,month(t)] ≤ 0``;
+    * ``match`` (hourly matching): ``matched[k] − grid[k] ≤ 0`` and, per year and hour,
+      ``Σ_s matched − Σ_c 1000·share[c,t]·volume[c,y] ≤ 0``.
+
+    Annual, per site and year (5 rows; F, K, C the hour classes of the module docstring):
+
+    * ``1000·onsite − Σ_C pv − Σ_g EG·Σ_F yield − Σ_μ frac·Σ_K Δ = Σ_K load``;
+    * reduced sites: ``1000·grid_mwh + 1000·onsite − Σ_μ frac·Σ_t Δ = Σ_t load``;
+      full-hour sites: ``1000·grid_mwh − Σ_t grid = 0``;
+    * reduced: ``energy_cost + Σ_C price·pv + Σ_g EG·Σ_F price·yield − Σ_μ frac·Σ_{t∉K} price·Δ = Σ_{t∉K} price·load``;
+      full-hour: ``energy_cost − Σ_t price·grid = 0`` [currency];
+    * ``1000·export_mwh − Σ_C export = 0``; ``export_revenue − Σ_C export_price·export = 0``.
     """
     per_site, _ = _profile_index(d)
     load = d["load_kw"].values
@@ -451,73 +559,190 @@ def _define_annual_energy(m: pyo.ConcreteModel, d: xr.Dataset, blocks: dict, *, 
     exp_ = d["export_price_per_kwh"].values
     ymat = d["yield_kw_per_kwp"].values
     n_s, n_y = d.sizes["site"], d.sizes["year"]
-    m.onsite_mwh = pyo.Var(m.S, m.Y, bounds=(0, None))
-    m.energy_cost = pyo.Var(m.S, m.Y)
-    m.export_mwh = pyo.Var(m.S, m.Y, bounds=(0, None))
-    m.export_revenue = pyo.Var(m.S, m.Y)
-    load_mwh = load.sum(axis=2) / KWH_PER_MWH
-    full_cost = (imp * load).sum(axis=2)
-    off = m._x_offsets
-    x = m._hourly_x
-    base = len(x)
-    # annual variables appended in the order onsite, cost, export, revenue; each (i, j) row-major
-    for comp in (m.onsite_mwh, m.energy_cost, m.export_mwh, m.export_revenue):
+    delta = _get(d, "measure_delta_kw", np.zeros((0, n_y, 8760)))
+    month = _get(d, "hour_month", np.repeat(np.arange(1, 13), 730))
+    rte = _get(d, "battery_round_trip_efficiency", np.zeros(0))
+
+    # one variable list: hourly | EG | measures | battery sizes | annual | peaks | certificate volumes
+    x: list = []
+    off: dict[str, int] = {}
+    for name in ("pv", "ex", "grid", "bc", "bd", "soc", "matched"):
+        off[name] = len(x)
+        x += list(getattr(m, name).values())
+    off["eg"] = len(x)
+    x += [m.EG[g, j] for g in range(d.sizes["profile"]) for j in range(n_y)]
+    off["mfrac"] = len(x)
+    x += [m.mfrac[k, j] for k in m.M for j in range(n_y)]
+    off["bE"] = len(x)
+    x += [m.bE[k, j] for k in m.B for j in range(n_y)]
+    off["bP"] = len(x)
+    x += [m.bP[k, j] for k in m.B for j in range(n_y)]
+    for name in ("onsite_mwh", "grid_mwh", "energy_cost", "export_mwh", "export_revenue", "cert_total"):
+        off[name] = len(x)
+        comp = getattr(m, name)
         x += [comp[i, j] for i in range(n_s) for j in range(n_y)]
-    nsy = n_s * n_y
-    col = lambda q, i, j: base + q * nsy + i * n_y + j  # noqa: E731
-    coo = _Coo()
-    lo: list[float] = []
+    off["peak"] = len(x)
+    peak_col = {key: off["peak"] + n for n, key in enumerate(m.PK)}
+    x += [m.peak[key] for key in m.PK]
+    off["vol"] = len(x)
+    vol_col = {key: off["vol"] + n for n, key in enumerate(m.CVOL)}
+    x += [m.cvol[key] for key in m.CVOL]
+    nx = len(x)
+    sy = lambda name, i, j: off[name] + i * n_y + j  # noqa: E731
+
+    fam: dict[str, tuple[_Coo, list, list]] = {k: (_Coo(), [], []) for k in ("gen", "pv_load", "balance", "soc", "power", "energy", "peak", "match", "pool", "annual")}
+
+    def rows(name: str, n: int, lo: Any, hi: Any) -> np.ndarray:
+        coo, los, his = fam[name]
+        r0 = len(los)
+        los.extend(lo if isinstance(lo, list) else [lo] * n)
+        his.extend(hi if isinstance(hi, list) else [hi] * n)
+        return r0 + np.arange(n)
+
+    pool_rows: dict[int, np.ndarray] = {}
+    for (i, j), b in blocks.items():
+        con = b.contested
+        n = len(con)
+        ms = _measures_of_site(d, i)
+        if n:
+            pvc = off["pv"] + b.pv_first + np.arange(n)
+            r = rows("gen", n, None, 0.0)
+            gen = fam["gen"][0]
+            gen.add(r, pvc, 1.0)
+            if b.ex_first >= 0:
+                gen.add(r, off["ex"] + b.ex_first + np.arange(n), 1.0)
+            for g in per_site[i]:
+                gen.add(r, off["eg"] + g * n_y + j, -ymat[g, con])
+            if not b.is_full and len(ms):
+                r = rows("pv_load", n, None, load[i, j, con].tolist())
+                c = fam["pv_load"][0]
+                c.add(r, pvc, 1.0)
+                for k in ms:
+                    c.add(r, off["mfrac"] + k * n_y + j, -delta[k, j, con])
+            if b.is_full:
+                gc = off["grid"] + b.grid_first + np.arange(n)
+                r = rows("balance", n, load[i, j, con].tolist(), load[i, j, con].tolist())
+                c = fam["balance"][0]
+                c.add(r, pvc, 1.0)
+                c.add(r, gc, 1.0)
+                for k in ms:
+                    c.add(r, off["mfrac"] + k * n_y + j, -delta[k, j, con])
+                if b.bat_first >= 0:
+                    h = b.bat_first + np.arange(n)
+                    c.add(r, off["bd"] + h, 1.0)
+                    c.add(r, off["bc"] + h, -1.0)
+                    eta = float(np.sqrt(rte[b.battery]))
+                    r = rows("soc", n, 0.0, 0.0)
+                    s = fam["soc"][0]
+                    s.add(r, off["soc"] + h, 1.0)
+                    s.add(r, off["soc"] + np.roll(h, 1), -1.0)  # cyclic: hour 0 follows hour 8759
+                    s.add(r, off["bc"] + h, -eta)
+                    s.add(r, off["bd"] + h, 1.0 / eta)
+                    r = rows("power", n, None, 0.0)
+                    p = fam["power"][0]
+                    p.add(r, off["bc"] + h, 1.0)
+                    p.add(r, off["bd"] + h, 1.0)
+                    p.add(r, off["bP"] + b.battery * n_y + j, -1.0)
+                    r = rows("energy", n, None, 0.0)
+                    e = fam["energy"][0]
+                    e.add(r, off["soc"] + h, 1.0)
+                    e.add(r, off["bE"] + b.battery * n_y + j, -1.0)
+                if (i, j, 0) in peak_col:
+                    r = rows("peak", n, None, 0.0)
+                    p = fam["peak"][0]
+                    p.add(r, gc, 1.0)
+                    p.add(r, np.array([peak_col[(i, j, int(mo) - 1)] for mo in month[con]]), -1.0)
+                if b.match_first >= 0:
+                    mc = off["matched"] + b.match_first + np.arange(n)
+                    r = rows("match", n, None, 0.0)
+                    c = fam["match"][0]
+                    c.add(r, mc, 1.0)
+                    c.add(r, gc, -1.0)
+                    if j not in pool_rows:
+                        pool_rows[j] = rows("pool", 8760, None, 0.0)
+                    fam["pool"][0].add(pool_rows[j][con], mc, 1.0)
+    share = _get(d, "certificate_hourly_share", np.zeros((d.sizes["certificate"], 8760)))
+    for (c, j), col in vol_col.items():
+        if j in pool_rows:
+            fam["pool"][0].add(pool_rows[j], col, -KWH_PER_MWH * share[c])
+
+    # annual rows
+    coo, lo, hi = fam["annual"]
     for i in range(n_s):
+        ms = _measures_of_site(d, i)
         for j in range(n_y):
             b = blocks[(i, j)]
             con = b.contested
             n = len(con)
-            r = 4 * (i * n_y + j)
+            r = len(lo) + np.arange(6 if b.match_first >= 0 else 5)
             pvc = off["pv"] + b.pv_first + np.arange(n)
-            # onsite: 1000·onsite − Σ_C pv − Σ_g YF_g·EG_g = Σ_K load
-            coo.add(r, col(0, i, j), KWH_PER_MWH)
-            coo.add(np.full(n, r), pvc, -1.0)
-            if reduce:
-                for g in per_site[i]:
-                    coo.add(r, off["eg"] + g * n_y + j, -float(ymat[g, b.full].sum()))
-                const_kwh = float(load[i, j, b.covered].sum())
-                const_cost = float((imp[i, j, b.covered] * load[i, j, b.covered]).sum())
+            # onsite
+            coo.add(r[0], sy("onsite_mwh", i, j), KWH_PER_MWH)
+            coo.add(np.full(n, r[0]), pvc, -1.0)
+            const_kwh = float(load[i, j, b.covered].sum())
+            for g in per_site[i]:
+                coo.add(r[0], off["eg"] + g * n_y + j, -float(ymat[g, b.full].sum()))
+            for k in ms:
+                coo.add(r[0], off["mfrac"] + k * n_y + j, -float(delta[k, j, b.covered].sum()))
+            # grid and cost
+            coo.add(r[1], sy("grid_mwh", i, j), KWH_PER_MWH)
+            coo.add(r[2], sy("energy_cost", i, j), 1.0)
+            if b.is_full:
+                gc = off["grid"] + b.grid_first + np.arange(n)
+                coo.add(np.full(n, r[1]), gc, -1.0)
+                coo.add(np.full(n, r[2]), gc, -imp[i, j, con])
+                rhs_grid = rhs_cost = 0.0
             else:
-                const_kwh = const_cost = 0.0
-            # cost
-            coo.add(r + 1, col(1, i, j), 1.0)
-            if reduce:
-                coo.add(np.full(n, r + 1), pvc, imp[i, j, con])
+                coo.add(r[1], sy("onsite_mwh", i, j), KWH_PER_MWH)
+                notk = np.ones(8760, dtype=bool)
+                notk[b.covered] = False
+                for k in ms:
+                    coo.add(r[1], off["mfrac"] + k * n_y + j, -float(delta[k, j].sum()))
+                    coo.add(r[2], off["mfrac"] + k * n_y + j, -float((imp[i, j, notk] * delta[k, j, notk]).sum()))
+                coo.add(np.full(n, r[2]), pvc, imp[i, j, con])
                 for g in per_site[i]:
-                    coo.add(r + 1, off["eg"] + g * n_y + j, float((imp[i, j, b.full] * ymat[g, b.full]).sum()))
-                rhs_cost = float(full_cost[i, j]) - const_cost
-            else:
-                coo.add(np.full(n, r + 1), off["grid"] + b.pv_first + np.arange(n), -imp[i, j, con])
-                rhs_cost = 0.0
+                    coo.add(r[2], off["eg"] + g * n_y + j, float((imp[i, j, b.full] * ymat[g, b.full]).sum()))
+                rhs_grid = float(load[i, j].sum())
+                rhs_cost = float((imp[i, j, notk] * load[i, j, notk]).sum())
             # export and revenue
-            coo.add(r + 2, col(2, i, j), KWH_PER_MWH)
-            coo.add(r + 3, col(3, i, j), 1.0)
+            coo.add(r[3], sy("export_mwh", i, j), KWH_PER_MWH)
+            coo.add(r[4], sy("export_revenue", i, j), 1.0)
             if b.ex_first >= 0:
                 exc = off["ex"] + b.ex_first + np.arange(n)
-                coo.add(np.full(n, r + 2), exc, -1.0)
-                coo.add(np.full(n, r + 3), exc, -exp_[i, j, con])
-            lo += [const_kwh, rhs_cost, 0.0, 0.0]
-    m.annual_def = _rows_component(m, coo.csr(4 * nsy, len(x)), lo, list(lo), x)
-    m.grid_mwh = pyo.Expression(m.S, m.Y, rule=lambda m, i, j: float(load_mwh[i, j]) - m.onsite_mwh[i, j])
+                coo.add(np.full(n, r[3]), exc, -1.0)
+                coo.add(np.full(n, r[4]), exc, -exp_[i, j, con])
+            # matched certificates (hourly matching): 1000·cert_total − Σ matched = 0
+            if b.match_first >= 0:
+                coo.add(r[5], sy("cert_total", i, j), KWH_PER_MWH)
+                coo.add(np.full(n, r[5]), off["matched"] + b.match_first + np.arange(n), -1.0)
+            fixed = [const_kwh, rhs_grid, rhs_cost, 0.0, 0.0] + ([0.0] if b.match_first >= 0 else [])
+            lo += fixed
+            hi += fixed
+    for name, (c, los, his) in fam.items():
+        if los:
+            setattr(m, name + "_rows", _rows_component(m, c.csr(len(los), nx), los, his, x))
+    m._x_offsets = off
 
 
 def _define_certificates_offsets(m: pyo.ConcreteModel, d: xr.Dataset) -> None:
     r"""Certificates and offsets.
 
-    ``cert[c,s,y] ≥ 0`` [MWh] only where instrument c can be bought in year y;
-    cover: ``Σ_c cert[c,s,y] ≤ grid_mwh[s,y]``;
+    Annual matching: ``cert[c,s,y] ≥ 0`` [MWh] only where instrument c can be bought in year y;
+    ``cert_total[s,y] = Σ_c cert[c,s,y]``; cover: ``cert_total[s,y] ≤ grid_mwh[s,y]``.
+    Hourly matching: ``volume[c,y] ≥ 0`` [MWh] bought for the portfolio, generated with the
+    instrument's hourly share; ``cert_total[s,y] = Σ_t matched[s,y,t]/1000`` (rows in ``_define_matrix_rows``).
     ``offsets[s,y] ≥ 0`` [tCO2e], fixed to 0 when the portfolio has no offset price.
     """
     avail = d["certificate_available"].values
     n_c = d.sizes["certificate"]
-    m.CSY = pyo.Set(initialize=[(c, i, j) for c in range(n_c) for i in range(d.sizes["site"]) for j in range(d.sizes["year"]) if avail[c, j]], dimen=3)
+    hourly = d.attrs.get("scope2_matching", "annual") == "hourly"
+    m.CSY = pyo.Set(initialize=[] if hourly else [(c, i, j) for c in range(n_c) for i in range(d.sizes["site"]) for j in range(d.sizes["year"]) if avail[c, j]], dimen=3)
     m.cert = pyo.Var(m.CSY, bounds=(0, None))
-    m.cert_total = pyo.Expression(m.S, m.Y, rule=lambda m, i, j: sum(m.cert[c, i, j] for c in range(n_c) if avail[c, j]))
+    m.CVOL = pyo.Set(initialize=[(c, j) for c in range(n_c) for j in range(d.sizes["year"]) if avail[c, j]] if hourly else [], dimen=2)
+    m.cvol = pyo.Var(m.CVOL, bounds=(0, None))
+    m.cert_total = pyo.Var(m.S, m.Y, bounds=(0, None))
+    if not hourly:
+        m.cert_total_def = pyo.Constraint(m.S, m.Y, rule=lambda m, i, j: m.cert_total[i, j] == sum(m.cert[c, i, j] for c in range(n_c) if avail[c, j]))
     m.cert_cover = pyo.Constraint(m.S, m.Y, rule=lambda m, i, j: m.cert_total[i, j] <= m.grid_mwh[i, j])
     has_off = np.isfinite(d["offset_price_per_tco2e"].values)
     m.offsets = pyo.Var(m.S, m.Y, bounds=lambda m, i, j: (0.0, None if has_off[j] else 0.0))
@@ -526,15 +751,19 @@ def _define_certificates_offsets(m: pyo.ConcreteModel, d: xr.Dataset) -> None:
 def _define_emissions(m: pyo.ConcreteModel, d: xr.Dataset) -> None:
     r"""Emissions accounting (GHG Protocol dual reporting).
 
-    ``scope2_location[s,y] = grid_mwh·ef``; ``scope2_market[s,y] = (grid_mwh − Σ_c cert)·residual``;
+    ``scope1[s,y] = scope1_input − Σ_μ frac[μ,y]·scope1_removed[μ]``;
+    ``scope2_location[s,y] = grid_mwh·ef``; ``scope2_market[s,y] = (grid_mwh − cert_total)·residual``;
     ``net[s,y] = scope1 + scope2_market − offsets`` [tCO2e].
     """
     ef = d["grid_ef_t_per_mwh"].values
     res = d["residual_ef_t_per_mwh"].values
     s1 = d["scope1_tco2e"].values
+    removed = _get(d, "measure_scope1_removed_tco2e", np.zeros(0))
+    ms_of = [_measures_of_site(d, i) for i in range(d.sizes["site"])]
+    m.scope1 = pyo.Expression(m.S, m.Y, rule=lambda m, i, j: float(s1[i, j]) - sum(float(removed[k]) * m.mfrac[k, j] for k in ms_of[i]))
     m.scope2_location = pyo.Expression(m.S, m.Y, rule=lambda m, i, j: float(ef[i, j]) * m.grid_mwh[i, j])
     m.scope2_market = pyo.Expression(m.S, m.Y, rule=lambda m, i, j: float(res[i, j]) * (m.grid_mwh[i, j] - m.cert_total[i, j]))
-    m.net = pyo.Expression(m.S, m.Y, rule=lambda m, i, j: float(s1[i, j]) + m.scope2_market[i, j] - m.offsets[i, j])
+    m.net = pyo.Expression(m.S, m.Y, rule=lambda m, i, j: m.scope1[i, j] + m.scope2_market[i, j] - m.offsets[i, j])
 
 
 def _define_milestones(m: pyo.ConcreteModel, d: xr.Dataset, *, elastic: bool, skip: frozenset[str]) -> dict[str, MilestoneRows]:
@@ -604,7 +833,7 @@ def _define_milestones(m: pyo.ConcreteModel, d: xr.Dataset, *, elastic: bool, sk
             mr = MilestoneRows(name, typ, "tCO2e", "<=")
             s2 = m.scope2_market if ms.get("scope2", "market") == "market" else m.scope2_location
             s1 = d["scope1_tco2e"].values
-            gross = [sum(float(s1[i, j]) + s2[i, j] for i in m.S) for j in range(len(years))]
+            gross = [sum(m.scope1[i, j] + s2[i, j] for i in m.S) for j in range(len(years))]
             for j in range(j0, len(years) - 1):
                 add(mr, years[j + 1], gross[j + 1] - gross[j], 0.0)
         elif typ == "neutrality":
@@ -631,13 +860,18 @@ def _define_milestones(m: pyo.ConcreteModel, d: xr.Dataset, *, elastic: bool, sk
     return out
 
 
+def _salvage_share(L: float, n_y: int, v: int) -> float:
+    """Straight-line share of an asset built in year index ``v`` still unused after the horizon."""
+    return max(0.0, L - (n_y - v)) / L
+
+
 def _define_objective(m: pyo.ConcreteModel, d: xr.Dataset, mrows: dict[str, MilestoneRows]) -> None:
     r"""Net present cost [currency].
 
-    ``NPC = Σ_y df_y·(Σ_a capex·build + Σ_a om·inst + energy_cost − export_revenue
-    + Σ_c price_c·cert + offset_price·offsets) − Σ_{a,v} salvage[a,v]·build[a,v]``,
-    ``df_y = (1+r)^{-(y-y0)}``; ``salvage[a,v] = capex[a,v]·max(0, L − (y_last − v + 1))/L·df_{y_last+1}``
-    (straight-line value of the PV life left after the horizon).
+    ``NPC = Σ_y df_y·(Σ_a capex·build + Σ_a om·inst + energy_cost + demand_charge·Σ_month peak − export_revenue
+    + Σ_c price_c·cert + offset_price·offsets + measure and battery capex and O&M) − salvage``,
+    ``df_y = (1+r)^{-(y-y0)}``; salvage of an asset built in year v: ``capex·max(0, L − (y_last − v + 1))/L·df_{y_last+1}``
+    (straight-line value of the life left after the horizon). O&M of an asset runs from its build year to the horizon's end.
     """
     df = _discount(d)
     n_y = len(df)
@@ -649,25 +883,42 @@ def _define_objective(m: pyo.ConcreteModel, d: xr.Dataset, mrows: dict[str, Mile
     cp = d["certificate_price_per_mwh"].values
     op = np.nan_to_num(d["offset_price_per_tco2e"].values)
     df_end = (1.0 + r) ** -float(n_y)
+    om_from = lambda rate, v: float(sum(df[y] * rate for y in range(v, n_y)))  # noqa: E731
     coefs, vars_ = [], []
     const = 0.0
     for a in m.A:
         k = kinds[a]
         for v in m.Y:
-            remaining = max(0.0, L - (n_y - v))
-            salvage = capex[k, v] * remaining / L * df_end
-            # O&M from the build year to the horizon's end
+            salvage = capex[k, v] * _salvage_share(L, n_y, v) * df_end
             om_pv = float(sum(df[y] * om[k, y] for y in range(v, n_y)))
             coefs.append(float(df[v] * capex[k, v] + om_pv - salvage))
             vars_.append(m.build[a, v])
         const += float(sum(df[y] * om[k, y] for y in range(n_y))) * float(d["existing_kwp"].values[a])
+    for k in m.M:
+        cap, omy, life = (float(d[n].values[k]) for n in ("measure_capex", "measure_om_per_year", "measure_lifetime_years"))
+        for v in m.Y:
+            coefs.append(float(df[v] * cap + om_from(omy, v) - cap * _salvage_share(life, n_y, v) * df_end))
+            vars_.append(m.madopt[k, v])
+    for k in m.B:
+        ec, pc, omk, life = (float(d[n].values[k]) for n in ("battery_energy_capex_per_kwh", "battery_power_capex_per_kw", "battery_om_per_kwh_year", "battery_lifetime_years"))
+        for v in m.Y:
+            sv = _salvage_share(life, n_y, v) * df_end
+            coefs += [float(df[v] * ec + om_from(omk, v) - ec * sv), float(df[v] * pc - pc * sv)]
+            vars_ += [m.bE_build[k, v], m.bP_build[k, v]]
     for i in m.S:
         for j in m.Y:
             coefs += [float(df[j]), -float(df[j]), float(df[j] * op[j])]
             vars_ += [m.energy_cost[i, j], m.export_revenue[i, j], m.offsets[i, j]]
+    charge = _get(d, "demand_charge_per_kw_month", np.zeros(d.sizes["site"]))
+    for (i, j, mo) in m.PK:
+        coefs.append(float(df[j] * charge[i]))
+        vars_.append(m.peak[i, j, mo])
     for (c, i, j) in m.CSY:
         coefs.append(float(df[j] * cp[c, j]))
         vars_.append(m.cert[c, i, j])
+    for (c, j) in m.CVOL:
+        coefs.append(float(df[j] * cp[c, j]))
+        vars_.append(m.cvol[c, j])
     for mr in mrows.values():
         for s in mr.slacks:
             coefs.append(ELASTIC_PENALTY)
@@ -754,7 +1005,13 @@ def diagnose(d: xr.Dataset, opts: SolveOptions) -> InfeasiblePlanError:
     pm = build_model(d, reduce=opts.reduce, elastic=True, matrix=opts.interface == "direct")
     sol, _ = solve_model(pm, opts)
     if sol.status != Status.OPTIMAL:
-        return InfeasiblePlanError({"(diagnosis)": (float("nan"), "", f"the elastic re-solve also failed: {sol.status.value}")})
+        hints = []
+        lim = _get(d, "import_limit_kw", np.full(d.sizes["site"], np.nan))
+        for i, s in enumerate(d["site"].values):
+            if np.isfinite(lim[i]) and d["load_kw"].values[i].max() > lim[i]:
+                hints.append(f"site '{s}': import limit {lim[i]:,.0f} kW is below its peak load {d['load_kw'].values[i].max():,.0f} kW")
+        detail = "; ".join(hints) if hints else "no milestone explains it: check import limits and measure sizes"
+        return InfeasiblePlanError({"(without any milestone)": (float("nan"), "", f"the plan is infeasible even with every milestone relaxed: {detail}")})
     short: dict[str, tuple[float, str, str]] = {}
     for mr in pm.milestones.values():
         vals = [(y, float(s.value or 0.0)) for (y, _), s in zip(mr.rows, mr.slacks)]

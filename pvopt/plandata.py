@@ -115,6 +115,7 @@ def build_plan_inputs(portfolio: Portfolio, yields: xr.Dataset) -> xr.Dataset:
     off_price = np.array([series_value(st.offsets.price_per_tco2e, y) if st.offsets else np.nan for y in years])
     base = baseline_table(portfolio)
     cur = st.currency
+    extra = _pillar_inputs(portfolio, load, ymat, prof_rows, years, cur)
 
     ds = xr.Dataset(
         {
@@ -145,6 +146,7 @@ def build_plan_inputs(portfolio: Portfolio, yields: xr.Dataset) -> xr.Dataset:
             "baseline_scope1_tco2e": (("site",), base["scope1_tco2e"], _attrs("tCO2e", "baseline-year Scope 1")),
             "baseline_grid_mwh": (("site",), base["grid_mwh"], _attrs("MWh", "baseline-year grid electricity")),
             "baseline_scope2_location_tco2e": (("site",), base["scope2_location_tco2e"], _attrs("tCO2e", "baseline-year location-based Scope 2")),
+            **extra["vars"],
         },
         coords={
             "site": sites,
@@ -154,6 +156,7 @@ def build_plan_inputs(portfolio: Portfolio, yields: xr.Dataset) -> xr.Dataset:
             "hour": np.arange(n_h),
             "certificate": cert_names,
             "kind": KINDS,
+            **extra["coords"],
         },
         attrs={
             "currency": cur,
@@ -163,7 +166,79 @@ def build_plan_inputs(portfolio: Portfolio, yields: xr.Dataset) -> xr.Dataset:
             "portfolio_name": st.name,
             "milestones_json": json.dumps([m.model_dump(mode="json") for m in st.milestones]),
             "hour_convention": "8760 local hours per year, hour-beginning; Feb 29 dropped in leap years",
+            "scope2_matching": st.scope2_matching,
             "weather_note": str(yields.attrs.get("weather_note", "")),
         },
     )
     return ds
+
+
+def _measure_shape(kind: str, load_row: np.ndarray) -> np.ndarray:
+    """Hourly shape of a measure, summing to 1 over the year."""
+    if kind == "flat":
+        w = np.ones(8760)
+    elif kind == "daytime":
+        w = ((np.arange(8760) % 24 >= 8) & (np.arange(8760) % 24 < 18)).astype(float)
+    else:
+        w = np.asarray(load_row, dtype=float)
+    return w / w.sum()
+
+
+def _pillar_inputs(portfolio: Portfolio, load: np.ndarray, ymat: np.ndarray, prof_rows: list, years: list[int], cur: str) -> dict:
+    """Grid connection, demand charge, battery options, measures and certificate hourly profiles."""
+    sites = portfolio.sites
+    n_y = len(years)
+    month = np.array([d.month for d in _nominal_days()], dtype=np.int64).repeat(24)
+    v: dict = {
+        "hour_month": (("hour",), month, _attrs("month", "calendar month of each hour (Feb 29 dropped)")),
+        "import_limit_kw": (("site",), np.array([s.grid.import_limit_kw or np.nan for s in sites], dtype=float), _attrs("kW", "grid import limit (NaN: none)")),
+        "demand_charge_per_kw_month": (("site",), np.array([s.grid.demand_charge_per_kw_month for s in sites], dtype=float),
+                                       _attrs(f"{cur}/kW/month", "two-part tariff: charge on each month's peak import")),
+    }
+    bats = [(i, s.battery) for i, s in enumerate(sites) if s.battery is not None]
+    bnames = [sites[i].name for i, _ in bats]
+    y0 = years[0]
+    v.update({
+        "battery_site": (("battery",), np.array(bnames, dtype=object), _attrs("", "site of the battery option")),
+        "battery_energy_capex_per_kwh": (("battery",), np.array([b.energy_capex_per_kwh for _, b in bats], dtype=float), _attrs(f"{cur}/kWh", "storage energy capex")),
+        "battery_power_capex_per_kw": (("battery",), np.array([b.power_capex_per_kw for _, b in bats], dtype=float), _attrs(f"{cur}/kW", "converter power capex")),
+        "battery_om_per_kwh_year": (("battery",), np.array([b.om_per_kwh_year for _, b in bats], dtype=float), _attrs(f"{cur}/kWh/yr", "battery O&M")),
+        "battery_round_trip_efficiency": (("battery",), np.array([b.round_trip_efficiency for _, b in bats], dtype=float), _attrs("1", "AC round-trip efficiency")),
+        "battery_max_energy_kwh": (("battery",), np.array([b.max_energy_kwh for _, b in bats], dtype=float), _attrs("kWh", "largest energy capacity")),
+        "battery_max_power_kw": (("battery",), np.array([b.max_power_kw for _, b in bats], dtype=float), _attrs("kW", "largest power")),
+        "battery_min_duration_h": (("battery",), np.array([b.min_duration_h for _, b in bats], dtype=float), _attrs("h", "energy/power at least")),
+        "battery_lifetime_years": (("battery",), np.array([b.lifetime_years for _, b in bats], dtype=np.int64), _attrs("yr", "economic life")),
+        "battery_available_from": (("battery",), np.array([b.available_from or y0 for _, b in bats], dtype=np.int64), _attrs("year", "first year it can be built")),
+    })
+    ms = [(i, m) for i, s in enumerate(sites) for m in s.measures]
+    mnames = [f"{sites[i].name}/{m.name}" for i, m in ms]
+    delta = np.zeros((len(ms), n_y, 8760))
+    for k, (i, m) in enumerate(ms):
+        sign = -1.0 if m.type == "efficiency" else 1.0
+        for j in range(n_y):
+            delta[k, j] = sign * m.annual_mwh * 1000.0 * _measure_shape(m.shape, load[i, j])
+    v.update({
+        "measure_site": (("measure",), np.array([sites[i].name for i, _ in ms], dtype=object), _attrs("", "site of the measure")),
+        "measure_type": (("measure",), np.array([m.type for _, m in ms], dtype=object), _attrs("", "efficiency or electrification")),
+        "measure_capex": (("measure",), np.array([m.capex for _, m in ms], dtype=float), _attrs(cur, "cost at full size")),
+        "measure_om_per_year": (("measure",), np.array([m.om_per_year for _, m in ms], dtype=float), _attrs(f"{cur}/yr", "O&M at full size")),
+        "measure_lifetime_years": (("measure",), np.array([m.lifetime_years for _, m in ms], dtype=np.int64), _attrs("yr", "economic life")),
+        "measure_scope1_removed_tco2e": (("measure",), np.array([m.scope1_removed_tco2e for _, m in ms], dtype=float), _attrs("tCO2e/yr", "Scope 1 removed at full size")),
+        "measure_available_from": (("measure",), np.array([m.available_from or y0 for _, m in ms], dtype=np.int64), _attrs("year", "first year it can be adopted")),
+        "measure_max_fraction": (("measure",), np.array([m.max_fraction for _, m in ms], dtype=float), _attrs("1", "largest share of full size")),
+        "measure_delta_kw": (("measure", "year", "hour"), delta, _attrs("kW", "change of site load at full size (negative: saving)")),
+    })
+    # certificate generation profiles (for hourly matching), each summing to 1 over the year
+    solar = np.mean(np.array(prof_rows), axis=0) if prof_rows else np.ones(8760)
+    solar = solar / solar.sum() if solar.sum() > 0 else np.ones(8760) / 8760
+    shapes = [solar if c.hourly_profile == "solar" else np.ones(8760) / 8760 for c in portfolio.settings.certificates]
+    v["certificate_hourly_share"] = (("certificate", "hour"), np.array(shapes).reshape(len(shapes), 8760),
+                                     _attrs("1/h", "share of an instrument's annual volume generated in each hour (hourly matching)"))
+    return {"vars": v, "coords": {"battery": bnames, "measure": mnames}}
+
+
+def _nominal_days():
+    import datetime as _dt
+
+    d0 = _dt.date(2023, 1, 1)
+    return [d0 + _dt.timedelta(days=k) for k in range(365)]

@@ -39,87 +39,186 @@ def _vals(var: Any, n: int) -> np.ndarray:
     return np.fromiter((v.value if v.value is not None else 0.0 for v in var.values()), dtype=float, count=n)
 
 
+def _effective_load(pm: PlanModel) -> np.ndarray:
+    """Hourly load after the adopted measures [kW], dims (site, year, hour)."""
+    d, m = pm.data, pm.model
+    load = d["load_kw"].values.copy()
+    if "measure" in d.dims and d.sizes["measure"]:
+        sites = list(d["site"].values)
+        frac = np.array([[m.mfrac[k, j].value or 0.0 for j in range(d.sizes["year"])] for k in range(d.sizes["measure"])])
+        for k, s in enumerate(d["measure_site"].values):
+            load[sites.index(s)] += frac[k][:, None] * d["measure_delta_kw"].values[k]
+    return load
+
+
 def hourly_dispatch(pm: PlanModel) -> dict[str, np.ndarray]:
-    """Hourly generation, onsite use, export, curtailment and grid import [kW], dims (site, year, hour)."""
+    """Hourly generation, onsite use, export, curtailment, grid import and battery flows [kW], dims (site, year, hour)."""
     d, m = pm.data, pm.model
     n_s, n_y, n_h = d.sizes["site"], d.sizes["year"], d.sizes["hour"]
-    load = d["load_kw"].values
+    load = _effective_load(pm)
     ymat = d["yield_kw_per_kwp"].values
     eg = np.array([[m.EG[g, j].value or 0.0 for j in range(n_y)] for g in range(d.sizes["profile"])]).reshape(d.sizes["profile"], n_y)
     psite = list(d["profile_site"].values)
     sites = list(d["site"].values)
-    pv_all = _vals(m.pv, len(m.pv))
-    ex_all = _vals(m.ex, len(m.ex))
+    vals = {name: _vals(getattr(m, name), len(getattr(m, name))) for name in ("pv", "ex", "grid", "bc", "bd", "soc", "matched")}
     gen = np.zeros((n_s, n_y, n_h))
     onsite = np.zeros_like(gen)
     export = np.zeros_like(gen)
+    grid = np.full_like(gen, np.nan)
+    charge = np.zeros_like(gen)
+    discharge = np.zeros_like(gen)
+    soc = np.zeros_like(gen)
+    matched = np.zeros_like(gen)
     for i, s in enumerate(sites):
         profs = [g for g, ps in enumerate(psite) if ps == s]
         if profs:
             gen[i] = eg[profs].T @ ymat[profs]
         for j in range(n_y):
             b = pm.blocks[(i, j)]
+            n = len(b.contested)
             onsite[i, j, b.full] = gen[i, j, b.full]
             onsite[i, j, b.covered] = load[i, j, b.covered]
-            n = len(b.contested)
-            onsite[i, j, b.contested] = pv_all[b.pv_first : b.pv_first + n]
+            onsite[i, j, b.contested] = vals["pv"][b.pv_first : b.pv_first + n]
             if b.ex_first >= 0:
-                export[i, j, b.contested] = ex_all[b.ex_first : b.ex_first + n]
-    onsite = np.minimum(onsite, load)
+                export[i, j, b.contested] = vals["ex"][b.ex_first : b.ex_first + n]
+            if b.grid_first >= 0:
+                grid[i, j, b.contested] = vals["grid"][b.grid_first : b.grid_first + n]
+            if b.bat_first >= 0:
+                sl = slice(b.bat_first, b.bat_first + n)
+                charge[i, j, b.contested] = vals["bc"][sl]
+                discharge[i, j, b.contested] = vals["bd"][sl]
+                soc[i, j, b.contested] = vals["soc"][sl]
+            if b.match_first >= 0:
+                matched[i, j, b.contested] = vals["matched"][b.match_first : b.match_first + n]
+    onsite = np.minimum(onsite, gen)
     curtailed = np.clip(gen - onsite - export, 0.0, None)
-    grid = np.clip(load - onsite, 0.0, None)
-    return {"pv_generated_kw": gen, "pv_onsite_kw": onsite, "export_kw": export, "curtailed_kw": curtailed, "grid_import_kw": grid}
+    derived = np.clip(load - onsite - discharge + charge, 0.0, None)
+    grid = np.where(np.isnan(grid), derived, grid)
+    out = {"load_kw": load, "pv_generated_kw": gen, "pv_onsite_kw": onsite, "export_kw": export, "curtailed_kw": curtailed, "grid_import_kw": grid}
+    if len(m.bc):
+        out.update(battery_charge_kw=charge, battery_discharge_kw=discharge, battery_soc_kwh=soc)
+    if len(m.matched):
+        out["matched_certificates_kw"] = matched
+    return out
+
+
+def hourly_matched_scope2(d: xr.Dataset, grid_kw: np.ndarray, cert_by_instrument_mwh: np.ndarray) -> np.ndarray:
+    """Market-based Scope 2 [tCO2e] of an annually matched plan re-counted hour by hour (site, year).
+
+    Each instrument's annual volume is spread over the year with its hourly share
+    (``certificate_hourly_share``) and pooled across the portfolio's sites; in each hour the
+    pool covers at most that hour's grid import, shared among sites in proportion to their
+    import. Unmatched grid electricity counts at the residual factor (GHG Protocol Scope 2
+    revision, 2025 consultation proposal).
+    """
+    share = d["certificate_hourly_share"].values if "certificate_hourly_share" in d else np.ones((d.sizes["certificate"], 8760)) / 8760
+    res = d["residual_ef_t_per_mwh"].values
+    supply = np.einsum("cy,ct->yt", cert_by_instrument_mwh.sum(axis=1), share) * KWH_PER_MWH  # kW per hour
+    tot = grid_kw.sum(axis=0)  # (year, hour)
+    cover = np.minimum(supply, tot)
+    frac = np.divide(cover, tot, out=np.zeros_like(tot), where=tot > 0)
+    matched = grid_kw * frac[None]
+    return (grid_kw - matched).sum(axis=2) / KWH_PER_MWH * res
+
+
+def _salvage_shares(life: float, n_y: int) -> np.ndarray:
+    return np.clip(life - (n_y - np.arange(n_y)), 0, None) / life
 
 
 def plan_dataset(pm: PlanModel, sol: PlanSolution, res: Any, opts: SolveOptions, *, hourly: bool = True) -> xr.Dataset:
-    """The plan: every input plus decisions, energy, emissions, costs and milestones."""
+    """The plan: every input plus decisions, energy, emissions, costs and milestones.
+
+    Costs are recomputed from the decisions and the hourly dispatch; their discounted sum
+    less salvage (``npc``) equals the LP objective (a test checks it).
+    """
     d, m = pm.data, pm.model
     cur = str(d.attrs["currency"])
-    years = d["year"].values
     n_a, n_y, n_s = d.sizes["array"], d.sizes["year"], d.sizes["site"]
-    build = np.array([[m.build[a, j].value or 0.0 for j in range(n_y)] for a in range(n_a)]).reshape(n_a, n_y)
+    sites = list(d["site"].values)
+    val2 = lambda comp, n0: np.array([[comp[k, j].value or 0.0 for j in range(n_y)] for k in range(n0)]).reshape(n0, n_y)  # noqa: E731
+    build = val2(m.build, n_a)
     build = np.where(build < 1e-7, 0.0, build)
     inst = d["existing_kwp"].values[:, None] + np.cumsum(build, axis=1)
     disp = hourly_dispatch(pm)
-    mwh = {k.replace("_kw", "_mwh"): v.sum(axis=2) / KWH_PER_MWH for k, v in disp.items()}
+    mwh = {k.replace("_kw", "_mwh"): v.sum(axis=2) / KWH_PER_MWH for k, v in disp.items() if k.endswith("_kw")}
     n_c = d.sizes["certificate"]
+    cp = d["certificate_price_per_mwh"].values
     cert = np.zeros((n_c, n_s, n_y))
-    for (c, i, j) in m.CSY:
-        cert[c, i, j] = m.cert[c, i, j].value or 0.0
-    cert_total = cert.sum(axis=0)
-    offsets = np.array([[m.offsets[i, j].value or 0.0 for j in range(n_y)] for i in range(n_s)]).reshape(n_s, n_y)
+    hourly_matching = len(m.CVOL) > 0 or d.attrs.get("scope2_matching", "annual") == "hourly"
+    cert_total = np.array([[m.cert_total[i, j].value or 0.0 for j in range(n_y)] for i in range(n_s)]).reshape(n_s, n_y)
+    cert_cost = np.zeros((n_s, n_y))
+    volume = np.zeros((n_c, n_y))
+    if hourly_matching:
+        for (c, j) in m.CVOL:
+            volume[c, j] = m.cvol[c, j].value or 0.0
+        for j in range(n_y):
+            w = cert_total[:, j] if cert_total[:, j].sum() > 0 else mwh["grid_import_mwh"][:, j]
+            w = w / w.sum() if w.sum() > 0 else np.full(n_s, 1.0 / n_s)
+            cert[:, :, j] = volume[:, j][:, None] * w[None, :]
+            cert_cost[:, j] = (volume[:, j] * cp[:, j]).sum() * w
+    else:
+        for (c, i, j) in m.CSY:
+            cert[c, i, j] = m.cert[c, i, j].value or 0.0
+        cert_cost = (cert * cp[:, None, :]).sum(axis=0)
+        volume = cert.sum(axis=1)
+    offsets = val2(m.offsets, n_s)
     ef = d["grid_ef_t_per_mwh"].values
     resid = d["residual_ef_t_per_mwh"].values
-    s1 = d["scope1_tco2e"].values
     grid_mwh = mwh["grid_import_mwh"]
     s2l = grid_mwh * ef
     s2m = np.clip(grid_mwh - cert_total, 0.0, None) * resid
+    s1 = np.array([[float(pyo.value(m.scope1[i, j])) for j in range(n_y)] for i in range(n_s)]).reshape(n_s, n_y)
     net = s1 + s2m - offsets
 
+    df = _discount(d)
+    r = float(d.attrs["discount_rate"])
+    df_end = (1 + r) ** -float(n_y)
     kinds = _kind_index(d)
     capex = d["capex_per_kwp"].values
     om = d["om_per_kwp_year"].values
-    asite = list(d["array_site"].values)
-    sites = list(d["site"].values)
-    site_of = np.array([sites.index(s) for s in asite], dtype=int)
+    site_of = np.array([sites.index(s) for s in d["array_site"].values], dtype=int)
     capex_cost = np.zeros((n_s, n_y))
     om_cost = np.zeros((n_s, n_y))
+    sal_pv = _salvage_shares(float(d.attrs["lifetime_years"]), n_y)
+    salvage = 0.0
     for a in range(n_a):
         capex_cost[site_of[a]] += build[a] * capex[kinds[a]]
         om_cost[site_of[a]] += inst[a] * om[kinds[a]]
+        salvage += float((build[a] * capex[kinds[a]] * sal_pv).sum()) * df_end
+    # measures
+    n_m = d.sizes.get("measure", 0)
+    madopt = val2(m.madopt, n_m)
+    mfrac = val2(m.mfrac, n_m)
+    measure_cost = np.zeros((n_s, n_y))
+    for k in range(n_m):
+        i = sites.index(d["measure_site"].values[k])
+        cap = float(d["measure_capex"].values[k])
+        measure_cost[i] += madopt[k] * cap + mfrac[k] * float(d["measure_om_per_year"].values[k])
+        salvage += float((madopt[k] * cap * _salvage_shares(float(d["measure_lifetime_years"].values[k]), n_y)).sum()) * df_end
+    # batteries
+    n_b = d.sizes.get("battery", 0)
+    bE_b, bP_b, bE, bP = val2(m.bE_build, n_b), val2(m.bP_build, n_b), val2(m.bE, n_b), val2(m.bP, n_b)
+    battery_cost = np.zeros((n_s, n_y))
+    for k in range(n_b):
+        i = sites.index(d["battery_site"].values[k])
+        ec, pc = float(d["battery_energy_capex_per_kwh"].values[k]), float(d["battery_power_capex_per_kw"].values[k])
+        battery_cost[i] += bE_b[k] * ec + bP_b[k] * pc + bE[k] * float(d["battery_om_per_kwh_year"].values[k])
+        sh = _salvage_shares(float(d["battery_lifetime_years"].values[k]), n_y)
+        salvage += float(((bE_b[k] * ec + bP_b[k] * pc) * sh).sum()) * df_end
+    # demand charges
+    charge = d["demand_charge_per_kw_month"].values if "demand_charge_per_kw_month" in d else np.zeros(n_s)
+    peak = np.zeros((n_s, n_y, 12))
+    for (i, j, mo) in m.PK:
+        peak[i, j, mo] = m.peak[i, j, mo].value or 0.0
+    demand_cost = peak.sum(axis=2) * charge[:, None]
     imp = d["import_price_per_kwh"].values
     expp = d["export_price_per_kwh"].values
     energy_cost = (imp * disp["grid_import_kw"]).sum(axis=2)
     export_rev = (expp * disp["export_kw"]).sum(axis=2)
-    cert_cost = (cert * d["certificate_price_per_mwh"].values[:, None, :]).sum(axis=0)
     offset_cost = offsets * np.nan_to_num(d["offset_price_per_tco2e"].values)[None, :]
-    df = _discount(d)
-    r = float(d.attrs["discount_rate"])
-    L = float(d.attrs["lifetime_years"])
-    remaining = np.clip(L - (n_y - np.arange(n_y)), 0, None) / L
-    salvage = float(sum(build[a, v] * capex[kinds[a], v] * remaining[v] for a in range(n_a) for v in range(n_y)) * (1 + r) ** -float(n_y))
-    total = capex_cost + om_cost + energy_cost - export_rev + cert_cost + offset_cost
-    npc = float((total.sum(axis=0) * df).sum() - salvage)
+    total = capex_cost + om_cost + measure_cost + battery_cost + energy_cost + demand_cost - export_rev + cert_cost + offset_cost
+    const_existing_om = 0.0  # existing PV O&M is in om_cost already
+    npc = float((total.sum(axis=0) * df).sum() - salvage + const_existing_om)
 
     out = d.copy()
     out["build_kwp"] = (("array", "year"), build, _a("kWp", "new PV built in the year"))
@@ -127,23 +226,33 @@ def plan_dataset(pm: PlanModel, sol: PlanSolution, res: Any, opts: SolveOptions,
     sy = ("site", "year")
     for k, desc in [
         ("pv_generated_mwh", "PV generation after degradation"),
-        ("pv_onsite_mwh", "PV used onsite"),
+        ("pv_onsite_mwh", "PV used onsite (including what charges a battery)"),
         ("curtailed_mwh", "PV curtailed (neither used nor exported)"),
         ("export_mwh", "PV exported to the grid"),
         ("grid_import_mwh", "electricity bought from the grid"),
     ]:
         out[k] = (sy, mwh[k], _a("MWh", desc))
-    out["load_mwh"] = (sy, d["load_kw"].values.sum(axis=2) / KWH_PER_MWH, _a("MWh", "site demand"))
-    out["certificates_mwh"] = (sy, cert_total, _a("MWh", "certificates bought for the site's grid electricity (all instruments)"))
-    out["certificates_by_instrument_mwh"] = (("certificate", "site", "year"), cert, _a("MWh", "certificates bought, by instrument"))
+    out["load_mwh"] = (sy, mwh["load_mwh"], _a("MWh", "site demand after adopted measures"))
+    out["load_before_measures_mwh"] = (sy, d["load_kw"].values.sum(axis=2) / KWH_PER_MWH, _a("MWh", "site demand before measures"))
+    out["certificates_mwh"] = (sy, cert_total, _a("MWh", "certificates claimed against the site's grid electricity (all instruments)"))
+    out["certificates_by_instrument_mwh"] = (("certificate", "site", "year"), cert, _a("MWh", "certificates bought, by instrument (hourly matching: portfolio volume shared by matched MWh)"))
+    out["certificates_bought_mwh"] = (("certificate", "year"), volume, _a("MWh", "certificates bought by the portfolio, by instrument"))
     out["offsets_tco2e"] = (sy, offsets, _a("tCO2e", "offset credits retired"))
+    out["scope1_tco2e"] = (sy, s1, _a("tCO2e", "Scope 1 after electrification measures"))
+    out["scope1_before_measures_tco2e"] = (sy, d["scope1_tco2e"].values, _a("tCO2e", "Scope 1 input, before measures"))
     out["scope2_location_tco2e"] = (sy, s2l, _a("tCO2e", "Scope 2 location-based: grid MWh x grid factor"))
     out["scope2_market_tco2e"] = (sy, s2m, _a("tCO2e", "Scope 2 market-based: (grid MWh - certificate MWh) x residual factor"))
+    if not hourly_matching:
+        s2h = hourly_matched_scope2(d, disp["grid_import_kw"], cert)
+        out["scope2_market_hourly_matched_tco2e"] = (sy, s2h, _a("tCO2e", "the same plan's market-based Scope 2 if certificates had to match grid use hour by hour"))
     out["net_tco2e"] = (sy, net, _a("tCO2e", "Scope 1 + market-based Scope 2 - offsets"))
     for k, v, desc in [
         ("capex_cost", capex_cost, "PV investment"),
         ("om_cost", om_cost, "PV operation and maintenance"),
+        ("measure_cost", measure_cost, "efficiency and electrification measures (capex and O&M)"),
+        ("battery_cost", battery_cost, "battery capex and O&M"),
         ("energy_cost", energy_cost, "grid electricity at the hourly tariff"),
+        ("demand_cost", demand_cost, "demand (capacity) charges on monthly peak import"),
         ("export_revenue", export_rev, "revenue from exported PV"),
         ("certificate_cost", cert_cost, "certificates"),
         ("offset_cost", offset_cost, "offset credits"),
@@ -152,10 +261,21 @@ def plan_dataset(pm: PlanModel, sol: PlanSolution, res: Any, opts: SolveOptions,
     out["total_cost"] = (sy, total, _a(cur, "sum of the cost categories less export revenue (undiscounted)"))
     out["discount_factor"] = (("year",), df, _a("1", "(1+r)^-(y-y0)"))
     out["npc"] = ((), npc, _a(cur, "net present cost of the plan, salvage deducted"))
-    out["salvage_value"] = ((), salvage, _a(cur, "present value of PV life left after the horizon"))
+    out["salvage_value"] = ((), salvage, _a(cur, "present value of asset life left after the horizon"))
+    if n_m:
+        out["measure_adopted_fraction"] = (("measure", "year"), mfrac, _a("1", "share of the measure's full size in place"))
+        out["measure_new_fraction"] = (("measure", "year"), madopt, _a("1", "share adopted in the year"))
+    if n_b:
+        out["battery_energy_kwh"] = (("battery", "year"), bE, _a("kWh", "battery energy capacity in place"))
+        out["battery_power_kw"] = (("battery", "year"), bP, _a("kW", "battery power in place"))
+    if len(m.PK):
+        out["peak_import_kw"] = (("site", "year", "month"), peak, _a("kW", "monthly peak grid import (demand-charge sites)"))
+        out = out.assign_coords(month=np.arange(1, 13))
     if hourly:
         for k, v in disp.items():
-            out[k] = (("site", "year", "hour"), v.astype(np.float32), _a("kW", k.replace("_kw", "").replace("_", " ") + ", hourly"))
+            name = "load_after_measures_kw" if k == "load_kw" else k
+            unit = "kWh" if k.endswith("_kwh") else "kW"
+            out[name] = (("site", "year", "hour"), v.astype(np.float32), _a(unit, name.rsplit("_", 1)[0].replace("_", " ") + ", hourly"))
     out.attrs.update(
         solver="HiGHS (via Pyomo)",
         solver_status=sol.status.value,

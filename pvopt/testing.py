@@ -46,6 +46,12 @@ def small_inputs(
     offsets: bool = True,
     existing_kwp: float = 0.0,
     seed: int = 0,
+    battery_sites: tuple[int, ...] = (),
+    battery_capex_per_kwh: float = 600.0,
+    measures: bool = False,
+    demand_charge_per_kw_month: float = 0.0,
+    import_limit_kw: float | None = None,
+    matching: str = "annual",
 ) -> xr.Dataset:
     """A small LP input Dataset.
 
@@ -56,6 +62,15 @@ def small_inputs(
         load exceeds the PV in most hours, above ~3 PV exceeds it at midday.
     export
         Export allowed (per site when a list).
+    battery_sites
+        Sites (indices) with a battery option.
+    measures
+        Give every site one efficiency measure (10 % of load, daytime shape) and one
+        electrification measure (removes 200 t of Scope 1, adds 5 % of load).
+    demand_charge_per_kw_month, import_limit_kw
+        Applied to site 0 (makes it a full-hour site).
+    matching
+        ``"annual"`` or ``"hourly"`` certificate matching.
     """
     rng = np.random.default_rng(seed)
     years = list(range(first_year, first_year + n_years))
@@ -97,8 +112,12 @@ def small_inputs(
     cert_names = ["I-REC", "GEC"] if certificates else []
     cert_price = np.array([[5.0 if y < first_year + 1 else 0.0 for y in years], [3.0 + 0.5 * j for j in range(n_years)]])[: len(cert_names)]
     cert_ok = np.array([[y < first_year + 1 for y in years], [y >= first_year + 1 for y in years]], dtype=bool)[: len(cert_names)]
+    extra, extra_coords = _pillars(
+        sites, years, load, battery_sites, battery_capex_per_kwh, measures, demand_charge_per_kw_month, import_limit_kw, len(cert_names)
+    )
     ds = xr.Dataset(
         {
+            **extra,
             "yield_kw_per_kwp": (("profile", "hour"), np.array(prof_rows)),
             "profile_site": (("profile",), np.array(prof_site, dtype=object)),
             "array_site": (("array",), np.array(arr_site, dtype=object)),
@@ -133,6 +152,7 @@ def small_inputs(
             "hour": np.arange(N_HOURS),
             "certificate": cert_names,
             "kind": ["rooftop", "carport"],
+            **extra_coords,
         },
         attrs={
             "currency": "CNY",
@@ -141,6 +161,60 @@ def small_inputs(
             "baseline_year": first_year - 1,
             "portfolio_name": "small test case",
             "milestones_json": json.dumps(milestones or []),
+            "scope2_matching": matching,
         },
     )
     return ds
+
+
+def _pillars(sites, years, load, battery_sites, battery_capex, measures, charge, limit, n_cert):
+    n_s, n_y = len(sites), len(years)
+    h = np.arange(N_HOURS) % 24
+    month = np.repeat([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], [31 * 24, 28 * 24, 31 * 24, 30 * 24, 31 * 24, 30 * 24, 31 * 24, 31 * 24, 30 * 24, 31 * 24, 30 * 24, 31 * 24])
+    dc = np.zeros(n_s)
+    dc[0] = charge
+    il = np.full(n_s, np.nan)
+    if limit is not None:
+        il[0] = limit
+    nb = len(battery_sites)
+    v = {
+        "hour_month": (("hour",), month),
+        "demand_charge_per_kw_month": (("site",), dc),
+        "import_limit_kw": (("site",), il),
+        "battery_site": (("battery",), np.array([sites[i] for i in battery_sites], dtype=object)),
+        "battery_energy_capex_per_kwh": (("battery",), np.full(nb, battery_capex)),
+        "battery_power_capex_per_kw": (("battery",), np.full(nb, 150.0)),
+        "battery_om_per_kwh_year": (("battery",), np.full(nb, 5.0)),
+        "battery_round_trip_efficiency": (("battery",), np.full(nb, 0.88)),
+        "battery_max_energy_kwh": (("battery",), np.full(nb, 4000.0)),
+        "battery_max_power_kw": (("battery",), np.full(nb, 1000.0)),
+        "battery_min_duration_h": (("battery",), np.full(nb, 1.0)),
+        "battery_lifetime_years": (("battery",), np.full(nb, 12, dtype=np.int64)),
+        "battery_available_from": (("battery",), np.full(nb, years[0], dtype=np.int64)),
+    }
+    mnames, msite, mtype, delta, s1r, cap = [], [], [], [], [], []
+    if measures:
+        day = ((h >= 8) & (h < 18)).astype(float)
+        for i, s in enumerate(sites):
+            annual = load[i].sum(axis=1)  # kWh per year
+            mnames += [f"{s}/led", f"{s}/e-forklifts"]
+            msite += [s, s]
+            mtype += ["efficiency", "electrification"]
+            delta.append(-0.10 * annual[:, None] * day[None, :] / day.sum())
+            delta.append(0.05 * load[i] / load[i].sum(axis=1, keepdims=True) * annual[:, None])
+            s1r += [0.0, 200.0]
+            cap += [0.10 * annual[0] * 0.8, 0.05 * annual[0] * 1.0]
+    nm = len(mnames)
+    v.update({
+        "measure_site": (("measure",), np.array(msite, dtype=object)),
+        "measure_type": (("measure",), np.array(mtype, dtype=object)),
+        "measure_capex": (("measure",), np.array(cap, dtype=float)),
+        "measure_om_per_year": (("measure",), np.zeros(nm)),
+        "measure_lifetime_years": (("measure",), np.full(nm, 15, dtype=np.int64)),
+        "measure_scope1_removed_tco2e": (("measure",), np.array(s1r, dtype=float)),
+        "measure_available_from": (("measure",), np.full(nm, years[0], dtype=np.int64)),
+        "measure_max_fraction": (("measure",), np.ones(nm)),
+        "measure_delta_kw": (("measure", "year", "hour"), np.array(delta).reshape(nm, n_y, N_HOURS)),
+        "certificate_hourly_share": (("certificate", "hour"), np.full((n_cert, N_HOURS), 1.0 / N_HOURS)),
+    })
+    return v, {"battery": [sites[i] for i in battery_sites], "measure": mnames}
