@@ -1,8 +1,13 @@
 """The ``pvopt`` command line.
 
-Exit codes: 0 success; 1 internal error; 2 bad input; 3 milestones infeasible;
-4 solver failure (time limit, numerical trouble, unbounded, HiGHS missing);
-5 output exists (use --force) or cannot be written.
+Exit codes: 0 success; 1 internal error; 2 bad input (also a bad command-line
+option); 3 milestones infeasible; 4 solver failure (time limit, numerical
+trouble, unbounded, HiGHS missing); 5 output exists (use --force) or cannot be
+written. Every error prints one message to stderr (``error: ...``) and no
+traceback unless ``--debug``.
+
+Help texts are plain text: square brackets (units such as ``[s]``) are shown
+as written, not read as Rich markup (:class:`_PlainHelpGroup`).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -21,9 +27,55 @@ from .errors import PvoptError
 
 EXIT_CODES_HELP = "Exit codes: 0 ok, 1 internal error, 2 bad input, 3 milestones infeasible, 4 solver failure, 5 output exists (use --force)."
 
+APP_HELP = f"""Plan rooftop and carport PV, grid power, certificates and offsets for multi-site manufacturers.
+
+{EXIT_CODES_HELP}
+
+Examples:
+  pvopt validate sites/lead
+  pvopt plan sites/lead --out out/lead
+  pvopt report out/lead
+  pvopt --quiet plan sites/lead --out out/lead --force
+  pvopt COMMAND --help"""
+
+
+# click's own errors (bad option, missing argument) print a usage line and one message and exit 2;
+# typer may vendor click, so take the class from typer rather than importing click.
+_CLICK_ERRORS = tuple(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
+def _escape_help(cmd) -> None:
+    """Make a command's help plain text for Rich: escape ``[...]`` (units) once."""
+    if getattr(cmd, "_pvopt_plain_help", False):
+        return
+    if cmd.help:
+        cmd.help = escape(cmd.help)
+    for p in cmd.params:
+        if getattr(p, "help", None):
+            p.help = escape(p.help)
+    cmd._pvopt_plain_help = True  # type: ignore[attr-defined]
+
+
+class _PlainHelpGroup(typer.core.TyperGroup):
+    """Typer's group, with every help text escaped so units in brackets (``[s]``, ``[CNY/MWh]``) survive Rich."""
+
+    def get_command(self, ctx, cmd_name: str):
+        cmd = super().get_command(ctx, cmd_name)
+        if cmd is not None:
+            _escape_help(cmd)
+        return cmd
+
+    def format_help(self, ctx, formatter) -> None:
+        _escape_help(self)
+        for c in self.commands.values():
+            _escape_help(c)
+        super().format_help(ctx, formatter)
+
+
 app = typer.Typer(
     name="pvopt",
-    help="Plan rooftop and carport PV, grid power, certificates and offsets for multi-site manufacturers.\n\n" + EXIT_CODES_HELP,
+    help=APP_HELP,
+    cls=_PlainHelpGroup,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -43,8 +95,8 @@ err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() el
 
 @app.callback()
 def main(
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only errors and the final result line."),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Print timings and the solver's log."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only errors and the final result line: no progress bars, no tables."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Also print timings of each step and the solver's log."),
     debug: bool = typer.Option(False, "--debug", help="Show a traceback on errors."),
 ) -> None:
     state.quiet, state.verbose, state.debug = quiet, verbose, debug
@@ -57,15 +109,21 @@ def _errors():
     except PvoptError as e:
         if state.debug:
             raise
-        err.print(f"[bold red]error:[/] {e}", markup=True, highlight=False)
+        err.print(f"[bold red]error:[/] {escape(str(e))}", markup=True, highlight=False)
         raise typer.Exit(e.exit_code) from None
-    except (typer.Exit, typer.Abort, KeyboardInterrupt):
-        raise
+    except (typer.Exit, typer.Abort, KeyboardInterrupt, *_CLICK_ERRORS):
+        raise  # click reports bad options itself (usage line + one message, exit 2)
     except Exception as e:  # noqa: BLE001 - last line of defence: one message, no traceback
         if state.debug:
             raise
-        err.print(f"[bold red]internal error:[/] {type(e).__name__}: {e}\n(run again with --debug for a traceback)")
+        err.print(f"[bold red]internal error:[/] {type(e).__name__}: {escape(str(e))}\n(run again with --debug for a traceback)", highlight=False)
         raise typer.Exit(1) from None
+
+
+def _timings(t: dict[str, float]) -> None:
+    """With --verbose, one line of step timings [s] on stderr (stdout stays the result)."""
+    if state.verbose and not state.quiet:
+        err.print("timings [s]: " + ", ".join(f"{k} {v:.2f}" for k, v in t.items()), markup=False)
 
 
 def _progress():
@@ -80,19 +138,26 @@ def validate(portfolio: Path = typer.Argument(..., help="Portfolio directory (po
     """Check a portfolio and print a one-screen summary.
 
     Every problem found is listed with its file and field; nothing is written.
+    Exit code 0 when the portfolio is valid, 2 when it is not.
 
-    Example: pvopt validate sites/lead
+    Examples:
+      pvopt validate sites/lead
+      pvopt --quiet validate sites/lead
     """
     with _errors():
+        import time
+
         from .portfolio import load_portfolio
         from .summary import validate_summary
 
+        t0 = time.perf_counter()
         pf = load_portfolio(portfolio)
         text = validate_summary(pf)
+        _timings({"load and validate": time.perf_counter() - t0})
         if not state.quiet:
             out.print(text, markup=False, highlight=False)
         else:
-            out.print(f"ok: {len(pf.sites)} sites, {sum(len(s.arrays) for s in pf.sites)} arrays", markup=False)
+            out.print(f"ok: {len(pf.sites)} sites, {sum(len(s.arrays) for s in pf.sites)} arrays", markup=False, soft_wrap=True)
 
 
 @app.command(name="yield")
@@ -103,24 +168,31 @@ def yield_(
 ) -> None:
     """Simulate the hourly AC yield of every array with pvlib and write DIR/yield.nc.
 
-    Prints per array: max kWp, annual kWh/kWp and capacity factor.
+    Prints per array: max kWp, annual kWh/kWp and capacity factor. A progress bar
+    counts the array geometries simulated (arrays of the same geometry share one run).
 
-    Example: pvopt yield sites/lead --out out/lead
+    Examples:
+      pvopt yield sites/lead --out out/lead
+      pvopt yield sites/lead --out out/lead --force
     """
     with _errors():
+        import time
+
         from .pipeline import run_yield
         from .pvyield import yield_table
 
+        t0 = time.perf_counter()
         with _progress() as prog:
-            task = prog.add_task("yield (pvlib ModelChain)", total=None)
+            task = prog.add_task("yield (pvlib ModelChain per geometry)", total=None)
             pf, ds = run_yield(portfolio, out_dir, force=force, progress=lambda d, t: prog.update(task, completed=d, total=t))
+        _timings({"yield": time.perf_counter() - t0})
         tab = yield_table(ds)
         if not state.quiet:
             _print_df(tab, "Yield per array", floatfmt={"max_kwp": "{:,.1f}", "annual_kwh_per_kwp": "{:,.0f}", "capacity_factor_pct": "{:.1f}"})
             note = ds.attrs.get("weather_note") or ""
             if note:
                 out.print(note, markup=False)
-        out.print(f"wrote {Path(out_dir) / 'yield.nc'}", markup=False)
+        out.print(f"wrote {Path(out_dir) / 'yield.nc'}", markup=False, soft_wrap=True)
 
 
 @app.command()
@@ -139,28 +211,36 @@ def plan(
     Runs the yield (or reuses DIR/yield.nc when the arrays are unchanged), builds the LP,
     solves it with HiGHS and writes DIR/plan.nc (every input and result) and DIR/summary.csv.
 
+    A progress line shows the yield (geometries simulated), then the LP build and solve.
+    Exit code 3 with the milestones that fail and by how much when they cannot all be met.
+
     Examples:
       pvopt plan sites/lead --out out/lead
       pvopt plan sites/lead --out out/lead --force --milestone-costs resolve
+      pvopt --verbose plan sites/lead --out out/lead --force
     """
     with _errors():
         from .optimise import SolveOptions
         from .pipeline import run_plan
 
         if milestone_costs not in {"dual", "resolve", "none"}:
-            raise typer.BadParameter("--milestone-costs must be dual, resolve or none")
+            raise typer.BadParameter(f"expected dual, resolve or none, got {milestone_costs!r}", param_hint="--milestone-costs")
         if solver not in {"choose", "simplex", "ipm"}:
-            raise typer.BadParameter("--solver must be choose, simplex or ipm")
+            raise typer.BadParameter(f"expected choose, simplex or ipm, got {solver!r}", param_hint="--solver")
         opts = SolveOptions(reduce=not full, time_limit_s=time_limit, milestone_costs=milestone_costs, solver=solver, log=state.verbose)  # type: ignore[arg-type]
         with _progress() as prog:
-            task = prog.add_task("yield, build, solve", total=None)
-            run = run_plan(portfolio, out_dir, force=force, opts=opts, hourly=not no_hourly,
-                           progress=lambda d, t: prog.update(task, completed=d, total=t))
+            task = prog.add_task("yield (or reuse DIR/yield.nc), build LP, solve", total=None)
+
+            def step(done: int, total: int) -> None:
+                prog.update(task, completed=done, total=total, description="yield (pvlib ModelChain per geometry)")
+                if done >= total:  # yield finished: the rest is one LP build and one HiGHS solve
+                    prog.update(task, description="build LP and solve with HiGHS", total=None, completed=0)
+
+            run = run_plan(portfolio, out_dir, force=force, opts=opts, hourly=not no_hourly, progress=step)
         if not state.quiet:
             print_plan(run)
-        if state.verbose:
-            out.print("timings [s]: " + ", ".join(f"{k} {v:.2f}" for k, v in run.timings_s.items()), markup=False)
-        out.print(f"wrote {Path(out_dir) / 'plan.nc'} and {Path(out_dir) / 'summary.csv'}; NPC {float(run.plan['npc']):,.0f} {run.inputs.attrs['currency']}", markup=False)
+        _timings(run.timings_s)
+        out.print(f"wrote {Path(out_dir) / 'plan.nc'} and {Path(out_dir) / 'summary.csv'}; NPC {float(run.plan['npc']):,.0f} {run.inputs.attrs['currency']}", markup=False, soft_wrap=True)
 
 
 def _print_df(df, title: str, floatfmt: dict[str, str] | None = None) -> None:
@@ -211,6 +291,10 @@ def print_plan(run) -> None:
                   "yes" if r["met"] else "NO", extra)
     out.print(m)
 
+
+# Commands defined in their own modules register themselves on `app` when imported.
+from . import commands_finance  # noqa: E402,F401 - `compare` and `report`
+from . import commands_sweep  # noqa: E402,F401 - `sweep`
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())

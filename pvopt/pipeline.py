@@ -28,7 +28,7 @@ from .plandata import build_plan_inputs
 from .portfolio import load_portfolio
 from .results import milestone_table, milestones_to_dataset, plan_dataset
 
-__all__ = ["PlanRun", "run_yield", "run_plan", "plan_portfolio", "plan_from_inputs", "yield_fingerprint", "write_netcdf_atomic", "summary_frame"]
+__all__ = ["PlanRun", "run_yield", "run_plan", "plan_portfolio", "plan_from_inputs", "yield_fingerprint", "write_netcdf_atomic", "write_plan_atomic", "summary_frame"]
 
 
 def yield_fingerprint(portfolio: Portfolio) -> str:
@@ -94,6 +94,57 @@ def _write_text_atomic(text: str, path: Path) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _temp_beside(path: Path) -> str:
+    """A new hidden temporary file next to ``path`` (same file system, so ``os.replace`` is atomic)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    os.chmod(tmp, _umask_mode())
+    return tmp
+
+
+def _discard(tmp: str | None) -> None:
+    if tmp is not None and os.path.exists(tmp):
+        os.unlink(tmp)
+
+
+def write_plan_atomic(plan: xr.Dataset, out: Path, *, force: bool) -> None:
+    """Write ``out/plan.nc`` and ``out/summary.csv`` so that a reader sees a whole result or none.
+
+    Both files are first written completely (and flushed to disk) as hidden
+    ``.plan.nc.*.tmp`` / ``.summary.csv.*.tmp`` files. Then the old ``plan.nc``
+    (if any, with ``force``) is removed, ``summary.csv`` is moved into place and
+    ``plan.nc`` last: **``plan.nc`` is the commit marker**. A run killed at any
+    moment leaves the old pair, the new pair, or no ``plan.nc`` (an incomplete
+    result, never one that looks complete). The plan records the SHA-256 of its
+    summary (attribute ``summary_csv_sha256``) so that the pair can be checked.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    text = summary_frame(plan).to_csv(index=False)
+    plan = plan.copy()
+    plan.attrs["summary_csv_sha256"] = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    tmp_plan = tmp_sum = None
+    try:
+        tmp_plan = _temp_beside(out / "plan.nc")
+        _prepare_for_netcdf(plan).to_netcdf(tmp_plan, engine="h5netcdf")
+        tmp_sum = _temp_beside(out / "summary.csv")
+        with open(tmp_sum, "w", encoding="utf-8") as f:
+            f.write(text)
+        for tmp in (tmp_plan, tmp_sum):
+            with open(tmp, "rb") as f:
+                os.fsync(f.fileno())
+        _check_target(out / "plan.nc", force)  # again: another run may have written one meanwhile
+        _check_target(out / "summary.csv", force)
+        if (out / "plan.nc").exists():
+            os.unlink(out / "plan.nc")
+        os.replace(tmp_sum, out / "summary.csv")
+        tmp_sum = None
+        os.replace(tmp_plan, out / "plan.nc")
+        tmp_plan = None
+    finally:
+        _discard(tmp_plan)
+        _discard(tmp_sum)
 
 
 def _check_target(path: Path, force: bool) -> None:
@@ -187,8 +238,7 @@ def run_plan(portfolio_dir: str | Path, out_dir: str | Path | None = None, *, fo
     run.timings_s["yield_reused"] = float(reused)
     if out is not None:
         t = time.perf_counter()
-        write_netcdf_atomic(run.plan, out / "plan.nc")
-        _write_text_atomic(summary_frame(run.plan).to_csv(index=False), out / "summary.csv")
+        write_plan_atomic(run.plan, out, force=force)
         run.timings_s["write"] = time.perf_counter() - t
     run.timings_s["total"] = time.perf_counter() - t0
     return run
