@@ -121,6 +121,65 @@ def hourly_matched_scope2(d: xr.Dataset, grid_kw: np.ndarray, cert_by_instrument
     return (grid_kw - matched).sum(axis=2) / KWH_PER_MWH * res
 
 
+def hourly_matching_purchase(grid_kw: np.ndarray, target_mwh: float, share: np.ndarray, *, rtol: float = 1e-9) -> float:
+    """Certificates [MWh] to buy so that hour-by-hour matching covers ``target_mwh`` of grid use.
+
+    ``grid_kw`` is the portfolio's hourly import (8760,), ``share`` the instrument's hourly
+    share of its annual volume (sums to 1). Matched energy ``Σ_t min(grid_t, V·share_t)`` grows
+    with the volume V, concavely; V is found by bisection. Returns ``inf`` when no volume can
+    match the target (the instrument generates in no hour in which the portfolio imports enough).
+    """
+    grid_kwh = np.asarray(grid_kw, dtype=float)
+    target_kwh = float(target_mwh) * KWH_PER_MWH
+    if target_kwh <= 0:
+        return 0.0
+    reach = float(grid_kwh[share > 0].sum())
+    if reach < target_kwh * (1 - rtol):
+        return float("inf")
+    matched = lambda v: float(np.minimum(grid_kwh, v * share).sum())  # noqa: E731
+    lo, hi = target_kwh, target_kwh
+    while matched(hi) < target_kwh * (1 - rtol):
+        hi *= 2.0
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if matched(mid) >= target_kwh * (1 - rtol):
+            hi = mid
+        else:
+            lo = mid
+        if hi - lo <= rtol * hi:
+            break
+    return hi / KWH_PER_MWH
+
+
+def matching_comparison(d: xr.Dataset, grid_kw: np.ndarray, cert_claimed_mwh: np.ndarray) -> dict[str, np.ndarray]:
+    """Per year: certificates and their cost under annual matching (the plan) and under hourly matching.
+
+    Hourly matching keeps the plan's dispatch and its claimed certificate MWh per year, and buys
+    the cheapest instrument available that year in the volume :func:`hourly_matching_purchase`
+    says is needed (GHG Protocol Scope 2 revision, 2025 consultation: hourly matching).
+    """
+    n_y = d.sizes["year"]
+    price = d["certificate_price_per_mwh"].values
+    ok = d["certificate_available"].values
+    share = d["certificate_hourly_share"].values if "certificate_hourly_share" in d else np.ones((d.sizes["certificate"], 8760)) / 8760
+    pool = grid_kw.sum(axis=0)  # (year, hour)
+    target = cert_claimed_mwh.sum(axis=0)
+    need = np.zeros(n_y)
+    cost_h = np.full(n_y, np.nan)
+    for j in range(n_y):
+        cands = [c for c in range(price.shape[0]) if ok[c, j]]
+        if target[j] <= 0:
+            need[j], cost_h[j] = 0.0, 0.0
+            continue
+        if not cands:
+            need[j] = np.inf
+            continue
+        best = min(cands, key=lambda c: price[c, j] * hourly_matching_purchase(pool[j], target[j], share[c]))
+        need[j] = hourly_matching_purchase(pool[j], target[j], share[best])
+        cost_h[j] = price[best, j] * need[j]
+    return {"claimed_mwh": target, "hourly_needed_mwh": need, "hourly_cost": cost_h}
+
+
 def _salvage_shares(life: float, n_y: int) -> np.ndarray:
     return np.clip(life - (n_y - np.arange(n_y)), 0, None) / life
 
@@ -245,6 +304,12 @@ def plan_dataset(pm: PlanModel, sol: PlanSolution, res: Any, opts: SolveOptions,
     if not hourly_matching:
         s2h = hourly_matched_scope2(d, disp["grid_import_kw"], cert)
         out["scope2_market_hourly_matched_tco2e"] = (sy, s2h, _a("tCO2e", "the same plan's market-based Scope 2 if certificates had to match grid use hour by hour"))
+        cmp_ = matching_comparison(d, disp["grid_import_kw"], cert_total)
+        out["certificates_annual_matching_mwh"] = (("year",), cmp_["claimed_mwh"], _a("MWh", "certificates the plan claims (annual matching)"))
+        out["certificate_cost_annual_matching"] = (("year",), cert_cost.sum(axis=0), _a(cur, "their cost (annual matching)"))
+        out["certificates_hourly_matching_mwh"] = (("year",), cmp_["hourly_needed_mwh"],
+                                                   _a("MWh", "certificates to buy for the same claimed MWh matched hour by hour (same dispatch; inf: not possible)"))
+        out["certificate_cost_hourly_matching"] = (("year",), cmp_["hourly_cost"], _a(cur, "their cost at the cheapest available instrument"))
     out["net_tco2e"] = (sy, net, _a("tCO2e", "Scope 1 + market-based Scope 2 - offsets"))
     for k, v, desc in [
         ("capex_cost", capex_cost, "PV investment"),

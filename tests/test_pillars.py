@@ -133,3 +133,28 @@ def test_all_pillars_together_exact():
     d = small_inputs(n_sites=2, n_years=1, pv_to_load=2.0, measures=True, battery_sites=(1,), demand_charge_per_kw_month=30.0,
                      export=[False, True], milestones=[NEUTRAL])
     _exact(d)
+
+
+def test_hourly_matching_purchase_by_hand():
+    from pvopt.results import hourly_matching_purchase
+
+    grid = np.zeros(8760)
+    grid[:10] = 100.0  # 1 MWh of import, all in the first 10 hours
+    flat = np.full(8760, 1 / 8760)
+    # to match 1 MWh hour by hour with a flat instrument every one of those hours needs 100 kW: V = 876 MWh
+    assert hourly_matching_purchase(grid, 1.0, flat) == pytest.approx(876.0, rel=1e-6)
+    # half the target: 50 kW in each of the 10 hours: V = 438 MWh
+    assert hourly_matching_purchase(grid, 0.5, flat) == pytest.approx(438.0, rel=1e-6)
+    # an instrument that generates only when there is no import cannot match at all
+    night = np.zeros(8760)
+    night[100:200] = 1 / 100
+    assert hourly_matching_purchase(grid, 1.0, night) == float("inf")
+
+
+def test_plan_reports_annual_against_hourly_matching():
+    d = small_inputs(n_sites=2, n_years=2, pv_to_load=1.5, milestones=[{"name": "neutral", "type": "neutrality", "year": 2025}])
+    _, _, p = _plan(d)
+    ann = p.certificates_annual_matching_mwh.values
+    hrs = p.certificates_hourly_matching_mwh.values
+    assert np.all(hrs >= ann * (1 - 1e-9))  # hour-by-hour matching never needs fewer certificates
+    assert float(p.certificate_cost_hourly_matching.sum()) >= float(p.certificate_cost_annual_matching.sum())

@@ -1,0 +1,82 @@
+"""``pvopt sweep``: scenario sweeps on dask.distributed (registered on the CLI app)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.table import Table
+
+from .cli import _errors, _progress, app, err, out, state
+
+@app.command()
+def sweep(
+    portfolio: Path = typer.Argument(..., help="Portfolio directory."),
+    vary: List[str] = typer.Option(..., "--vary", help="NAME=V1,V2,... (repeatable); the sweep runs the Cartesian product."),
+    out_dir: Path = typer.Option(..., "--out", "-o", help="Sweep store: sweep.json, index.csv, scenarios/<id>.nc."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Address of an existing dask scheduler, e.g. tcp://10.0.0.5:8786."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=0, help="LocalCluster workers (default: cores); 0 solves serially without dask."),
+    force: bool = typer.Option(False, "--force", help="Discard a store in --out that holds a different sweep."),
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="Solve again the scenarios stored as failed."),
+    time_limit: Optional[float] = typer.Option(None, "--time-limit", help="HiGHS time limit per scenario [s]."),
+) -> None:
+    """Run many independent plans over the Cartesian product of varied inputs.
+
+    The yield is simulated once (DIR/yield.nc is reused when the arrays are unchanged),
+    the LP inputs are built once, and every scenario is solved on dask.distributed: a
+    LocalCluster by default, or the cluster of --scheduler. Each scenario is written to
+    DIR/scenarios/ as it finishes; run the same command again after an interruption and
+    only the missing scenarios are solved. Failed scenarios (e.g. infeasible milestones)
+    are recorded with their reason. Read the results with pvopt.sweep.open_sweep(DIR).
+
+    Varied inputs: certificate_price [currency/MWh], certificate_price_scale, capex_scale,
+    grid_factor_scale, tariff_scale, discount_rate, offset_price [currency/tCO2e],
+    milestone_year:<milestone name>.
+
+    Examples:
+      pvopt sweep sites/lead --vary certificate_price=2,50 --vary capex_scale=0.8,1.2 --out out/sweep
+      pvopt sweep sites/lead --vary discount_rate=0.04,0.08 --out out/sweep2 --scheduler tcp://10.0.0.5:8786
+    """
+    with _errors():
+        from .sweep import parse_vary, run_sweep, sweep_inputs, validate_grid
+
+        spec = parse_vary(vary)
+        with _progress() as prog:
+            task = prog.add_task("yield and LP inputs", total=None)
+            inputs = sweep_inputs(portfolio, out_dir, progress=lambda d, t: prog.update(task, completed=d, total=t))
+            validate_grid(inputs, spec)
+            prog.update(task, description="sweep", completed=0, total=None)
+
+            def _prog(done: int, total: int) -> None:
+                prog.update(task, completed=done, total=total, description=f"sweep: {done} done, {total - done} left")
+
+            try:
+                res = run_sweep(inputs, spec, out_dir, scheduler=scheduler, n_workers=workers, progress=_prog, force=force,
+                                retry_failed=retry_failed, time_limit_s=time_limit, portfolio=str(portfolio))
+            except KeyboardInterrupt:
+                err.print(f"interrupted: finished scenarios are in {out_dir}; run the same command again to solve only the rest",
+                          markup=False)
+                raise typer.Exit(130) from None
+        cur = str(inputs.attrs.get("currency", ""))
+        if not state.quiet:
+            _print_sweep(res.index, list(spec), cur)
+        msg = (f"{res.n_scenarios} scenarios: {res.n_ok} ok, {res.n_failed} failed; solved now {res.n_computed}, "
+               f"already stored {res.n_skipped}; {res.seconds:.1f} s; wrote {Path(out_dir) / 'index.csv'}")
+        out.print(msg, markup=False)
+        if res.not_computed:
+            err.print(f"{len(res.not_computed)} scenarios were not computed (e.g. {next(iter(res.not_computed.values()))}); "
+                      "run the same command again to solve only those", markup=False)
+            raise typer.Exit(1)
+
+
+def _print_sweep(index, names: list[str], cur: str) -> None:
+    t = Table(title="Sweep", header_style="bold")
+    for n in ["scenario", *names, f"NPC ({cur})", "status", "reason"]:
+        t.add_column(n, justify="left" if n in {"scenario", "status", "reason"} else "right", overflow="fold")
+    for _, r in index.iterrows():
+        npc = f"{r['npc']:,.0f}" if r["status"] == "ok" else "-"
+        reason = str(r["reason"]) if r["reason"] == r["reason"] else ""
+        t.add_row(str(r["scenario_id"]), *(f"{r[n]:g}" for n in names), npc, str(r["status"]),
+                  reason.splitlines()[0] + (" ..." if "\n" in reason else "") if reason else "")
+    out.print(t)
