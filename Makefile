@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 run: $(VENV)/.installed
-	$(BIN)/pvopt plan sites/lead --out $(OUT) --force
+	$(BIN)/pvopt plan sites/lead --out $(OUT) --force --report
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest -q -m "not slow"

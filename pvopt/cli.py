@@ -205,6 +205,7 @@ def plan(
     milestone_costs: str = typer.Option("dual", "--milestone-costs", help="dual | resolve | none: how to cost each milestone."),
     solver: str = typer.Option("choose", "--solver", help="HiGHS algorithm: choose | simplex | ipm."),
     no_hourly: bool = typer.Option(False, "--no-hourly", help="Do not store hourly dispatch in plan.nc."),
+    report: bool = typer.Option(False, "--report", help="Also write DIR/report.html, DIR/report.xlsx and DIR/figures/*.png."),
 ) -> None:
     """Plan the build-out, onsite use, grid power, certificates and offsets at least net present cost.
 
@@ -241,6 +242,13 @@ def plan(
             print_plan(run)
         _timings(run.timings_s)
         out.print(f"wrote {Path(out_dir) / 'plan.nc'} and {Path(out_dir) / 'summary.csv'}; NPC {float(run.plan['npc']):,.0f} {run.inputs.attrs['currency']}", markup=False, soft_wrap=True)
+        if report:
+            from .report import write_report
+
+            if no_hourly:
+                raise typer.BadParameter("--report needs the hourly dispatch; drop --no-hourly")
+            write_report(out_dir, plan=run.plan)
+            out.print(f"wrote {Path(out_dir) / 'report.html'} and {Path(out_dir) / 'report.xlsx'}", markup=False)
 
 
 def _print_df(df, title: str, floatfmt: dict[str, str] | None = None) -> None:
@@ -290,6 +298,35 @@ def print_plan(run) -> None:
         m.add_row(r["name"], r["type"], str(r["year"]), f"{r['target']:,.2f}", f"{r['achieved']:,.2f}", r["unit"],
                   "yes" if r["met"] else "NO", extra)
     out.print(m)
+    _print_pillars(p, cur)
+
+
+def _print_pillars(p, cur: str) -> None:
+    """Measures, batteries and the annual-vs-hourly certificate matching comparison, when present."""
+    years = [int(y) for y in p["year"].values]
+    if "measure_adopted_fraction" in p:
+        t = Table(title="Efficiency and electrification measures (share of full size in place)", header_style="bold")
+        t.add_column("measure")
+        t.add_column("type")
+        for y in years:
+            t.add_column(str(y), justify="right")
+        for k, name in enumerate(p["measure"].values):
+            t.add_row(str(name), str(p["measure_type"].values[k]), *[f"{v:.2f}" for v in p["measure_adopted_fraction"].values[k]])
+        out.print(t)
+    if "battery_energy_kwh" in p:
+        for k, name in enumerate(p["battery"].values):
+            e = p["battery_energy_kwh"].values[k]
+            pw = p["battery_power_kw"].values[k]
+            out.print(f"battery at {name}: " + ", ".join(f"{y} {e[j]:,.0f} kWh/{pw[j]:,.0f} kW" for j, y in enumerate(years) if e[j] > 0 or j == len(years) - 1), markup=False)
+    if "certificates_hourly_matching_mwh" in p:
+        a = float(p["certificates_annual_matching_mwh"].sum())
+        h = p["certificates_hourly_matching_mwh"].values
+        ca = float(p["certificate_cost_annual_matching"].sum())
+        ch = p["certificate_cost_hourly_matching"].values
+        if a > 0:
+            hs = "not possible with the instruments given" if not (h == h).all() or not (abs(h) < float("inf")).all() else f"{h.sum():,.0f} MWh for {ch.sum():,.0f} {cur}"
+            out.print(f"certificate matching over {years[0]}-{years[-1]}: annual {a:,.0f} MWh for {ca:,.0f} {cur}; "
+                      f"hour by hour (GHG Protocol 2025 proposal, same dispatch) {hs}", markup=False)
 
 
 # Commands defined in their own modules register themselves on `app` when imported.

@@ -462,6 +462,38 @@ def finance_sites(plan: xr.Dataset) -> pd.DataFrame:
     return df.drop(columns=["name"]).rename(columns={"status": "scope"}).assign(scope="built PV") if not df.empty else df
 
 
+def _measure_macc_rows(plan: xr.Dataset, cur: str) -> list[dict]:
+    """MACC rows of efficiency and electrification measures, each at full size.
+
+    Cost per tCO2e = (capex x capital recovery factor over the measure's life + O&M
+    + change of the energy bill at the hourly tariff, mean over the plan years)
+    / tCO2e avoided a year (Scope 1 removed + change of grid MWh x residual factor,
+    market-based). The energy change is valued against grid prices as if no PV
+    covered it (a measure's saving can also displace PV; the LP accounts for that exactly).
+    """
+    if "measure" not in plan.dims or plan.sizes["measure"] == 0:
+        return []
+    r = float(plan.attrs.get("discount_rate", 0.06))
+    sites = [str(s) for s in plan["site"].values]
+    rows = []
+    for k, name in enumerate(str(x) for x in plan["measure"].values):
+        i = sites.index(str(plan["measure_site"].values[k]))
+        delta = plan["measure_delta_kw"].values[k]  # (year, hour) kW at full size
+        price = plan["import_price_per_kwh"].values[i]
+        bill = float((delta * price).sum(axis=1).mean())  # change of the yearly bill [currency]
+        grid_mwh = float(delta.sum(axis=1).mean()) / 1000.0
+        res = float(plan["residual_ef_t_per_mwh"].values[i].mean())
+        abated = float(plan["measure_scope1_removed_tco2e"].values[k]) - grid_mwh * res
+        life = int(plan["measure_lifetime_years"].values[k])
+        crf = r / (1 - (1 + r) ** -life) if r > 0 else 1.0 / life
+        yearly = float(plan["measure_capex"].values[k]) * crf + float(plan["measure_om_per_year"].values[k]) + bill
+        used = bool(plan["measure_adopted_fraction"].values[k].max() > 1e-6) if "measure_adopted_fraction" in plan else False
+        if abated > 0:
+            rows.append({"option": f"{plan['measure_type'].values[k]} {name}", "type": str(plan["measure_type"].values[k]),
+                         "built": used, "abated_tco2e_per_year": abated, f"cost_{cur}_per_tco2e": yearly / abated})
+    return rows
+
+
 def macc_table(plan: xr.Dataset, arrays: pd.DataFrame | None = None) -> pd.DataFrame:
     """Marginal abatement cost curve: options sorted by cost per tCO2e.
 
@@ -493,6 +525,7 @@ def macc_table(plan: xr.Dataset, arrays: pd.DataFrame | None = None) -> pd.DataF
                          "built": bool(plan["certificates_by_instrument_mwh"].values[c].sum() > 0),
                          "abated_tco2e_per_year": float(pot[ok[c]].mean()),
                          f"cost_{cur}_per_tco2e": certificate_cost_per_tco2e(p, resm)})
+    rows += _measure_macc_rows(plan, cur)
     op = plan["offset_price_per_tco2e"].values.astype(float)
     if np.isfinite(op).any():
         used = plan["offsets_tco2e"].sum("site").values

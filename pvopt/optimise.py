@@ -1036,7 +1036,9 @@ def solve_plan(d: xr.Dataset, opts: SolveOptions = SolveOptions()) -> tuple[Plan
             raise diagnose(d, opts)
         raise InfeasiblePlanError({})
     if sol.status == Status.TIME_LIMIT:
-        raise SolverError(f"HiGHS reached the time limit ({opts.time_limit_s} s) before an optimal plan; raise --time-limit")
+        if opts.time_limit_s is not None:
+            raise SolverError(f"HiGHS reached the time limit ({opts.time_limit_s} s) before an optimal plan; raise --time-limit")
+        raise SolverError(f"HiGHS stopped at an iteration or time limit before an optimal plan ({sol.termination})")
     if sol.status == Status.UNBOUNDED:
         raise SolverError("the plan is unbounded: some cost or price is negative or a variable lacks a bound")
     if sol.status != Status.OPTIMAL:

@@ -6,6 +6,7 @@ file, the field, what was expected and what arrived.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +39,16 @@ def _read_yaml(path: Path, issues: list[InputIssue]) -> dict[str, Any] | None:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        issues.append(InputIssue(str(path), where, f"malformed YAML: {problem}"))
+        if isinstance(e, yaml.constructor.ConstructorError):
+            issues.append(InputIssue(str(path), where, f"refused YAML tag: {problem}; expected plain YAML (pvopt loads YAML safely and builds no Python objects)"))
+        else:
+            issues.append(InputIssue(str(path), where, f"malformed YAML: {problem}"))
         return None
     if not isinstance(data, dict):
-        issues.append(InputIssue(str(path), "", f"expected a YAML mapping at the top level, got {type(data).__name__}"))
+        hint = ""
+        if re.search(r"^\s*(\[[\w.\-]+\]|[\w\-]+\s*=)", text, flags=re.MULTILINE):
+            hint = "; the text looks like TOML or INI (key = value), but pvopt reads YAML (key: value)"
+        issues.append(InputIssue(str(path), "", f"expected a YAML mapping at the top level, got {type(data).__name__}{hint}"))
         return None
     return data
 
@@ -166,6 +173,18 @@ def _check_site_files(d: Path, sf: Path, site: Site) -> list[InputIssue]:
             resolve_input_path(d, rel, file=str(sf), field=field)
         except PortfolioError as e:
             out.extend(e.issues)
+            continue
+        # hourly CSVs are small: read them now (cached), so `validate` catches a bad column,
+        # row count, NaN or negative value before the yield study runs
+        if field != "weather.path":
+            from .profiles import read_hourly_csv  # lazy: profiles imports this module
+
+            column = site.load.profile.column if field == "load.profile.path" else site.tariff.column
+            what = "load [kW]" if field == "load.profile.path" else "price [currency/kWh]"
+            try:
+                read_hourly_csv(d, rel, column, field=field, what=what)
+            except PortfolioError as e:
+                out.extend(InputIssue(i.file, i.field, f"{i.message} (referenced by {sf.name}: {field})") for i in e.issues)
     prof = site.load.profile
     if prof.type == "shift" and prof.holidays:
         import holidays

@@ -277,6 +277,7 @@ def read_weather_file(path: str | Path, format: WeatherFormat | None = None) -> 
     if not p.is_file():
         raise WeatherError(file, "path", "the weather file does not exist")
     fmt = format or _guess_format(p)
+    _check_header(p, fmt)
     from pvlib import iotools  # imported here so that the portfolio loader stays light
 
     try:
@@ -318,6 +319,45 @@ def read_weather_file(path: str | Path, format: WeatherFormat | None = None) -> 
     df = _coerce_year(df, month, day, hour, idx.tz, file)
     df.attrs.update(file=file, format=fmt, metadata=dict(meta) if isinstance(meta, dict) else {"meta": meta})
     return check_weather(df, file)
+
+
+_HEADER_FIELDS = {
+    # format: (first-line fields, index of the UTC offset, names of the numeric fields by index)
+    "tmy3": (7, 3, {3: "TZ", 4: "latitude", 5: "longitude", 6: "altitude"}),
+    "epw": (10, 8, {6: "latitude", 7: "longitude", 8: "TZ", 9: "altitude"}),
+}
+
+
+def _check_header(p: Path, fmt: str) -> None:
+    """Check the first line of a TMY3 or EPW file before pvlib parses it.
+
+    pvlib's own errors on a bad header ("could not convert string to float: ''")
+    name neither the field nor what was expected; the UTC offset ``TZ`` matters
+    most, because without it the stamps would be naive.
+    """
+    if fmt not in _HEADER_FIELDS:
+        return
+    import csv
+
+    n_fields, _, numeric = _HEADER_FIELDS[fmt]
+    file = str(p)
+    try:
+        with open(p, encoding="utf-8", errors="strict", newline="") as f:
+            first = next(csv.reader([f.readline()]), [])
+    except UnicodeDecodeError as e:
+        raise WeatherError(file, "line 1", f"expected a {fmt.upper()} text header, got undecodable bytes ({e.reason} at byte {e.start})") from None
+    except OSError as e:
+        raise WeatherError(file, "", f"cannot read the weather file: {e.strerror}") from None
+    if fmt == "epw" and (not first or first[0].strip().upper() != "LOCATION"):
+        raise WeatherError(file, "line 1", f"expected an EPW 'LOCATION,...' header, got {(','.join(first))[:40]!r}")
+    if len(first) < n_fields:
+        raise WeatherError(file, "line 1", f"expected a {fmt.upper()} header of {n_fields} fields, got {len(first)}: {(','.join(first))[:60]!r}")
+    for i, name in numeric.items():
+        try:
+            float(first[i])
+        except ValueError:
+            extra = " (the file's UTC offset in hours, e.g. -5.0; pvopt refuses naive time stamps)" if name == "TZ" else ""
+            raise WeatherError(file, f"line 1: {name}", f"expected a number{extra}, got {first[i]!r}") from None
 
 
 def _coerce_year(df: pd.DataFrame, month, day, hour, tz, file: str) -> pd.DataFrame:

@@ -77,3 +77,88 @@ def lead_portfolio():
 # =========================================================================== #
 # (end of the inputs-layer block)
 # =========================================================================== #
+
+
+# =========================================================================== #
+# Reliability (issue 7): a minimal one-site portfolio, a TMY3 source file and a
+# CLI runner that keeps stderr apart (used by test_bad_input_corpus.py,
+# test_atomic_outputs.py, test_solver_failures.py, test_safety.py)
+# =========================================================================== #
+import hashlib  # noqa: E402
+
+TMY3_SOURCE = Path(__import__("pvlib").__file__).parent / "data" / "723170TYA.CSV"  # Greensboro NC, UTC-5
+
+
+def mini_portfolio(d: Path, *, first_year: int = 2024, last_year: int = 2025) -> Path:
+    """Write a minimal valid portfolio (one site ``alpha``, one 500 kWp rooftop, flat tariff) into ``d``."""
+    d.mkdir(parents=True, exist_ok=True)
+    settings = {
+        "name": "mini",
+        "currency": "CNY",
+        "planning": {"first_year": first_year, "last_year": last_year, "baseline_year": first_year - 1, "discount_rate": 0.06},
+        "pv": {"capex_per_kwp": {"rooftop": 3300, "carport": 4600}, "om_per_kwp_year": {"rooftop": 66, "carport": 92}},
+        "certificates": [{"name": "GEC", "price_per_mwh": 3.0, "first_year": first_year, "last_year": last_year}],
+        "offsets": {"price_per_tco2e": 70.0},
+        "milestones": [{"name": "pv-min", "type": "min_portfolio_kwp", "year": last_year, "kwp": 100}],
+    }
+    site = {
+        "name": "alpha",
+        "latitude_deg": 31.49,
+        "longitude_deg": 120.31,
+        "timezone": "Asia/Shanghai",
+        "weather": {"source": "synthetic", "normals": "wuxi"},
+        "arrays": [{"name": "roof", "kind": "rooftop", "max_kwp": 500, "tilt_deg": 10, "azimuth_deg": 180}],
+        "load": {"annual_mwh": 2000, "base_year": first_year},
+        "tariff": {
+            "type": "tou",
+            "prices_per_kwh": {"flat": 0.7},
+            "seasons": [{"name": "all", "months": list(range(1, 13)), "windows": [{"period": "flat", "start_hour": 0, "end_hour": 24}]}],
+        },
+        "grid_ef_t_per_mwh": 0.58,
+    }
+    write_yaml(d / "portfolio.yaml", settings)
+    write_yaml(d / "alpha.yaml", site)
+    return d
+
+
+def use_tmy3_weather(d: Path, lines: list[str] | None = None, name: str = "weather.csv") -> Path:
+    """Point site ``alpha`` of a mini portfolio at a TMY3 file (Greensboro; the site moves there)."""
+    text = "".join(lines) if lines is not None else TMY3_SOURCE.read_text()
+    (d / name).write_text(text)
+    edit_yaml(
+        d / "alpha.yaml",
+        lambda s: s.update(latitude_deg=36.1, longitude_deg=-79.95, timezone="America/New_York",
+                           weather={"source": "file", "path": name, "format": "tmy3"}),
+    )
+    return d / name
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    """sha256 of every file under ``root`` (relative path -> hex digest)."""
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def mini_copy(tmp_path: Path) -> Path:
+    """A fresh minimal portfolio in ``tmp_path/mini``."""
+    return mini_portfolio(tmp_path / "mini")
+
+
+@pytest.fixture
+def cli():
+    """Run ``pvopt`` in-process: ``cli(*args) -> click Result`` with ``.stdout``, ``.stderr`` and ``.exit_code``."""
+    from typer.testing import CliRunner
+
+    from pvopt.cli import app
+
+    runner = CliRunner()
+
+    def run(*args: str):
+        return runner.invoke(app, [str(a) for a in args], catch_exceptions=True)
+
+    return run
+
+
+# =========================================================================== #
+# (end of the reliability block)
+# =========================================================================== #
