@@ -174,7 +174,7 @@ Each bar is one option: its width the tCO2e a year it can remove, its height the
     code('''
 macc = base.macc()
 col = "cost_cny_per_tco2e"
-colors = {"pv": "tab:green", "certificate": "tab:blue", "offset": "tab:purple"}
+colors = {"pv": "tab:green", "certificate": "tab:blue", "offset": "tab:purple", "efficiency": "tab:orange", "electrification": "tab:red"}
 fig, ax = plt.subplots(figsize=(10, 4))
 x = 0.0
 for _, r in macc.iterrows():
@@ -183,8 +183,8 @@ for _, r in macc.iterrows():
     x += w
 ax.axhline(0, color="black", lw=0.8)
 ax.set_xlabel("abatement [ktCO2e/yr]"); ax.set_ylabel("cost [CNY/tCO2e]")
-ax.legend([plt.Rectangle((0, 0), 1, 1, color=c) for c in colors.values()], ["PV array", "certificates", "offsets"])
-ax.set_title("MACC: PV arrays, certificates, offsets");
+ax.legend([plt.Rectangle((0, 0), 1, 1, color=c) for c in colors.values()], ["PV array", "certificates", "offsets", "efficiency", "electrification"])
+ax.set_title("MACC: PV arrays, measures, certificates, offsets");
 macc[["option", "type", "abated_tco2e_per_year", col]]'''),
     md("""
 ## How the break-even moves with capex

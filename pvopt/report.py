@@ -362,7 +362,7 @@ def plot_dispatch(plan: xr.Dataset) -> bytes:
 
 
 def _macc_bars(ax, macc: pd.DataFrame, col: str, *, label_min_share: float) -> None:
-    colors = {"pv": "#2ca02c", "certificate": "#1f77b4", "offset": "#9467bd"}
+    colors = {"pv": "#2ca02c", "certificate": "#1f77b4", "offset": "#9467bd", "efficiency": "#ff7f0e", "electrification": "#d62728"}
     total = max(float(macc["abated_tco2e_per_year"].sum()), 1e-9)
     x = 0.0
     for _, r in macc.iterrows():
@@ -393,7 +393,7 @@ def plot_macc(macc: pd.DataFrame, currency: str) -> bytes:
     fig, axes = plt.subplots(n, 1, figsize=(11, 5.2 * n), squeeze=False)
     ax = axes[0, 0]
     _macc_bars(ax, macc, col, label_min_share=0.02)
-    colors = {"PV array": "#2ca02c", "certificates": "#1f77b4", "offsets": "#9467bd"}
+    colors = {"PV array": "#2ca02c", "certificates": "#1f77b4", "offsets": "#9467bd", "efficiency": "#ff7f0e", "electrification": "#d62728"}
     ax.legend([plt.Rectangle((0, 0), 1, 1, color=v) for v in colors.values()], list(colors), fontsize=8, loc="lower right")
     if len(pv):
         x_pv = float(pv["abated_tco2e_per_year"].sum()) / 1000.0
@@ -403,7 +403,7 @@ def plot_macc(macc: pd.DataFrame, currency: str) -> bytes:
                     fontsize=8, va="center", arrowprops={"arrowstyle": "->", "lw": 0.6})
     ax.set_xlabel("abatement [ktCO2e/yr]  (options are alternatives for the same tonnes; pale: not used in the plan)")
     ax.set_ylabel(f"cost [{currency}/tCO2e]  (negative: saves money)")
-    ax.set_title("Marginal abatement cost curve: PV arrays, certificates, offsets")
+    ax.set_title("Marginal abatement cost curve: PV arrays, measures, certificates, offsets")
     if len(pv):
         ax2 = axes[1, 0]
         _macc_bars(ax2, pv.reset_index(drop=True), col, label_min_share=0.0)
@@ -521,7 +521,85 @@ def _answer_html(plan: xr.Dataset, t: dict[str, pd.DataFrame]) -> str:
     return "<div class='answer'>" + "".join(parts) + "</div>"
 
 
-def _html(plan: xr.Dataset, t: dict[str, pd.DataFrame], figs: dict[str, bytes]) -> str:
+OPTIONAL_SECTIONS = {"weather_risk": "Weather risk", "actuals": "Metered actuals"}
+"""Sections (and sheets, figures) added when ``risk.nc`` / ``actuals.csv`` are in the run directory."""
+
+
+def _risk_html(risk: xr.Dataset, summary: pd.DataFrame, png: bytes) -> str:
+    n = risk.sizes.get("weather_year", 0)
+    bad = [f"{w}: {r}" for w, ok, r in zip(risk["weather_year"].values, risk["feasible"].values, risk["reason"].values) if not int(ok)]
+    parts = [f"<h2>{OPTIONAL_SECTIONS['weather_risk']}</h2>",
+             f"<p class='note'>The plan (designed on the {html.escape(str(risk.attrs.get('design', 'p50')).upper())} year) with its "
+             f"investments fixed, operated in {n} weather years. {html.escape(str(risk.attrs.get('variability_model', '')))}. "
+             "p90 = the value the metric is no worse than in 90 % of the weather years. From risk.nc (pvopt risk).</p>",
+             _img(png, "weather risk"), _table(summary)]
+    if bad:
+        parts.append("<p><b>Weather years in which the fixed plan misses a milestone:</b> " + html.escape("; ".join(bad)) + "</p>")
+    if risk.attrs.get("file_weather_note"):
+        parts.append(f"<p class='note'>{html.escape(str(risk.attrs['file_weather_note']))}</p>")
+    return "\n".join(parts)
+
+
+def _actuals_html(df: pd.DataFrame, png: bytes | None) -> str:
+    parts = [f"<h2>{OPTIONAL_SECTIONS['actuals']}</h2>",
+             "<p class='note'>Metered PV and load against the plan's hourly expectation (pvopt actuals). Performance ratio = "
+             "metered / expected PV; extra grid MWh priced at the location-based grid factor and at the residual-mix factor.</p>"]
+    if png is not None:
+        parts.append(_img(png, "metered actuals"))
+    parts.append(_table(df))
+    return "\n".join(parts)
+
+
+def plot_risk(risk: xr.Dataset) -> bytes:
+    """PNG: per weather year, onsite PV, grid import and NPC (points) against the design year (dashed); red X: misses a milestone."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.6))
+    labels = [str(w) for w in risk["weather_year"].values]
+    ok = np.asarray(risk["feasible"].values).astype(bool)
+    for ax, key, title in zip(axes, ["pv_onsite_mwh", "grid_import_mwh", "npc"],
+                              ["PV used onsite [MWh/yr]", "grid import [MWh/yr]", f"NPC [M{risk.attrs.get('currency', '')}]"]):
+        v = np.asarray(risk[key].values, dtype=float) / (1e6 if key == "npc" else 1.0)
+        x = np.arange(len(labels))
+        ax.scatter(x[ok], v[ok], color="#4c72b0", s=36, zorder=3, label="weather year")
+        if (~ok).any():
+            ax.scatter(x[~ok], v[~ok], color="#c44e52", marker="X", s=60, zorder=3, label="misses a milestone")
+        ax.set_xticks(x, labels)
+        d = f"design_{key}"
+        if d in risk:
+            ax.axhline(float(risk[d]) / (1e6 if key == "npc" else 1.0), color="k", ls="--", lw=1, label="design year")
+            ax.legend(fontsize=8)
+        lo, hi = float(np.nanmin(v)), float(np.nanmax(v))
+        pad = max((hi - lo) * 0.5, abs(hi) * 0.01)
+        ax.set_ylim(lo - pad, hi + pad)
+        ax.set_title(title, fontsize=10)
+        ax.tick_params(axis="x", labelrotation=45, labelsize=8)
+    fig.suptitle("The plan's fixed investments in other weather years (red X: misses a milestone)", fontsize=11)
+    return _png(fig)
+
+
+def _optional(run: Path) -> tuple[dict[str, pd.DataFrame], dict[str, bytes], list[str]]:
+    """Tables, figures and HTML sections from ``risk.nc`` and ``actuals.csv`` when present."""
+    tables: dict[str, pd.DataFrame] = {}
+    figs: dict[str, bytes] = {}
+    sections: list[str] = []
+    if (run / "risk.nc").exists():
+        from .risk import risk_summary
+
+        with xr.open_dataset(run / "risk.nc", engine="h5netcdf") as ds:
+            risk = ds.load()
+        summary = risk_summary(risk)
+        figs["weather_risk"] = plot_risk(risk)
+        tables["weather_risk"] = summary
+        sections.append(_risk_html(risk, summary, figs["weather_risk"]))
+    if (run / "actuals.csv").exists():
+        df = pd.read_csv(run / "actuals.csv")
+        png = (run / "figures" / "actuals.png").read_bytes() if (run / "figures" / "actuals.png").exists() else None
+        tables["actuals"] = df
+        sections.append(_actuals_html(df, png))
+    return tables, figs, sections
+
+
+def _html(plan: xr.Dataset, t: dict[str, pd.DataFrame], figs: dict[str, bytes], extra_sections: list[str] | None = None) -> str:
     C = str(plan.attrs.get("currency", ""))
     name = html.escape(str(plan.attrs.get("portfolio_name", "")))
     em = t["emissions"]
@@ -554,6 +632,7 @@ def _html(plan: xr.Dataset, t: dict[str, pd.DataFrame], figs: dict[str, bytes]) 
          f"<h2>{SECTIONS[7]}</h2>", _img(figs["milestones"], "milestone costs"), _table(t["milestones"]),
          f"<h2>{SECTIONS[8]}</h2>", _table(t["inputs_prices"]),
          f"<h2>{SECTIONS[9]}</h2>", _table(t["checks"]),
+         *(extra_sections or []),
          f"<h2>{SECTIONS[10]}</h2>",
          "<p class='note'>Definitions, conventions and sources: docs/accounting.md in the pvopt repository. "
          "Attribution: each hour a site's onsite PV is shared among its arrays by their generation that hour. "
@@ -563,10 +642,10 @@ def _html(plan: xr.Dataset, t: dict[str, pd.DataFrame], figs: dict[str, bytes]) 
     return "\n".join(s)
 
 
-def _xlsx(tables: dict[str, pd.DataFrame]) -> bytes:
+def _xlsx(tables: dict[str, pd.DataFrame], extra: list[str] | None = None) -> bytes:
     buf = io.BytesIO()
     with pd.ExcelWriter(buf, engine="openpyxl") as xw:
-        for name in SHEETS:
+        for name in [*SHEETS, *(extra or [])]:
             df = tables[name].copy()
             for c in df.columns:
                 if df[c].dtype == object:
@@ -593,6 +672,13 @@ def write_report(run_dir: str | Path, *, plan: xr.Dataset | None = None) -> Repo
     -------
     ReportFiles
         Paths of the files written.
+
+    Notes
+    -----
+    Optional sections: when ``run_dir/risk.nc`` (``pvopt risk``) exists, a
+    "Weather risk" section, sheet ``weather_risk`` and ``figures/weather_risk.png``;
+    when ``run_dir/actuals.csv`` (``pvopt actuals``) exists, a "Metered actuals"
+    section (with ``figures/actuals.png``) and sheet ``actuals``.
 
     Examples
     --------
@@ -622,11 +708,14 @@ def write_report(run_dir: str | Path, *, plan: xr.Dataset | None = None) -> Repo
         "costs": plot_costs(plan),
         "milestones": plot_milestones(tables["milestones"], C),
     }
+    opt_tables, opt_figs, opt_sections = _optional(run)
     fig_paths = {}
-    for k, png in figs.items():
+    for k, png in {**figs, **opt_figs}.items():
         p = run / "figures" / f"{k}.png"
         _atomic_bytes(png, p)
         fig_paths[k] = p
-    _atomic_bytes(_xlsx(tables), run / "report.xlsx")
-    _atomic_bytes(_html(plan, tables, figs).encode("utf-8"), run / "report.html")
+    if (run / "figures" / "actuals.png").exists() and "actuals" in opt_tables:
+        fig_paths["actuals"] = run / "figures" / "actuals.png"
+    _atomic_bytes(_xlsx({**tables, **opt_tables}, list(opt_tables)), run / "report.xlsx")
+    _atomic_bytes(_html(plan, tables, figs, opt_sections).encode("utf-8"), run / "report.html")
     return ReportFiles(run / "report.html", run / "report.xlsx", fig_paths)
