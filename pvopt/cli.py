@@ -332,6 +332,7 @@ def _print_pillars(p, cur: str) -> None:
 # Commands defined in their own modules register themselves on `app` when imported.
 from . import commands_finance  # noqa: E402,F401 - `compare` and `report`
 from . import commands_sweep  # noqa: E402,F401 - `sweep`
+from . import commands_risk  # noqa: E402,F401
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())

@@ -832,7 +832,6 @@ def _define_milestones(m: pyo.ConcreteModel, d: xr.Dataset, *, elastic: bool, sk
         elif typ == "emissions_peak":
             mr = MilestoneRows(name, typ, "tCO2e", "<=")
             s2 = m.scope2_market if ms.get("scope2", "market") == "market" else m.scope2_location
-            s1 = d["scope1_tco2e"].values
             gross = [sum(m.scope1[i, j] + s2[i, j] for i in m.S) for j in range(len(years))]
             for j in range(j0, len(years) - 1):
                 add(mr, years[j + 1], gross[j + 1] - gross[j], 0.0)

@@ -83,17 +83,24 @@ def write_netcdf_atomic(ds: xr.Dataset, path: Path) -> None:
         raise
 
 
-def _write_text_atomic(text: str, path: Path) -> None:
+def write_bytes_atomic(data: bytes, path: Path) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same directory, moved into place when complete."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.chmod(tmp, _umask_mode())
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _write_text_atomic(text: str, path: Path) -> None:
+    write_bytes_atomic(text.encode("utf-8"), path)
 
 
 def _temp_beside(path: Path) -> str:

@@ -32,7 +32,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -188,7 +188,8 @@ def _geometry(site, array) -> Geometry:
     )
 
 
-def simulate_yield(portfolio, *, progress: Callable[[int, int], None] | None = None) -> xr.Dataset:
+def simulate_yield(portfolio, *, progress: Callable[[int, int], None] | None = None,
+                   weather: Callable[[Any], pd.DataFrame] | None = None) -> xr.Dataset:
     """Hourly AC yield per kWp DC of every array of ``portfolio``.
 
     Parameters
@@ -197,6 +198,11 @@ def simulate_yield(portfolio, *, progress: Callable[[int, int], None] | None = N
         A :class:`pvopt.config.Portfolio`.
     progress
         Optional ``callable(done, total)``, called after each unique geometry.
+    weather
+        Optional ``callable(site) -> DataFrame`` giving a site's checked 8760-hour
+        weather (as :func:`pvopt.weather.site_weather` returns it); default
+        ``site_weather(site, portfolio.directory)``. :mod:`pvopt.risk` uses it
+        to simulate other weather years.
 
     Returns
     -------
@@ -230,7 +236,7 @@ def simulate_yield(portfolio, *, progress: Callable[[int, int], None] | None = N
     for g in geoms:
         by_site.setdefault(g.site, []).append(g)
     for site in portfolio.sites:
-        w = site_weather(site, portfolio.directory)
+        w = weather(site) if weather is not None else site_weather(site, portfolio.directory)
         sources[site.name] = str(w.attrs.get("weather_source", "unknown"))
         descriptions[site.name] = str(w.attrs.get("weather_description", ""))
         if site.name not in by_site:

@@ -1,0 +1,391 @@
+"""Metered actuals against the plan: performance ratio, yield gap, emissions gap.
+
+:func:`read_meter` reads an hourly meter CSV::
+
+    # comment lines start with '#'
+    timestamp,site,pv_kwh,load_kwh
+    2025-03-01T00:00:00+08:00,suzhou,0.0,812.4
+
+* ``timestamp``: ISO 8601 **with a UTC offset** (``+08:00`` or ``Z``), the
+  *beginning* of the metered hour; a naive stamp is refused (pvopt never
+  guesses a zone);
+* ``site``: a site name of the plan;
+* ``pv_kwh``: PV energy metered in the hour [kWh AC];
+* ``load_kwh``: site consumption metered in the hour [kWh].
+
+Every site's rows must be consecutive hours: a gap, a duplicated hour, a
+missing or non-numeric value, a NaN or a negative value is an error naming the
+file, the line and the column.
+
+:func:`compare_actuals` maps each metered hour onto the plan's hour-of-year in
+the site's time zone (Feb 29 dropped, as everywhere in pvopt) and compares it
+with the plan's hourly expectation of the same planning year. See
+docs/risk-and-actuals.md.
+
+This module imports neither pvlib nor Pyomo.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from .errors import InputIssue, PortfolioError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .config import Portfolio
+
+__all__ = ["METER_COLUMNS", "ACTUALS_UNITS", "read_meter", "compare_actuals", "site_timezones", "plot_actuals"]
+
+METER_COLUMNS = ("timestamp", "site", "pv_kwh", "load_kwh")
+"""Required columns of a meter CSV."""
+
+MAX_ISSUES = 10
+"""At most this many problems are listed per file."""
+
+_OFFSET_RE = re.compile(r"(Z|[+-]\d{2}(:?\d{2})?)$")
+
+ACTUALS_UNITS: dict[str, str] = {
+    "hours": "h",
+    "expected_pv_mwh": "MWh",
+    "metered_pv_mwh": "MWh",
+    "performance_ratio": "1",
+    "yield_gap_mwh": "MWh",
+    "yield_gap_pct": "%",
+    "planned_load_mwh": "MWh",
+    "metered_load_mwh": "MWh",
+    "load_gap_mwh": "MWh",
+    "planned_grid_mwh": "MWh",
+    "metered_grid_mwh": "MWh",
+    "extra_grid_mwh": "MWh",
+    "emissions_gap_location_tco2e": "tCO2e",
+    "emissions_gap_market_tco2e": "tCO2e",
+}
+"""Units of the columns of :func:`compare_actuals`."""
+
+ACTUALS_DESCRIPTIONS: dict[str, str] = {
+    "hours": "metered hours compared",
+    "expected_pv_mwh": "the plan's PV generation in the metered hours (pv_generated_kw of that planning year)",
+    "metered_pv_mwh": "metered PV",
+    "performance_ratio": "metered PV / expected PV (relative to the plan; not the IEC 61724 PR)",
+    "yield_gap_mwh": "metered PV - expected PV",
+    "yield_gap_pct": "yield gap as a share of expected PV",
+    "planned_load_mwh": "the plan's site load after measures in the metered hours",
+    "metered_load_mwh": "metered load",
+    "load_gap_mwh": "metered load - planned load",
+    "planned_grid_mwh": "sum over hours of max(planned load - expected PV, 0)",
+    "metered_grid_mwh": "sum over hours of max(metered load - metered PV, 0)",
+    "extra_grid_mwh": "metered grid - planned grid (same hourly formula on both sides: battery and export ignored)",
+    "emissions_gap_location_tco2e": "extra grid MWh x location-based grid factor of the year",
+    "emissions_gap_market_tco2e": "extra grid MWh x residual-mix factor (the plan's certificates do not cover the extra MWh)",
+}
+
+
+def _issue(file: str, line: int | None, column: str, message: str) -> InputIssue:
+    where = f"line {line}" if line is not None else ""
+    field = f"{where}: {column}" if where and column else (where or column)
+    return InputIssue(file, field, message)
+
+
+def read_meter(path: str | Path) -> pd.DataFrame:
+    """Read and check an hourly meter CSV.
+
+    Parameters
+    ----------
+    path
+        CSV with columns :data:`METER_COLUMNS` (others are ignored); lines
+        starting with ``#`` and blank lines are skipped.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``timestamp`` (tz-aware, UTC), ``site``, ``pv_kwh`` [kWh],
+        ``load_kwh`` [kWh] and ``line`` (line number in the file), sorted by
+        site and time; ``attrs["file"]`` is the path.
+
+    Raises
+    ------
+    PortfolioError
+        Exit code 2; every issue names the file, the line and the column.
+
+    Examples
+    --------
+    >>> df = read_meter("sites/lead/meter_sample.csv")  # doctest: +SKIP
+    >>> list(df.columns)  # doctest: +SKIP
+    ['timestamp', 'site', 'pv_kwh', 'load_kwh', 'line']
+    """
+    p = Path(path)
+    file = str(p)
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise PortfolioError([InputIssue(file, "", "the meter file does not exist")]) from None
+    except UnicodeDecodeError as e:
+        raise PortfolioError([InputIssue(file, "", f"expected UTF-8 text, got undecodable bytes ({e.reason} at byte {e.start})")]) from None
+    except OSError as e:
+        raise PortfolioError([InputIssue(file, "", f"cannot read the meter file: {e.strerror}")]) from None
+    rows: list[tuple[int, list[str]]] = []
+    for no, ln in enumerate(text.splitlines(), start=1):
+        if not ln.strip() or ln.lstrip().startswith("#"):
+            continue
+        rows.append((no, next(csv.reader([ln]))))
+    if not rows:
+        raise PortfolioError([InputIssue(file, "", f"no header and no data; expected a header line with {', '.join(METER_COLUMNS)}")])
+    header_line, header = rows[0]
+    header = [h.strip() for h in header]
+    missing = [c for c in METER_COLUMNS if c not in header]
+    if missing:
+        raise PortfolioError([_issue(file, header_line, ",".join(missing),
+                                     f"missing column(s) {missing}; expected columns {list(METER_COLUMNS)}, got {header}")])
+    if len(rows) == 1:
+        raise PortfolioError([InputIssue(file, "", "the meter file has a header but no data rows")])
+    col = {c: header.index(c) for c in METER_COLUMNS}
+    issues: list[InputIssue] = []
+
+    def add(line: int, column: str, msg: str) -> None:
+        if len(issues) < MAX_ISSUES:
+            issues.append(_issue(file, line, column, msg))
+
+    lines, stamps, sites, pv, load = [], [], [], [], []
+    for no, r in rows[1:]:
+        if len(r) != len(header):
+            add(no, "", f"expected {len(header)} fields (as in the header), got {len(r)}")
+            continue
+        ts = r[col["timestamp"]].strip()
+        stamp = None
+        try:
+            stamp = pd.Timestamp(ts)
+        except (ValueError, TypeError):
+            add(no, "timestamp", f"expected an ISO 8601 time with a UTC offset such as 2025-03-01T08:00:00+08:00, got {ts!r}")
+        if stamp is not None:
+            if stamp is pd.NaT:
+                add(no, "timestamp", f"expected an ISO 8601 time with a UTC offset, got {ts!r}")
+                stamp = None
+            elif stamp.tzinfo is None or not _OFFSET_RE.search(ts):
+                add(no, "timestamp", f"naive time stamp {ts!r}: expected a UTC offset such as +08:00 or Z (pvopt does not guess the zone)")
+                stamp = None
+        vals = []
+        for c in ("pv_kwh", "load_kwh"):
+            raw = r[col[c]].strip()
+            try:
+                v = float(raw)
+            except ValueError:
+                add(no, c, f"expected a number [kWh], got {raw!r}")
+                v = math.nan
+            else:
+                if not math.isfinite(v):
+                    add(no, c, f"expected a finite number [kWh], got {raw!r}")
+                elif v < 0:
+                    add(no, c, f"expected a value >= 0 kWh, got {v:g}")
+            vals.append(v)
+        site = r[col["site"]].strip()
+        if not site:
+            add(no, "site", "expected a site name, got an empty field")
+        lines.append(no)
+        stamps.append(stamp.tz_convert("UTC") if stamp is not None else pd.NaT)
+        sites.append(site)
+        pv.append(vals[0])
+        load.append(vals[1])
+    if issues:
+        raise PortfolioError(issues)
+    df = pd.DataFrame({"timestamp": pd.DatetimeIndex(stamps, tz="UTC") if stamps else pd.DatetimeIndex([], tz="UTC"),
+                       "site": sites, "pv_kwh": pv, "load_kwh": load, "line": lines})
+    df = df.sort_values(["site", "timestamp", "line"], kind="stable").reset_index(drop=True)
+    for site, g in df.groupby("site", sort=False):
+        stamps_s = pd.DatetimeIndex(g["timestamp"])
+        ts = [t.isoformat() for t in stamps_s]
+        ln = g["line"].to_numpy()
+        step = np.asarray((stamps_s[1:] - stamps_s[:-1]).total_seconds(), dtype=float)
+        for k in np.flatnonzero(step != 3600):
+            a, b = int(ln[k]), int(ln[k + 1])
+            if step[k] == 0:
+                add(b, "timestamp", f"site {site!r}: hour {ts[k]} appears twice (lines {min(a, b)} and {max(a, b)}); expected each hour once")
+            else:
+                add(b, "timestamp", f"site {site!r}: gap of {step[k] / 3600:g} h after line {a} ({ts[k]}); "
+                    "expected consecutive hourly rows")
+    if issues:
+        raise PortfolioError(issues)
+    df.attrs["file"] = file
+    return df
+
+
+def site_timezones(portfolio: "Portfolio") -> dict[str, str]:
+    """``{site name: IANA zone}`` of a portfolio (the plan file does not carry zones)."""
+    return {s.name: s.timezone for s in portfolio.sites}
+
+
+def _hourly(plan: xr.Dataset, meter: pd.DataFrame, timezones: Mapping[str, str]) -> pd.DataFrame:
+    """One row per metered hour with the plan's expectation beside it."""
+    from .weather import hour_index
+
+    file = str(meter.attrs.get("file", "<meter>"))
+    need = ("pv_generated_kw", "load_after_measures_kw")
+    if any(k not in plan for k in need):
+        raise PortfolioError([InputIssue("plan", ",".join(need), "the plan has no hourly dispatch (solved with --no-hourly); "
+                                         "re-run `pvopt plan` without --no-hourly")])
+    sites = [str(s) for s in plan["site"].values]
+    years = [int(y) for y in plan["year"].values]
+    unknown = sorted(set(meter["site"]) - set(sites))
+    if unknown:
+        line = int(meter.loc[meter["site"] == unknown[0], "line"].iloc[0])
+        raise PortfolioError([_issue(file, line, "site", f"site {unknown[0]!r} is not in the plan; expected one of {sites}")])
+    no_tz = sorted(set(meter["site"]) - set(timezones))
+    if no_tz:
+        raise PortfolioError([InputIssue(file, "site", f"no time zone known for site(s) {no_tz}")])
+    pvk = plan["pv_generated_kw"].transpose("site", "year", "hour").values
+    ldk = plan["load_after_measures_kw"].transpose("site", "year", "hour").values
+    gef = plan["grid_ef_t_per_mwh"].transpose("site", "year").values
+    ref = plan["residual_ef_t_per_mwh"].transpose("site", "year").values
+    parts = []
+    for site, g in meter.groupby("site", sort=True):
+        tz = timezones[site]
+        local = pd.DatetimeIndex(g["timestamp"]).tz_convert(tz)
+        i = sites.index(site)
+        hour = np.full(len(g), -1, dtype=np.int64)
+        yidx = np.full(len(g), -1, dtype=np.int64)
+        feb29 = (local.month == 2) & (local.day == 29)
+        for y in np.unique(local.year):
+            sel = np.asarray(local.year == y) & ~feb29
+            if not sel.any():
+                continue
+            if int(y) not in years:
+                line = int(g["line"].to_numpy()[np.flatnonzero(sel)[0]])
+                raise PortfolioError([_issue(file, line, "timestamp", f"year {int(y)} (site {site!r}, {tz}) is outside the plan's years "
+                                                                      f"{years[0]}-{years[-1]}")])
+            pos = hour_index(int(y), tz).get_indexer(local[sel])
+            bad = np.flatnonzero(pos < 0)
+            if len(bad):
+                line = int(g["line"].to_numpy()[np.flatnonzero(sel)[bad[0]]])
+                raise PortfolioError([_issue(file, line, "timestamp", f"{local[sel][bad[0]].isoformat()} is not the start of an hour in {tz}; "
+                                                                      "expected hour-beginning stamps on the full hour")])
+            hour[sel] = pos
+            yidx[sel] = years.index(int(y))
+        keep = hour >= 0  # Feb 29 hours are dropped (pvopt's 8760-hour convention)
+        h, j = hour[keep], yidx[keep]
+        loc = local[keep]
+        parts.append(pd.DataFrame({
+            "site": site, "local_time": loc.tz_localize(None), "year": loc.year, "month": loc.month,
+            "date": loc.tz_localize(None).normalize(),
+            "expected_pv_kwh": pvk[i, j, h].astype(float), "metered_pv_kwh": g["pv_kwh"].to_numpy()[keep],
+            "planned_load_kwh": ldk[i, j, h].astype(float), "metered_load_kwh": g["load_kwh"].to_numpy()[keep],
+            "grid_ef_t_per_mwh": gef[i, j], "residual_ef_t_per_mwh": ref[i, j],
+        }))
+    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    out.attrs["feb29_hours_dropped"] = int(len(meter) - len(out))
+    return out
+
+
+def compare_actuals(
+    plan: xr.Dataset,
+    meter: pd.DataFrame,
+    *,
+    timezones: "Mapping[str, str] | Portfolio",
+    freq: Literal["month", "day", "period"] = "month",
+) -> pd.DataFrame:
+    """Compare metered PV and load with the plan's expectation, per site and month (or day, or period).
+
+    Parameters
+    ----------
+    plan
+        A plan Dataset with hourly dispatch (``pv_generated_kw``, ``load_after_measures_kw``).
+    meter
+        From :func:`read_meter`.
+    timezones
+        ``{site: IANA zone}`` or the portfolio (:func:`site_timezones`).
+    freq
+        ``"month"`` (default), ``"day"`` or ``"period"`` (the whole metered period).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per site and period, plus one ``site = "ALL"`` row per period;
+        columns ``site``, ``year``, ``month`` (and ``date`` for days), then
+        :data:`ACTUALS_UNITS` (units in ``attrs["units"]``, descriptions in
+        ``attrs["descriptions"]``).
+
+    Notes
+    -----
+    Metered hour ``[t, t+1)`` is mapped to the plan's hour-of-year of the
+    same local clock hour in the site's zone and the same planning year.
+    ``performance_ratio = metered PV / expected PV``; ``yield_gap = metered -
+    expected``. The emissions gap prices the extra grid electricity:
+    grid import on each side is ``max(load - PV, 0)`` hour by hour (surplus PV
+    neither exported nor stored), and ``extra_grid = metered - planned`` is
+    multiplied by the location-based grid factor and by the residual-mix factor
+    (market-based: the plan's certificates were bought for the planned grid MWh).
+    """
+    tz = site_timezones(timezones) if hasattr(timezones, "sites") else dict(timezones)
+    h = _hourly(plan, meter, tz)
+    h["hours"] = 1.0
+    h["planned_grid_kwh"] = np.clip(h["planned_load_kwh"] - h["expected_pv_kwh"], 0.0, None)
+    h["metered_grid_kwh"] = np.clip(h["metered_load_kwh"] - h["metered_pv_kwh"], 0.0, None)
+    h["extra_grid_kwh"] = h["metered_grid_kwh"] - h["planned_grid_kwh"]
+    h["loc_t"] = h["extra_grid_kwh"] / 1000.0 * h["grid_ef_t_per_mwh"]
+    h["mkt_t"] = h["extra_grid_kwh"] / 1000.0 * h["residual_ef_t_per_mwh"]
+    keys = {"month": ["year", "month"], "day": ["year", "month", "date"], "period": []}[freq]
+    sums = ["hours", "expected_pv_kwh", "metered_pv_kwh", "planned_load_kwh", "metered_load_kwh", "planned_grid_kwh",
+            "metered_grid_kwh", "extra_grid_kwh", "loc_t", "mkt_t"]
+    by_site = h.groupby(["site", *keys], sort=True)[sums].sum().reset_index()
+    if keys:
+        tot = h.groupby(keys, sort=True)[sums].sum().reset_index()
+    else:
+        tot = h[sums].sum().to_frame().T
+    tot.insert(0, "site", "ALL")
+    g = pd.concat([by_site, tot], ignore_index=True)
+    out = g[["site", *keys]].copy()
+    out["hours"] = g["hours"].astype(int)
+    out["expected_pv_mwh"] = g["expected_pv_kwh"] / 1000.0
+    out["metered_pv_mwh"] = g["metered_pv_kwh"] / 1000.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["performance_ratio"] = np.where(g["expected_pv_kwh"] > 0, g["metered_pv_kwh"] / g["expected_pv_kwh"], np.nan)
+    out["yield_gap_mwh"] = out["metered_pv_mwh"] - out["expected_pv_mwh"]
+    out["yield_gap_pct"] = 100.0 * (out["performance_ratio"] - 1.0)
+    out["planned_load_mwh"] = g["planned_load_kwh"] / 1000.0
+    out["metered_load_mwh"] = g["metered_load_kwh"] / 1000.0
+    out["load_gap_mwh"] = out["metered_load_mwh"] - out["planned_load_mwh"]
+    out["planned_grid_mwh"] = g["planned_grid_kwh"] / 1000.0
+    out["metered_grid_mwh"] = g["metered_grid_kwh"] / 1000.0
+    out["extra_grid_mwh"] = g["extra_grid_kwh"] / 1000.0
+    out["emissions_gap_location_tco2e"] = g["loc_t"]
+    out["emissions_gap_market_tco2e"] = g["mkt_t"]
+    if "date" in out:
+        out["date"] = pd.to_datetime(out["date"]).dt.date
+    out.attrs["units"] = dict(ACTUALS_UNITS)
+    out.attrs["descriptions"] = dict(ACTUALS_DESCRIPTIONS)
+    out.attrs["feb29_hours_dropped"] = h.attrs.get("feb29_hours_dropped", 0)
+    return out
+
+
+def plot_actuals(daily: pd.DataFrame) -> bytes:
+    """PNG: metered and expected PV per day and site (top), daily performance ratio (bottom).
+
+    ``daily`` is :func:`compare_actuals` with ``freq="day"``.
+    """
+    from .report import _png, _pyplot
+
+    plt = _pyplot()
+    d = daily[daily["site"] != "ALL"]
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(10, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 2]})
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for k, (site, g) in enumerate(d.groupby("site", sort=True)):
+        c = colors[k % len(colors)]
+        x = pd.to_datetime(g["date"])
+        ax1.plot(x, g["expected_pv_mwh"], color=c, ls="--", lw=1.2, label=f"{site} expected (plan)")
+        ax1.plot(x, g["metered_pv_mwh"], color=c, ls="-", lw=1.6, label=f"{site} metered")
+        ax2.plot(x, g["performance_ratio"], color=c, marker="o", ms=3, lw=1, label=site)
+    ax1.set_ylabel("PV per day [MWh]")
+    ax1.set_title("Metered PV against the plan's expectation")
+    ax1.legend(fontsize=8, ncol=2)
+    ax2.axhline(1.0, color="grey", lw=0.8)
+    ax2.set_ylabel("performance ratio vs plan [1]")
+    ax2.legend(fontsize=8)
+    fig.autofmt_xdate()
+    return _png(fig)

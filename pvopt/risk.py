@@ -1,0 +1,688 @@
+"""Weather risk: how a plan fares in other weather years.
+
+A plan is made against one typical weather year. This module asks what
+happens to the *same investment decisions* in other years:
+
+1. :func:`weather_years` makes ``n`` alternative weather years. For a site on
+   synthetic weather, each year uses a different seed of the daily-clearness
+   draw of :func:`pvopt.weather.synthetic_year` **and** scales the monthly GHI
+   normals by one seeded inter-annual factor (see below). A site on a weather
+   file keeps its one year in every weather year (multi-year files are not
+   read yet).
+2. :func:`weather_year_yields` simulates each year's hourly yield with pvlib.
+3. :func:`evaluate_plan_under_weather` fixes the plan's investment decisions
+   (PV built per array and year, measures adopted, battery energy and power)
+   and re-solves the operational LP (onsite use, grid, export, battery
+   dispatch, certificates and offsets still optimised) for every weather year.
+   A year in which the fixed plan cannot meet a milestone is reported as
+   infeasible with the milestones that fail and by how much (an elastic
+   re-solve with the same fixed decisions); its energy, emissions and costs are
+   those of that elastic re-solve (the least shortfall, then the least cost).
+4. :func:`p90_yields` builds a P90 design year and :func:`plan_with_risk`
+   plans on the typical (``design="p50"``) or P90 year and evaluates the plan
+   across the weather years.
+
+Inter-annual variability model (an assumption)
+----------------------------------------------
+Synthetic years with different seeds differ day by day but every month's GHI
+equals the normal exactly, so on their own they under-state how much annual
+totals vary. Each weather year ``k`` therefore also multiplies every month's GHI
+normal by one factor ``f_k``, lognormal with mean 1 and coefficient of variation
+:data:`INTERANNUAL_GHI_CV` (4.5 %), clipped to ±3 standard deviations. The ``n``
+factors are a Latin-hypercube sample (one draw from each ``1/n`` probability
+band, in seeded order), so that a handful of years spans the distribution. The factor
+is **common to all synthetic sites** of the portfolio in that year (the sites
+of a regional portfolio share the same weather systems; this is the
+conservative choice for portfolio totals). The 4.5 % is typical of published
+year-to-year GHI variability in cloudy, monsoon-influenced climates: PVsyst's
+weather note 4 (after P. Ineichen, *Global irradiation: average and typical
+year, and year-to-year variability*, University of Geneva, 2011, 30 sites with
+10-30 years each) models the annual GHI as Gaussian with a width of a few
+percent that grows with cloudiness. Months are scaled together (no separate
+monthly anomalies), so seasonal shape risk is not modelled.
+
+Nothing here imports pvlib or Pyomo at module import time.
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from .errors import InfeasiblePlanError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .config import Portfolio, Site
+    from .optimise import SolveOptions
+    from .pipeline import PlanRun
+
+__all__ = [
+    "INTERANNUAL_GHI_CV",
+    "DEFAULT_FIRST_SEED",
+    "RISK_METRICS",
+    "WeatherYear",
+    "RiskResult",
+    "weather_years",
+    "weather_year_yields",
+    "plan_inputs_from_plan",
+    "inputs_with_yields",
+    "fix_decisions",
+    "evaluate_plan_under_weather",
+    "p90_yields",
+    "risk_summary",
+    "plan_with_risk",
+]
+
+INTERANNUAL_GHI_CV = 0.045
+"""Coefficient of variation of annual GHI between years [1] (assumption, see the module docstring)."""
+
+FACTOR_CLIP_SD = 3.0
+"""The inter-annual factor is clipped to 1 ± this many standard deviations."""
+
+DEFAULT_FIRST_SEED = 20_240_101
+"""Default seed of weather year 1 (weather year ``k`` derives its seeds from ``first_seed`` and ``k``)."""
+
+RISK_METRICS: dict[str, tuple[str, str, str]] = {
+    # name: (units, worse when, description)
+    "pv_generated_mwh": ("MWh/yr", "lower", "PV generation, mean over the planning years"),
+    "pv_onsite_mwh": ("MWh/yr", "lower", "PV used onsite, mean over the planning years"),
+    "grid_import_mwh": ("MWh/yr", "higher", "grid electricity, mean over the planning years"),
+    "scope2_location_tco2e": ("tCO2e/yr", "higher", "location-based Scope 2, mean over the planning years"),
+    "scope2_market_tco2e": ("tCO2e/yr", "higher", "market-based Scope 2, mean over the planning years"),
+    "certificates_mwh": ("MWh/yr", "higher", "certificates claimed, mean over the planning years"),
+    "offsets_tco2e": ("tCO2e/yr", "higher", "offset credits retired, mean over the planning years"),
+    "energy_cost": ("{cur}/yr", "higher", "grid electricity cost (undiscounted), mean over the planning years"),
+    "npc": ("{cur}", "higher", "net present cost of the plan in this weather, salvage deducted"),
+}
+"""Metrics of the risk summary: units, the direction that is worse, description."""
+
+_ANNUAL = [k for k in RISK_METRICS if k != "npc"]
+
+
+def _a(units: str, description: str) -> dict[str, str]:
+    return {"units": units, "description": description}
+
+
+# --------------------------------------------------------------------------- #
+# weather years
+# --------------------------------------------------------------------------- #
+@dataclass(frozen=True)
+class WeatherYear:
+    """One alternative weather year of a portfolio.
+
+    Attributes
+    ----------
+    label
+        ``"wy1"``, ``"wy2"``, ...
+    portfolio
+        The portfolio with every synthetic site's ``weather.seed`` replaced.
+    ghi_factor
+        Inter-annual factor applied to every synthetic site's monthly GHI normals [1].
+    seeds
+        Seed of the daily-clearness draw per synthetic site.
+    file_sites
+        Sites on a weather file: they keep their one year.
+    """
+
+    label: str
+    portfolio: "Portfolio"
+    ghi_factor: float
+    seeds: dict[str, int] = field(default_factory=dict)
+    file_sites: tuple[str, ...] = ()
+
+
+def _lognormal_factors(first_seed: int, n: int, cv: float) -> np.ndarray:
+    """``n`` inter-annual factors: a Latin-hypercube sample of a lognormal with mean 1 and CV ``cv``.
+
+    Year ``k`` gets the quantile ``u_k = (pi_k + U_k) / n`` of the lognormal (``pi`` a
+    seeded permutation of ``0..n-1``, ``U_k`` seeded uniform draws), so that even a
+    handful of years spans the distribution evenly instead of clustering by chance.
+    """
+    from statistics import NormalDist
+
+    if cv <= 0:
+        return np.ones(n)
+    rng = np.random.default_rng([int(first_seed) & 0xFFFFFFFF, n])
+    u = (rng.permutation(n) + rng.uniform(size=n)) / n
+    u = np.clip(u, 1e-9, 1 - 1e-9)
+    s = float(np.sqrt(np.log1p(cv * cv)))
+    z = np.array([NormalDist().inv_cdf(float(x)) for x in u])
+    f = np.exp(-0.5 * s * s + s * z)
+    return np.clip(f, 1.0 - FACTOR_CLIP_SD * cv, 1.0 + FACTOR_CLIP_SD * cv)
+
+
+def weather_years(pf: "Portfolio", n: int, *, first_seed: int = DEFAULT_FIRST_SEED,
+                  ghi_cv: float = INTERANNUAL_GHI_CV) -> list[WeatherYear]:
+    """``n`` alternative weather years of ``pf`` (deterministic for a given ``first_seed``).
+
+    Parameters
+    ----------
+    pf
+        The portfolio.
+    n
+        Number of weather years (>= 1).
+    first_seed
+        Seed of the whole set; the same value gives the same years.
+    ghi_cv
+        Coefficient of variation of the inter-annual GHI factor [1];
+        0 keeps the monthly normals (seeds differ only day by day).
+
+    Returns
+    -------
+    list of WeatherYear
+        Weather year ``k`` (1-based) gives every synthetic site the seed
+        ``crc32("<first_seed>:<k>:<site>")``. The common GHI factors of the
+        ``n`` years are a Latin-hypercube sample of the lognormal (seeded by
+        ``first_seed`` and ``n``: the same pair gives the same years; another
+        ``n`` gives other factors). Sites on weather files keep their one year
+        (listed in ``file_sites``).
+
+    Examples
+    --------
+    >>> from pvopt.testing import tiny_portfolio  # doctest: +SKIP
+    >>> [w.label for w in weather_years(tiny_portfolio(), 2)]  # doctest: +SKIP
+    ['wy1', 'wy2']
+    """
+    if n < 1:
+        raise ValueError(f"expected at least 1 weather year, got {n}")
+    out = []
+    factors = _lognormal_factors(first_seed, n, ghi_cv)
+    for k in range(1, n + 1):
+        factor = float(factors[k - 1])
+        sites, seeds, files = [], {}, []
+        for s in pf.sites:
+            if s.weather.source == "synthetic":
+                seed = zlib.crc32(f"{first_seed}:{k}:{s.name}".encode("utf-8"))
+                seeds[s.name] = seed
+                sites.append(s.model_copy(update={"weather": s.weather.model_copy(update={"seed": seed})}))
+            else:
+                files.append(s.name)
+                sites.append(s)
+        out.append(WeatherYear(f"wy{k}", pf.model_copy(update={"sites": sites}), factor, seeds, tuple(files)))
+    return out
+
+
+def _year_weather(wy: WeatherYear) -> Callable[["Site"], pd.DataFrame]:
+    """The ``weather`` callable for :func:`pvopt.pvyield.simulate_yield` of one weather year."""
+    from .weather import check_weather, normals_path, read_normals, site_weather, synthetic_year
+
+    def weather(site: "Site") -> pd.DataFrame:
+        if site.weather.source != "synthetic":
+            return site_weather(site, wy.portfolio.directory)
+        normals = read_normals(normals_path(str(site.weather.normals)))
+        scaled = normals.copy()
+        scaled["ghi_kwh_m2"] = normals["ghi_kwh_m2"] * wy.ghi_factor
+        scaled.attrs = dict(normals.attrs)
+        df = synthetic_year(scaled, site.latitude_deg, site.longitude_deg, site.altitude_m, site.timezone, int(site.weather.seed))
+        df = check_weather(df, normals.attrs["file"])
+        df.attrs["weather_description"] = (
+            f"weather year {wy.label}: monthly GHI normals x {wy.ghi_factor:.4f} (inter-annual factor, assumption); "
+            + str(df.attrs.get("weather_description", ""))
+        )
+        return df
+
+    return weather
+
+
+def weather_year_yields(wy: WeatherYear, *, progress: Callable[[int, int], None] | None = None) -> xr.Dataset:
+    """Hourly yield per kWp of every array in weather year ``wy`` (pvlib).
+
+    Returns the Dataset of :func:`pvopt.pvyield.simulate_yield` with attrs
+    ``weather_year``, ``ghi_factor`` and ``seeds`` (JSON).
+    """
+    import json
+
+    from .pvyield import simulate_yield
+
+    ds = simulate_yield(wy.portfolio, progress=progress, weather=_year_weather(wy))
+    ds.attrs.update(weather_year=wy.label, ghi_factor=wy.ghi_factor, seeds=json.dumps(wy.seeds),
+                    file_weather_sites=",".join(wy.file_sites))
+    return ds
+
+
+def p90_yields(yields_by_year: Sequence[xr.Dataset], *, base: xr.Dataset | None = None, quantile: float = 0.10) -> xr.Dataset:
+    """A P90 design year: per array, the base profile scaled to the P90 annual energy.
+
+    Method: for every array, take its annual energy ``E_k`` [kWh/kWp] in each
+    weather year ``k``; the P90 energy is the 10th percentile of the ``E_k``
+    (``numpy.quantile``, linear interpolation: the energy exceeded in 90 % of
+    years); the P90 profile is the base profile times ``P90 / E_base``. The
+    hourly shape is the base year's; only the level changes.
+
+    Parameters
+    ----------
+    yields_by_year
+        Yield Datasets of the weather years (same arrays).
+    base
+        The P50/base profile; default the hour-by-hour mean of the weather years.
+    quantile
+        The non-exceedance quantile (0.10 for P90).
+
+    Returns
+    -------
+    xarray.Dataset
+        Like ``base``, with ``yield_kw_per_kwp``, ``annual_kwh_per_kwp`` and
+        ``capacity_factor`` scaled, ``p90_scale[array]`` and attrs describing the method.
+    """
+    if not yields_by_year:
+        raise ValueError("expected at least one weather year")
+    arrays = [str(a) for a in yields_by_year[0]["array"].values]
+    mats = []
+    for ds in yields_by_year:
+        if [str(a) for a in ds["array"].values] != arrays:
+            raise ValueError("every weather year must have the same arrays in the same order")
+        mats.append(np.asarray(ds["yield_kw_per_kwp"].values, dtype=float))
+    stack = np.stack(mats)  # (k, array, hour)
+    annual = stack.sum(axis=2)  # (k, array) kWh/kWp
+    if base is None:
+        base = yields_by_year[0].copy()
+        base["yield_kw_per_kwp"] = (("array", "hour"), stack.mean(axis=0), dict(yields_by_year[0]["yield_kw_per_kwp"].attrs))
+        base_desc = "the hour-by-hour mean of the weather years"
+    else:
+        base = base.copy()
+        base_desc = "the base (typical-year) profile"
+    b = np.asarray(base["yield_kw_per_kwp"].sel(array=arrays).values, dtype=float)
+    e_base = b.sum(axis=1)
+    e_p90 = np.quantile(annual, quantile, axis=0)
+    scale = np.where(e_base > 0, e_p90 / np.where(e_base > 0, e_base, 1.0), 1.0)
+    out = base.sel(array=arrays).copy()
+    out["yield_kw_per_kwp"] = (("array", "hour"), b * scale[:, None], dict(base["yield_kw_per_kwp"].attrs))
+    out["annual_kwh_per_kwp"] = (("array",), (b * scale[:, None]).sum(axis=1), _a("kWh/kWp", "annual AC energy per kWp DC (P90 design year)"))
+    out["capacity_factor"] = (("array",), out["annual_kwh_per_kwp"].values / 8760.0, _a("1", "AC kWh per kWp DC divided by 8760 h"))
+    out["p90_scale"] = (("array",), scale, _a("1", "P90 annual energy / base annual energy"))
+    out.attrs["design_year"] = f"P{round(100 * (1 - quantile))}"
+    out.attrs["design_method"] = (
+        f"per array, {base_desc} scaled so its annual energy equals the {quantile:.0%} quantile (numpy linear interpolation) "
+        f"of the annual energies in {len(yields_by_year)} weather years; hourly shape unchanged"
+    )
+    return out
+
+
+# --------------------------------------------------------------------------- #
+# evaluation with fixed decisions
+# --------------------------------------------------------------------------- #
+def plan_inputs_from_plan(plan: xr.Dataset) -> xr.Dataset:
+    """The LP inputs carried by a plan Dataset (``plan.nc`` holds every input).
+
+    The plan overwrites ``scope1_tco2e`` with Scope 1 after measures; the input
+    is restored from ``scope1_before_measures_tco2e``. Hourly results are dropped.
+    """
+    d = plan.copy()
+    if "scope1_before_measures_tco2e" in d:
+        d["scope1_tco2e"] = d["scope1_before_measures_tco2e"]
+    drop = [k for k, v in d.data_vars.items() if "hour" in v.dims and k not in (
+        "yield_kw_per_kwp", "load_kw", "import_price_per_kwh", "export_price_per_kwh", "hour_month",
+        "measure_delta_kw", "certificate_hourly_share")]
+    return d.drop_vars(drop)
+
+
+def inputs_with_yields(inputs: xr.Dataset, yields: xr.Dataset) -> xr.Dataset:
+    """LP inputs with the yield profiles (and solar certificate shape) of another weather year.
+
+    Every yield profile of ``inputs`` is replaced by the row of ``yields`` of
+    the arrays that use it (they must agree: arrays sharing a profile share
+    weather and geometry). Certificate hourly shares that are not flat (the
+    "solar" instruments) become the mean of the new profiles, as in
+    :func:`pvopt.plandata.build_plan_inputs`.
+    """
+    ymat = np.asarray(yields["yield_kw_per_kwp"].values, dtype=float)
+    row_of = {str(a): i for i, a in enumerate(yields["array"].values)}
+    prof = [str(p) for p in inputs["profile"].values]
+    aprof = [str(p) for p in inputs["array_profile"].values]
+    arrays = [str(a) for a in inputs["array"].values]
+    new = np.zeros((len(prof), ymat.shape[1]))
+    for g, p in enumerate(prof):
+        users = [arrays[a] for a in range(len(arrays)) if aprof[a] == p]
+        missing = [u for u in users if u not in row_of]
+        if missing:
+            raise KeyError(f"the weather year's yield has no array {missing[0]!r}")
+        rows = ymat[[row_of[u] for u in users]]
+        if not np.allclose(rows, rows[0], rtol=1e-9, atol=1e-12):
+            raise ValueError(f"arrays {users} share profile {p} in the plan but differ in the weather year's yield")
+        new[g] = rows[0]
+    out = inputs.copy()
+    out["yield_kw_per_kwp"] = (("profile", "hour"), new, dict(inputs["yield_kw_per_kwp"].attrs))
+    if "certificate_hourly_share" in out and out.sizes.get("certificate", 0):
+        share = np.asarray(out["certificate_hourly_share"].values, dtype=float).copy()
+        solar = new.mean(axis=0) if len(new) else np.ones(share.shape[1])
+        solar = solar / solar.sum() if solar.sum() > 0 else np.full(share.shape[1], 1.0 / share.shape[1])
+        for c in range(share.shape[0]):
+            if np.ptp(share[c]) > 0:
+                share[c] = solar
+        out["certificate_hourly_share"] = (("certificate", "hour"), share, dict(inputs["certificate_hourly_share"].attrs))
+    return out
+
+
+def fix_decisions(plan: xr.Dataset) -> Callable[[Any, xr.Dataset], None]:
+    """An ``extra_constraints`` hook that fixes the plan's investment decisions.
+
+    Fixes ``build[a, y]`` to ``plan.build_kwp`` [kWp], ``madopt[k, y]`` to
+    ``plan.measure_new_fraction`` [1] and the battery capacities ``bE[b, y]``,
+    ``bP[b, y]`` to ``plan.battery_energy_kwh`` [kWh] / ``battery_power_kw`` [kW]
+    (which fixes ``bE_build``/``bP_build`` through their definitions). Values are
+    clipped into the variables' bounds. Everything operational stays free.
+    """
+    build = np.asarray(plan["build_kwp"].values, dtype=float)
+    madopt = np.asarray(plan["measure_new_fraction"].values, dtype=float) if "measure_new_fraction" in plan else None
+    bE = np.asarray(plan["battery_energy_kwh"].values, dtype=float) if "battery_energy_kwh" in plan else None
+    bP = np.asarray(plan["battery_power_kw"].values, dtype=float) if "battery_power_kw" in plan else None
+
+    def _fix(var, value: float) -> None:
+        lo = var.lb if var.lb is not None else -np.inf
+        hi = var.ub if var.ub is not None else np.inf
+        var.fix(float(min(max(value, lo), hi)))
+
+    def hook(m, d: xr.Dataset) -> None:
+        if build.shape != (d.sizes["array"], d.sizes["year"]):
+            raise ValueError(f"plan build_kwp has shape {build.shape}, the model expects {(d.sizes['array'], d.sizes['year'])}")
+        for (a, j) in m.build:
+            _fix(m.build[a, j], build[a, j])
+        if madopt is not None:
+            for (k, j) in m.madopt:
+                _fix(m.madopt[k, j], madopt[k, j])
+        if bE is not None and bP is not None:
+            for (k, j) in m.bE:
+                _fix(m.bE[k, j], bE[k, j])
+                _fix(m.bP[k, j], bP[k, j])
+
+    return hook
+
+
+@dataclass
+class _Outcome:
+    plan: xr.Dataset
+    rows: list[dict[str, Any]]
+    feasible: bool
+    reason: str
+
+
+def _solve_fixed(inputs: xr.Dataset, hook, opts: "SolveOptions") -> _Outcome:
+    """Solve with fixed decisions; on infeasibility, an elastic re-solve with the same decisions."""
+    from dataclasses import replace
+
+    from .optimise import Status, build_model, solve_model, solve_plan
+    from .results import milestone_table, plan_dataset
+
+    o = replace(opts, extra_constraints=hook, diagnose_infeasible=False, milestone_costs="none")
+    try:
+        pm, sol, res = solve_plan(inputs, o)
+    except InfeasiblePlanError:
+        pass
+    else:
+        plan = plan_dataset(pm, sol, res, o, hourly=False)
+        return _Outcome(plan, milestone_table(pm, plan, sol, o), True, "")
+    pm = build_model(inputs, reduce=o.reduce, elastic=True, matrix=o.interface == "direct")
+    hook(pm.model, inputs)
+    sol, res = solve_model(pm, o)
+    if sol.status != Status.OPTIMAL:
+        raise InfeasiblePlanError({"(fixed plan)": (float("nan"), "", f"infeasible even with every milestone relaxed ({sol.termination})")})
+    plan = plan_dataset(pm, sol, res, o, hourly=False)
+    rows = milestone_table(pm, plan, sol, o)
+    short = []
+    for mr in pm.milestones.values():
+        vals = [(y, float(s.value or 0.0)) for (y, _), s in zip(mr.rows, mr.slacks)]
+        bad = [(y, v) for y, v in vals if v > 1e-4]
+        if bad:
+            worst = max(bad, key=lambda t: t[1])
+            short.append(f"{mr.name} short by {worst[1]:,.1f} {mr.unit} (worst in {worst[0]})")
+    reason = "milestones not met with the plan's decisions fixed: " + ("; ".join(short) if short else "(no slack reported)")
+    return _Outcome(plan, rows, False, reason)
+
+
+def evaluate_plan_under_weather(
+    plan_or_run: "xr.Dataset | PlanRun",
+    yields_by_year: Sequence[xr.Dataset],
+    *,
+    labels: Sequence[str] | None = None,
+    opts: "SolveOptions | None" = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> xr.Dataset:
+    """Re-solve the operation of a plan, with its investments fixed, in each weather year.
+
+    Parameters
+    ----------
+    plan_or_run
+        A :class:`pvopt.pipeline.PlanRun` or a plan Dataset (``plan.nc``).
+    yields_by_year
+        One yield Dataset per weather year (:func:`weather_year_yields`).
+    labels
+        Names of the weather years; default ``attrs["weather_year"]`` or ``wy1..``.
+    opts
+        Solve options (``extra_constraints`` is replaced by :func:`fix_decisions`).
+    progress
+        ``callable(done, total)`` after each weather year.
+
+    Returns
+    -------
+    xarray.Dataset
+        Dimension ``weather_year`` (and ``year``, ``milestone``):
+        ``<metric>_by_year[weather_year, year]`` portfolio totals, ``<metric>``
+        [weather_year] means over the planning years (see :data:`RISK_METRICS`),
+        ``npc``, ``feasible`` (1/0), ``reason``, ``milestone_met[weather_year, milestone]``,
+        ``all_milestones_met``; ``build_kwp_fixed[array, year]`` the decisions held fixed.
+        Units in attrs. An infeasible year never raises: it has ``feasible = 0``
+        and the reason, and the metrics of the elastic re-solve.
+    """
+    from .optimise import SolveOptions
+
+    opts = opts or SolveOptions()
+    if hasattr(plan_or_run, "inputs") and hasattr(plan_or_run, "plan"):
+        inputs, plan = plan_or_run.inputs, plan_or_run.plan
+    else:
+        plan = plan_or_run
+        inputs = plan_inputs_from_plan(plan)
+    hook = fix_decisions(plan)
+    cur = str(inputs.attrs.get("currency", ""))
+    n = len(yields_by_year)
+    labels = list(labels) if labels is not None else [str(y.attrs.get("weather_year", f"wy{k + 1}")) for k, y in enumerate(yields_by_year)]
+    years = [int(y) for y in inputs["year"].values]
+    by_year = {k: np.full((n, len(years)), np.nan) for k in _ANNUAL}
+    npc = np.full(n, np.nan)
+    feasible = np.zeros(n, dtype=np.int8)
+    reasons, mnames = [], []
+    met_rows: list[dict[str, bool]] = []
+    build_fixed = None
+    seconds = np.zeros(n)
+    for k, y in enumerate(yields_by_year):
+        t0 = time.perf_counter()
+        d = inputs_with_yields(inputs, y)
+        oc = _solve_fixed(d, hook, opts)
+        for key in _ANNUAL:
+            by_year[key][k] = oc.plan[key].sum("site").values
+        npc[k] = float(oc.plan["npc"])
+        feasible[k] = int(oc.feasible)
+        reasons.append(oc.reason)
+        met_rows.append({r["name"]: bool(r["met"]) for r in oc.rows})
+        if not mnames:
+            mnames = [r["name"] for r in oc.rows]
+        if build_fixed is None:
+            build_fixed = oc.plan["build_kwp"]
+        seconds[k] = time.perf_counter() - t0
+        if progress is not None:
+            progress(k + 1, n)
+    ds = xr.Dataset(coords={"weather_year": ("weather_year", labels, _a("", "weather year label")),
+                            "year": ("year", years, _a("year", "planning year")),
+                            "milestone": ("milestone", mnames, _a("", "milestone name"))})
+    for key in _ANNUAL:
+        units, worse, desc = RISK_METRICS[key]
+        u = units.format(cur=cur)
+        ds[f"{key}_by_year"] = (("weather_year", "year"), by_year[key], _a(u.replace("/yr", ""), desc.split(",")[0] + ", portfolio total per planning year"))
+        ds[key] = (("weather_year",), by_year[key].mean(axis=1), {**_a(u, desc), "worse_when": worse})
+    ds["npc"] = (("weather_year",), npc, {**_a(cur, RISK_METRICS["npc"][2]), "worse_when": "higher"})
+    ds["feasible"] = (("weather_year",), feasible, _a("1", "1: the fixed plan meets every milestone in this weather; 0: it cannot (see reason)"))
+    ds["reason"] = (("weather_year",), np.array(reasons, dtype=object), _a("", "why the year is infeasible (empty when feasible)"))
+    met = np.array([[row.get(mn, False) for mn in mnames] for row in met_rows], dtype=np.int8).reshape(n, len(mnames))
+    ds["milestone_met"] = (("weather_year", "milestone"), met, _a("1", "1: milestone met in this weather year"))
+    ds["all_milestones_met"] = (("weather_year",), met.all(axis=1).astype(np.int8) if len(mnames) else np.ones(n, np.int8),
+                                _a("1", "1: every milestone met"))
+    ds["solve_seconds"] = (("weather_year",), seconds, _a("s", "wall time of the re-solve"))
+    if build_fixed is not None:
+        ds["build_kwp_fixed"] = build_fixed.assign_attrs(_a("kWp", "PV built per array and year, as re-solved with the plan's decisions fixed"))
+    ds.attrs.update(
+        title="pvopt weather risk: the plan's fixed investments operated in other weather years",
+        currency=cur,
+        portfolio_name=str(inputs.attrs.get("portfolio_name", "")),
+        method=("investment decisions (PV build per array and year, measures, battery energy and power) fixed to the plan's values; "
+                "onsite use, grid, export, battery dispatch, certificates and offsets re-optimised per weather year"),
+    )
+    return ds
+
+
+def risk_summary(ds: xr.Dataset) -> pd.DataFrame:
+    """Min / P50 / P90 / max per metric across the weather years.
+
+    ``p90`` is the value the metric is no worse than in 90 % of weather years:
+    the 10th percentile for metrics that are worse when lower (yield, onsite
+    use), the 90th for those worse when higher (grid, emissions, costs)
+    (``numpy.quantile``, linear interpolation; with few years it is an
+    interpolation between them, not a statistical estimate).
+    """
+    rows = []
+    for key in RISK_METRICS:
+        if key not in ds:
+            continue
+        v = np.asarray(ds[key].values, dtype=float)
+        worse = ds[key].attrs.get("worse_when", "higher")
+        rows.append({
+            "metric": key,
+            "units": ds[key].attrs.get("units", ""),
+            "design": float(ds[f"design_{key}"]) if f"design_{key}" in ds else np.nan,
+            "min": float(np.nanmin(v)),
+            "p50": float(np.nanquantile(v, 0.5)),
+            "p90": float(np.nanquantile(v, 0.1 if worse == "lower" else 0.9)),
+            "max": float(np.nanmax(v)),
+            "spread_pct": float(100.0 * (np.nanmax(v) - np.nanmin(v)) / abs(np.nanquantile(v, 0.5))) if np.nanquantile(v, 0.5) else np.nan,
+            "worse_when": worse,
+        })
+    df = pd.DataFrame(rows)
+    n_inf = int((np.asarray(ds["feasible"].values) == 0).sum()) if "feasible" in ds else 0
+    df.attrs["infeasible_years"] = n_inf
+    return df
+
+
+@dataclass
+class RiskResult:
+    """Outcome of :func:`plan_with_risk`.
+
+    Attributes
+    ----------
+    dataset
+        The evaluation (:func:`evaluate_plan_under_weather`) plus ``design_<metric>``
+        (the plan's own values), ``ghi_factor[weather_year]`` and
+        ``annual_kwh_per_kwp[weather_year, array]``.
+    summary
+        :func:`risk_summary` of the dataset.
+    run
+        The plan (designed on the P50 or P90 year).
+    """
+
+    dataset: xr.Dataset
+    summary: pd.DataFrame
+    run: "PlanRun"
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+
+def plan_with_risk(
+    pf: "Portfolio",
+    n_years: int = 5,
+    *,
+    design: Literal["p50", "p90"] = "p50",
+    first_seed: int = DEFAULT_FIRST_SEED,
+    ghi_cv: float = INTERANNUAL_GHI_CV,
+    opts: "SolveOptions | None" = None,
+    base_yields: xr.Dataset | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> RiskResult:
+    """Plan on the typical (P50) or P90 year, then evaluate the plan across ``n_years`` weather years.
+
+    Parameters
+    ----------
+    pf
+        The portfolio.
+    n_years
+        Number of weather years.
+    design
+        ``"p50"``: plan on the portfolio's own typical year; ``"p90"``: on
+        :func:`p90_yields` of the weather years (base: the typical year).
+    first_seed, ghi_cv
+        See :func:`weather_years`.
+    opts
+        Solve options of the plan and of the re-solves.
+    base_yields
+        The typical year's yields if already simulated.
+    progress
+        ``callable(done, total)``; ``total = 2 * n_years + 1`` steps (yield of
+        each weather year, the plan, each re-solve).
+
+    Returns
+    -------
+    RiskResult
+    """
+    from .optimise import SolveOptions
+    from .pipeline import plan_portfolio
+    from .pvyield import simulate_yield
+
+    if design not in ("p50", "p90"):
+        raise ValueError(f"expected design 'p50' or 'p90', got {design!r}")
+    opts = opts or SolveOptions()
+    total = 2 * n_years + 1
+    step = [0]
+
+    def tick() -> None:
+        step[0] += 1
+        if progress is not None:
+            progress(step[0], total)
+
+    t: dict[str, float] = {}
+    t0 = time.perf_counter()
+    base = base_yields if base_yields is not None else simulate_yield(pf)
+    wys = weather_years(pf, n_years, first_seed=first_seed, ghi_cv=ghi_cv)
+    ys = []
+    for wy in wys:
+        ys.append(weather_year_yields(wy))
+        tick()
+    t["yield"] = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    design_yields = base if design == "p50" else p90_yields(ys, base=base)
+    run = plan_portfolio(pf, design_yields, opts, hourly=False)
+    tick()
+    t["plan"] = time.perf_counter() - t1
+    t2 = time.perf_counter()
+    ds = evaluate_plan_under_weather(run, ys, labels=[w.label for w in wys], opts=opts, progress=lambda d, n: tick())
+    t["evaluate"] = time.perf_counter() - t2
+    cur = str(run.inputs.attrs.get("currency", ""))
+    for key in _ANNUAL:
+        units, worse, desc = RISK_METRICS[key]
+        ds[f"design_{key}"] = ((), float(run.plan[key].sum("site").mean("year")), _a(units.format(cur=cur), f"the plan's own value on its design year: {desc}"))
+    ds["design_npc"] = ((), float(run.plan["npc"]), _a(cur, "the plan's own NPC on its design year"))
+    ds["ghi_factor"] = (("weather_year",), np.array([w.ghi_factor for w in wys]), _a("1", "inter-annual factor on the monthly GHI normals (synthetic sites)"))
+    ds["annual_kwh_per_kwp"] = (("weather_year", "array"), np.stack([y["annual_kwh_per_kwp"].values for y in ys]),
+                                _a("kWh/kWp", "specific yield per array in each weather year"))
+    ds = ds.assign_coords(array=("array", [str(a) for a in ys[0]["array"].values]))
+    ds["design_annual_kwh_per_kwp"] = (("array",), np.asarray(design_yields["annual_kwh_per_kwp"].sel(array=ds["array"].values).values, dtype=float),
+                                       _a("kWh/kWp", "specific yield per array in the design year"))
+    file_sites = sorted({s for w in wys for s in w.file_sites})
+    ds.attrs.update(
+        design=design,
+        design_npc=float(run.plan["npc"]),
+        n_weather_years=n_years,
+        first_seed=int(first_seed),
+        interannual_ghi_cv=float(ghi_cv),
+        variability_model=(
+            f"synthetic sites: a new daily-clearness seed per weather year and monthly GHI normals x a common lognormal factor "
+            f"(mean 1, CV {ghi_cv:.1%}, clipped at ±{FACTOR_CLIP_SD:g} sd; assumption, typical of published year-to-year GHI variability)"
+        ),
+        file_weather_sites=", ".join(file_sites),
+        file_weather_note=("sites on weather files keep their one year in every weather year: " + ", ".join(file_sites)) if file_sites else "",
+    )
+    if design == "p90":
+        ds.attrs["design_method"] = str(design_yields.attrs.get("design_method", ""))
+    t["total"] = time.perf_counter() - t0
+    return RiskResult(ds, risk_summary(ds), run, t)

@@ -1,0 +1,148 @@
+"""Metered actuals against the plan (pvopt.actuals, `pvopt actuals`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import mini_portfolio
+
+PR_ATOL = 1e-6  # performance ratio of a meter built from the plan itself
+PCT_ATOL = 1e-4  # yield gap [%]
+TZ = "Asia/Shanghai"
+
+
+@pytest.fixture(scope="module")
+def planned(tmp_path_factory):
+    """A mini portfolio (2024-2025; 2024 is a leap year) planned with hourly dispatch."""
+    from pvopt.pipeline import run_plan
+
+    root = tmp_path_factory.mktemp("actuals")
+    d = mini_portfolio(root / "pf")
+    out = root / "out"
+    run = run_plan(d, out)
+    return d, out, run.plan
+
+
+def _meter(plan, start: str, end: str, *, factor: float, tz: str = TZ, site: str = "alpha") -> pd.DataFrame:
+    """Hourly meter rows from the plan's own expectation x ``factor`` (every real hour, Feb 29 included)."""
+    from pvopt.weather import hour_index
+
+    stamps = pd.date_range(pd.Timestamp(start, tz=tz), pd.Timestamp(end, tz=tz), freq="h", inclusive="left")
+    pv, load = [], []
+    for t in stamps:
+        y = t.year
+        pos = hour_index(y, tz).get_indexer([t])[0]
+        p = float(plan["pv_generated_kw"].sel(site=site, year=y).values[pos]) if pos >= 0 else 123.0
+        ld = float(plan["load_after_measures_kw"].sel(site=site, year=y).values[pos]) if pos >= 0 else 456.0
+        pv.append(factor * p)
+        load.append(ld)
+    return pd.DataFrame({"timestamp": [t.isoformat() for t in stamps], "site": site, "pv_kwh": pv, "load_kwh": load})
+
+
+def _write(df: pd.DataFrame, path: Path, comment: str = "# synthetic test meter\n") -> Path:
+    path.write_text(comment + df.to_csv(index=False, float_format="%.9f"))
+    return path
+
+
+def test_meter_from_plan_times_0_9(planned, tmp_path):
+    from pvopt.actuals import compare_actuals, read_meter
+
+    _, _, plan = planned
+    p = _write(_meter(plan, "2024-02-27", "2024-03-04", factor=0.9), tmp_path / "m.csv")
+    m = read_meter(p)
+    res = compare_actuals(plan, m, timezones={"alpha": TZ})
+    tot = res[res.site == "ALL"]
+    pr = tot["metered_pv_mwh"].sum() / tot["expected_pv_mwh"].sum()
+    assert pr == pytest.approx(0.9, abs=PR_ATOL)
+    for _, r in res.iterrows():
+        assert r.performance_ratio == pytest.approx(0.9, abs=PR_ATOL)
+        assert r.yield_gap_pct == pytest.approx(-10.0, abs=PCT_ATOL)
+        assert r.load_gap_mwh == pytest.approx(0.0, abs=1e-6)
+        assert r.extra_grid_mwh >= -1e-9
+        assert r.emissions_gap_location_tco2e == pytest.approx(r.extra_grid_mwh * 0.58, rel=1e-9)
+    # 6 days x 24 h, of which Feb 29 (24 h) is dropped by the 8760-hour convention
+    assert int(tot["hours"].sum()) == 5 * 24 and res.attrs["feb29_hours_dropped"] == 24
+    assert res.attrs["units"]["performance_ratio"] == "1" and res.attrs["units"]["emissions_gap_market_tco2e"] == "tCO2e"
+    assert sorted(set(res[res.site != "ALL"].month)) == [2, 3]
+
+
+def test_dst_zone_maps_consecutive_real_hours(planned, tmp_path):
+    """Across the spring DST switch every real hour maps to a distinct plan hour (no gap, no duplicate)."""
+    from pvopt.actuals import compare_actuals, read_meter
+
+    _, _, plan = planned
+    tz = "Europe/Berlin"
+    p = _write(_meter(plan, "2025-03-29", "2025-04-01", factor=0.9, tz=tz), tmp_path / "dst.csv")
+    res = compare_actuals(plan, read_meter(p), timezones={"alpha": tz}, freq="period")
+    assert int(res.loc[res.site == "alpha", "hours"].iloc[0]) == 3 * 24 - 1  # the skipped wall-clock hour
+    assert float(res.loc[res.site == "alpha", "performance_ratio"].iloc[0]) == pytest.approx(0.9, abs=PR_ATOL)
+
+
+def _line_of(text: str, needle: str) -> int:
+    return next(i for i, ln in enumerate(text.splitlines(), start=1) if needle in ln)
+
+
+@pytest.mark.parametrize(
+    "case, column",
+    [("naive", "timestamp"), ("missing_column", "load_kwh"), ("duplicate", "timestamp"), ("nan", "pv_kwh"),
+     ("negative", "load_kwh"), ("gap", "timestamp")],
+)
+def test_bad_meter_files_exit_2_naming_file_line_column(planned, tmp_path, cli, case, column):
+    d, out, plan = planned
+    df = _meter(plan, "2025-03-03", "2025-03-04", factor=1.0)
+    if case == "naive":
+        df.loc[5, "timestamp"] = df.loc[5, "timestamp"][:19]
+    elif case == "missing_column":
+        df = df.drop(columns=["load_kwh"])
+    elif case == "duplicate":
+        df = pd.concat([df.iloc[:8], df.iloc[7:8], df.iloc[8:]], ignore_index=True)
+    elif case == "nan":
+        df["pv_kwh"] = df["pv_kwh"].astype(object)
+        df.loc[12, "pv_kwh"] = "nan"
+    elif case == "negative":
+        df.loc[3, "load_kwh"] = -5.0
+    elif case == "gap":
+        df = df.drop(index=[10, 11]).reset_index(drop=True)
+    p = _write(df, tmp_path / f"{case}.csv")
+    r = cli("actuals", d, p, "--plan", out / "plan.nc")
+    assert r.exit_code == 2, r.stdout + r.stderr
+    msg = r.stderr
+    assert "Traceback" not in msg and str(p) in msg and column in msg
+    if case != "missing_column":
+        assert "line " in msg
+    if case == "naive":
+        assert f"line {_line_of(p.read_text(), df.loc[5, 'timestamp'] + ',')}" in msg
+    if case == "duplicate":
+        assert "appears twice" in msg
+
+
+def test_cli_actuals_writes_csv_plot_and_report_section(planned, tmp_path, cli):
+    import shutil
+
+    d, out, plan = planned
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    shutil.copy(out / "plan.nc", run_dir / "plan.nc")
+    p = _write(_meter(plan, "2025-06-01", "2025-06-15", factor=0.95), tmp_path / "m.csv")
+    r = cli("actuals", d, p, "--plan", run_dir / "plan.nc")
+    assert r.exit_code == 0, r.stderr
+    df = pd.read_csv(run_dir / "actuals.csv")
+    assert np.allclose(df["performance_ratio"], 0.95, atol=PR_ATOL)
+    assert (run_dir / "figures" / "actuals.png").read_bytes()[:4] == b"\x89PNG"
+    rep = cli("report", run_dir)
+    assert rep.exit_code == 0, rep.stderr
+    html = (run_dir / "report.html").read_text()
+    assert "<h2>Metered actuals</h2>" in html and "<h2>Weather risk</h2>" not in html
+
+
+def test_sample_meter_file_reads(planned):
+    from pvopt.actuals import read_meter
+
+    root = Path(__file__).resolve().parents[1]
+    m = read_meter(root / "sites" / "lead" / "meter_sample.csv")
+    assert set(m["site"]) == {"suzhou", "wuxi"} and len(m) == 2 * 28 * 24
+    assert str(m["timestamp"].dt.tz) == "UTC"
