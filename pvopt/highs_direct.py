@@ -181,6 +181,9 @@ def solve_direct(
         if time_limit_s is not None:
             h.setOptionValue("time_limit", float(time_limit_s))
         if threads:
+            # HiGHS keeps one thread scheduler per process, fixed by the first solve; a later solve
+            # asking for another thread count fails ("Not Set") unless the scheduler is reset.
+            highspy.Highs.resetGlobalScheduler(True)
             h.setOptionValue("threads", int(threads))
         h.passModel(lp)
         handover = time.perf_counter() - t0

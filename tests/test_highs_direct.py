@@ -64,3 +64,15 @@ def test_direct_reports_infeasible():
     r = solve_direct(m)
     assert r.model_status == "Infeasible"
     assert r.objective is None
+
+
+def test_thread_count_can_change_between_solves_in_one_process():
+    """HiGHS fixes its thread scheduler at the first solve; pvopt resets it when a solve asks for threads."""
+    from pvopt.optimise import solve_plan
+
+    d = small_inputs(n_sites=1, n_years=1)
+    _, s_default, _ = solve_plan(d, SolveOptions())
+    _, s_one, _ = solve_plan(d, SolveOptions(threads=1))
+    _, s_two, _ = solve_plan(d, SolveOptions(threads=2))
+    assert s_one.objective == pytest.approx(s_default.objective, rel=OBJ_RTOL)
+    assert s_two.objective == pytest.approx(s_default.objective, rel=OBJ_RTOL)
