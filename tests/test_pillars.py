@@ -158,3 +158,22 @@ def test_plan_reports_annual_against_hourly_matching():
     hrs = p.certificates_hourly_matching_mwh.values
     assert np.all(hrs >= ann * (1 - 1e-9))  # hour-by-hour matching never needs fewer certificates
     assert float(p.certificate_cost_hourly_matching.sum()) >= float(p.certificate_cost_annual_matching.sum())
+
+
+def test_report_shows_matching_measures_batteries_and_peaks(tmp_path):
+    import pandas as pd
+
+    from pvopt.report import write_report
+
+    d = small_inputs(n_sites=1, n_years=1, pv_to_load=2.0, measures=True, battery_sites=(0,), battery_capex_per_kwh=300.0,
+                     demand_charge_per_kw_month=40.0, milestones=[NEUTRAL])
+    _, _, p = _plan(d)
+    files = write_report(tmp_path, plan=p)
+    sheets = pd.ExcelFile(files.xlsx).sheet_names
+    assert {"matching", "measures", "batteries", "demand_peaks"} <= set(sheets)
+    m = pd.read_excel(files.xlsx, "matching")
+    assert m["certificates_hourly_matching_mwh"].iloc[0] >= m["certificates_annual_matching_mwh"].iloc[0] - 1e-6
+    b = pd.read_excel(files.xlsx, "batteries")
+    assert b["energy_kwh"].iloc[0] == pytest.approx(float(p.battery_energy_kwh.sum()), rel=1e-9)
+    html = files.html.read_text(encoding="utf-8")
+    assert "hour-by-hour" in html and "Batteries" in html and "Demand-charge peaks" in html
