@@ -15,32 +15,15 @@ The notebook API (:mod:`pvopt.api`)::
     result = pvopt.plan(pf)            # PlanResult: .dataset, .capacity(), .costs(), ...
 """
 
-from .api import (
-    PlanResult,
-    YieldResult,
-    compare_plans,
-    plan,
-    simulate,
-    with_array,
-    with_settings_change,
-    with_site_change,
-    without_array,
-)
+from . import api as _api
+from .api import *  # noqa: F401,F403 - the notebook API, listed in api.__all__
 from .config import Array, Portfolio, Site
 from .errors import InfeasiblePlanError, PortfolioError, SolverError
 from .portfolio import load_portfolio
 
 __all__ = [
     "load_portfolio",
-    "with_array",
-    "without_array",
-    "with_site_change",
-    "with_settings_change",
-    "simulate",
-    "plan",
-    "compare_plans",
-    "PlanResult",
-    "YieldResult",
+    *_api.__all__,
     "SolveOptions",
     "Array",
     "Site",
