@@ -293,6 +293,11 @@ def plot_emissions(plan: xr.Dataset) -> bytes:
     return _png(fig)
 
 
+def _load_kw(plan: xr.Dataset) -> np.ndarray:
+    """Hourly load the plan served [kW]: after adopted measures when the plan has them."""
+    return (plan["load_after_measures_kw"] if "load_after_measures_kw" in plan else plan["load_kw"]).values
+
+
 def dispatch_week(plan: xr.Dataset) -> tuple[int, int]:
     """``(year index, first hour)`` of the shown week: the plan year with the most PV, the April week with the most surplus PV.
 
@@ -301,7 +306,7 @@ def dispatch_week(plan: xr.Dataset) -> tuple[int, int]:
     and zero surplus fall back to the week with the most PV generation.
     """
     gen = plan["pv_generated_kw"].values.astype(float)
-    load = plan["load_kw"].values
+    load = _load_kw(plan)
     j = int(np.argmax(gen.sum(axis=(0, 2))))
     g, l_ = gen[:, j].sum(axis=0), load[:, j].sum(axis=0)
     sur = np.clip(gen[:, j] - load[:, j], 0, None).sum(axis=0)
@@ -333,7 +338,7 @@ def plot_dispatch(plan: xr.Dataset) -> bytes:
         gi = plan["grid_import_kw"].values[i, j, wk].astype(float)
         ex = plan["export_kw"].values[i, j, wk].astype(float)
         cu = plan["curtailed_kw"].values[i, j, wk].astype(float)
-        ld = plan["load_kw"].values[i, j, wk]
+        ld = _load_kw(plan)[i, j, wk]
         ax.stackplot(x, on / 1000, gi / 1000, ex / 1000, cu / 1000, colors=["#2ca02c", "#bbbbbb", "#1f77b4", "#d62728"],
                      labels=["PV used onsite", "grid import", "PV exported", "PV curtailed"], alpha=0.85)
         ax.plot(x, ld / 1000, color="black", lw=1, label="load")
