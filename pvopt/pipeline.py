@@ -67,36 +67,27 @@ def _umask_mode() -> int:
     return 0o666 & ~mask
 
 
-def write_netcdf_atomic(ds: xr.Dataset, path: Path) -> None:
-    """Write ``ds`` to ``path`` via a temporary file in the same directory."""
+def _write_atomic(path: Path, write: Callable[[str], None]) -> None:
+    """Run ``write(tmp)`` on a temporary file beside ``path``, then move it into place; remove it on failure."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    os.chmod(tmp, _umask_mode())
+    tmp = _temp_beside(path)
     try:
-        _prepare_for_netcdf(ds).to_netcdf(tmp, engine="h5netcdf")
+        write(tmp)
         os.replace(tmp, path)
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        _discard(tmp)
         raise
+
+
+def write_netcdf_atomic(ds: xr.Dataset, path: Path) -> None:
+    """Write ``ds`` to ``path`` via a temporary file in the same directory."""
+    _write_atomic(path, lambda tmp: _prepare_for_netcdf(ds).to_netcdf(tmp, engine="h5netcdf"))
 
 
 def write_bytes_atomic(data: bytes, path: Path) -> None:
     """Write ``data`` to ``path`` via a temporary file in the same directory, moved into place when complete."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.chmod(tmp, _umask_mode())
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    _write_atomic(path, lambda tmp: Path(tmp).write_bytes(data))
 
 
 def _write_text_atomic(text: str, path: Path) -> None:

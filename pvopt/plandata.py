@@ -20,32 +20,15 @@ import xarray as xr
 
 from .config import Portfolio, series_value
 from .profiles import export_price_per_kwh, import_price_per_kwh, load_profile_kw
+from .summary import baseline_emissions
 
-__all__ = ["build_plan_inputs", "baseline_table"]
+__all__ = ["build_plan_inputs"]
 
 KINDS = ["rooftop", "carport"]
 
 
 def _attrs(units: str, description: str) -> dict[str, str]:
     return {"units": units, "description": description}
-
-
-def baseline_table(portfolio: Portfolio) -> dict[str, np.ndarray]:
-    """Baseline-year Scope 1 and location-based Scope 2 per site [tCO2e].
-
-    The baseline assumes the base-year load came from the grid except what
-    PV already installed by then produced; that PV is not subtracted here
-    (its yield needs pvlib), so the figure is an upper bound when existing PV
-    predates the baseline year. See docs/accounting.md.
-    """
-    by = portfolio.settings.planning.baseline_year
-    s1, s2, grid = [], [], []
-    for s in portfolio.sites:
-        load_kwh = float(load_profile_kw(s, by, portfolio.directory).sum())
-        s1.append(series_value(s.scope1_tco2e, by))
-        grid.append(load_kwh / 1000.0)
-        s2.append(load_kwh / 1000.0 * series_value(s.grid_ef_t_per_mwh, by))
-    return {"scope1_tco2e": np.array(s1), "grid_mwh": np.array(grid), "scope2_location_tco2e": np.array(s2)}
 
 
 def build_plan_inputs(portfolio: Portfolio, yields: xr.Dataset) -> xr.Dataset:
@@ -113,7 +96,7 @@ def build_plan_inputs(portfolio: Portfolio, yields: xr.Dataset) -> xr.Dataset:
     cert_price = np.array([[series_value(c.price_per_mwh, y) for y in years] for c in st.certificates]).reshape(len(cert_names), len(years))
     cert_ok = np.array([[c.first_year <= y <= c.last_year for y in years] for c in st.certificates], dtype=bool).reshape(len(cert_names), len(years))
     off_price = np.array([series_value(st.offsets.price_per_tco2e, y) if st.offsets else np.nan for y in years])
-    base = baseline_table(portfolio)
+    base = baseline_emissions(portfolio)  # the same figures `pvopt validate` prints
     cur = st.currency
     extra = _pillar_inputs(portfolio, load, ymat, prof_rows, years, cur)
 
@@ -143,9 +126,9 @@ def build_plan_inputs(portfolio: Portfolio, yields: xr.Dataset) -> xr.Dataset:
             "certificate_price_per_mwh": (("certificate", "year"), cert_price, _attrs(f"{cur}/MWh", "certificate price")),
             "certificate_available": (("certificate", "year"), cert_ok, _attrs("", "instrument can be bought that year")),
             "offset_price_per_tco2e": (("year",), off_price, _attrs(f"{cur}/tCO2e", "offset credit price (NaN: no offsets)")),
-            "baseline_scope1_tco2e": (("site",), base["scope1_tco2e"], _attrs("tCO2e", "baseline-year Scope 1")),
-            "baseline_grid_mwh": (("site",), base["grid_mwh"], _attrs("MWh", "baseline-year grid electricity")),
-            "baseline_scope2_location_tco2e": (("site",), base["scope2_location_tco2e"], _attrs("tCO2e", "baseline-year location-based Scope 2")),
+            "baseline_scope1_tco2e": (("site",), base["scope1_tco2e"].to_numpy(), _attrs("tCO2e", "baseline-year Scope 1")),
+            "baseline_grid_mwh": (("site",), base["grid_mwh"].to_numpy(), _attrs("MWh", "baseline-year grid electricity")),
+            "baseline_scope2_location_tco2e": (("site",), base["scope2_location_tco2e"].to_numpy(), _attrs("tCO2e", "baseline-year location-based Scope 2")),
             **extra["vars"],
         },
         coords={

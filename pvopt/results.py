@@ -174,8 +174,9 @@ def matching_comparison(d: xr.Dataset, grid_kw: np.ndarray, cert_claimed_mwh: np
         if not cands:
             need[j] = np.inf
             continue
-        best = min(cands, key=lambda c: price[c, j] * hourly_matching_purchase(pool[j], target[j], share[c]))
-        need[j] = hourly_matching_purchase(pool[j], target[j], share[best])
+        vol = {c: hourly_matching_purchase(pool[j], target[j], share[c]) for c in cands}
+        best = min(cands, key=lambda c: price[c, j] * vol[c])
+        need[j] = vol[best]
         cost_h[j] = price[best, j] * need[j]
     return {"claimed_mwh": target, "hourly_needed_mwh": need, "hourly_cost": cost_h}
 
