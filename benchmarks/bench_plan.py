@@ -28,7 +28,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from pvopt.config import (  # noqa: E402
+from pvopt.inputs.schema import (  # noqa: E402
     Array,
     CertificateInstrument,
     ExportPolicy,
@@ -115,9 +115,9 @@ def peak_rss_mb() -> float:
 
 
 def bench_large(n_sites: int, n_years: int, out: Path) -> dict[str, float]:
-    from pvopt.optimise import SolveOptions
+    from pvopt.lp.model import SolveOptions
     from pvopt.pipeline import plan_portfolio, write_netcdf_atomic
-    from pvopt.pvyield import simulate_yield
+    from pvopt.pv.yields import simulate_yield
 
     pf = synthetic_portfolio(n_sites, n_years, out)
     t = time.perf_counter()

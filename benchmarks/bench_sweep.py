@@ -1,4 +1,4 @@
-"""Benchmark of pvopt.sweep.run_sweep: 16 scenarios serially in-process vs on a 2-worker LocalCluster.
+"""Benchmark of pvopt.studies.sweep.run_sweep: 16 scenarios serially in-process vs on a 2-worker LocalCluster.
 
 The grid is 4 certificate prices x 4 capex scales on the example portfolio
 sites/lead (one plan takes ~1.5-2.5 s). The yield and the LP inputs are built
@@ -22,7 +22,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from pvopt import sweep as sw  # noqa: E402
+from pvopt.studies import sweep as sw  # noqa: E402
 
 VARY = {"certificate_price": [2.0, 20.0, 50.0, 100.0], "capex_scale": [0.7, 0.9, 1.1, 1.3]}
 N_WORKERS = 2
@@ -30,8 +30,8 @@ N_WORKERS = 2
 
 def _warm() -> None:
     """Import the optimiser stack on a worker (a one-off cost per worker process)."""
-    import pvopt.optimise  # noqa: F401
-    import pvopt.results  # noqa: F401
+    import pvopt.lp.model  # noqa: F401
+    import pvopt.lp.solution  # noqa: F401
     from pyomo.contrib.solver.solvers.highs import Highs
 
     Highs().available()

@@ -1,4 +1,4 @@
-"""Benchmark of pvopt.pvyield.simulate_yield.
+"""Benchmark of pvopt.pv.yields.simulate_yield.
 
 (a) the example portfolio in sites/lead (skipped when absent or invalid);
 (b) a synthetic portfolio of 20 sites x 50 arrays = 1,000 arrays, several
@@ -22,8 +22,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from pvopt import pvyield  # noqa: E402
-from pvopt.config import (  # noqa: E402
+from pvopt.pv import yields as pvyield  # noqa: E402
+from pvopt.inputs.schema import (  # noqa: E402
     Array,
     Load,
     Planning,

@@ -154,7 +154,7 @@ base'''),
     md("""
 ## PV per array against certificates
 
-`result.finance()` (from `pvopt.finance`) gives one row per array. Arrays the plan leaves unbuilt are
+`result.finance()` (from `pvopt.results.finance`) gives one row per array. Arrays the plan leaves unbuilt are
 evaluated at their unused room.
 """),
     code('''
@@ -163,7 +163,7 @@ cols = ["array", "status", "kwp", "lcoe_cny_per_kwh", "value_cny_per_kwh", "onsi
         "payback_years", "break_even_certificate_price_cny_per_mwh", "pv_cheaper_than_certificates"]
 fa[cols].sort_values("break_even_certificate_price_cny_per_mwh")'''),
     code('''
-import pvopt.finance as finance
+import pvopt.results.finance as finance
 finance.certificate_prices_table(base.dataset)'''),
     md("""
 ## Marginal abatement cost curve
@@ -214,7 +214,7 @@ ax.set_title("PV beats certificates below the dashed lines");'''),
     md("""
 ## Does the optimiser agree?
 
-Re-plan with scenarios (`scenario=` applies `pvopt.sweep.apply_scenario` to the LP inputs): capex ×2.5
+Re-plan with scenarios (`scenario=` applies `pvopt.studies.sweep.apply_scenario` to the LP inputs): capex ×2.5
 with today's certificate prices, and the same with certificates ×50. Rooftops are forced in by the
 `all-rooftops-2027` milestone, so watch the **carports**, which no milestone requires.
 """),

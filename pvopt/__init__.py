@@ -1,8 +1,8 @@
 """pvopt: plan rooftop and carport PV, grid power, certificates and offsets for multi-site manufacturers.
 
-Layers, one-way: inputs (:mod:`pvopt.config`, :mod:`pvopt.portfolio`,
-:mod:`pvopt.weather`, :mod:`pvopt.profiles`) -> yield (:mod:`pvopt.pvyield`,
-pvlib) -> optimise (:mod:`pvopt.optimise`, Pyomo/HiGHS) -> accounting and
+Layers, one-way: inputs (:mod:`pvopt.inputs.schema`, :mod:`pvopt.inputs.loading`,
+:mod:`pvopt.pv.weather`, :mod:`pvopt.inputs.profiles`) -> yield (:mod:`pvopt.pv.yields`,
+pvlib) -> optimise (:mod:`pvopt.lp.model`, Pyomo/HiGHS) -> accounting and
 reports. Nothing happens on import, and pvlib and Pyomo are imported only
 when a function needs them.
 
@@ -15,11 +15,12 @@ The notebook API (:mod:`pvopt.api`)::
     result = pvopt.plan(pf)            # PlanResult: .dataset, .capacity(), .costs(), ...
 """
 
-from . import api as _api
-from .api import *  # noqa: F401,F403 - the notebook API, listed in api.__all__
-from .config import Array, Portfolio, Site
-from .errors import InfeasiblePlanError, PortfolioError, SolverError
-from .portfolio import load_portfolio
+from pvopt import api as _api
+from pvopt.api import *  # noqa: F401,F403 - the notebook API, listed in api.__all__
+from pvopt.inputs.schema import Array, Portfolio, Site
+from pvopt.constants import __version__
+from pvopt.errors import InfeasiblePlanError, PortfolioError, SolverError
+from pvopt.inputs.loading import load_portfolio
 
 __all__ = [
     "load_portfolio",
@@ -33,13 +34,12 @@ __all__ = [
     "SolverError",
     "__version__",
 ]
-__version__ = "0.1.0"
 
 
 def __getattr__(name: str):
     # SolveOptions lives with the optimiser, which imports Pyomo: load it on first use only.
     if name == "SolveOptions":
-        from .optimise import SolveOptions
+        from pvopt.lp.model import SolveOptions
 
         return SolveOptions
     raise AttributeError(f"module 'pvopt' has no attribute {name!r}")

@@ -1,7 +1,7 @@
 """The notebook API: edit a portfolio in code, simulate, plan, and read results as tables.
 
-Everything here is a thin layer over :mod:`pvopt.portfolio`,
-:mod:`pvopt.pvyield` and :mod:`pvopt.pipeline`; it computes nothing those
+Everything here is a thin layer over :mod:`pvopt.inputs.loading`,
+:mod:`pvopt.pv.yields` and :mod:`pvopt.pipeline`; it computes nothing those
 do not. Heavy libraries (pvlib, Pyomo) are imported only when a function
 needs them, so ``import pvopt`` stays cheap.
 
@@ -45,14 +45,14 @@ import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
-from .config import Array, Portfolio, PortfolioSettings, Site
-from .errors import InputIssue, PortfolioError
+from pvopt.inputs.schema import Array, Portfolio, PortfolioSettings, Site
+from pvopt.errors import InputIssue, PortfolioError
 
 if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr
 
-    from .optimise import SolveOptions
-    from .pipeline import PlanRun
+    from pvopt.lp.model import SolveOptions
+    from pvopt.pipeline import PlanRun
 
 __all__ = [
     "with_array",
@@ -128,7 +128,7 @@ def _join(trail: str, key: str | int) -> str:
 
 
 def _rebuild(pf: Portfolio, settings: PortfolioSettings, sites: list[Site], label: Path) -> Portfolio:
-    from .portfolio import _check_cross, _check_site_files, _pydantic_issues
+    from pvopt.inputs.loading import _check_cross, _check_site_files, _pydantic_issues
 
     issues: list[InputIssue] = []
     for s in sites:
@@ -150,7 +150,7 @@ def _site_index(pf: Portfolio, site: str) -> int:
 
 
 def _replace_site(pf: Portfolio, i: int, data: dict[str, Any], label: Path) -> Portfolio:
-    from .portfolio import _pydantic_issues
+    from pvopt.inputs.loading import _pydantic_issues
 
     try:
         site = Site.model_validate(data)
@@ -191,7 +191,7 @@ def with_site_change(pf: Portfolio, site: str, **changes: Any) -> Portfolio:
 
 
 def with_array(pf: Portfolio, site: str, array: Array | Mapping[str, Any]) -> Portfolio:
-    """A copy of ``pf`` with one more array at ``site`` (an :class:`~pvopt.config.Array` or a dict of its fields).
+    """A copy of ``pf`` with one more array at ``site`` (an :class:`~pvopt.inputs.schema.Array` or a dict of its fields).
 
     Raises
     ------
@@ -226,7 +226,7 @@ def with_settings_change(pf: Portfolio, **changes: Any) -> Portfolio:
     >>> with_settings_change(pf, certificates__GEC__price_per_mwh=50.0)          # doctest: +SKIP
     >>> with_settings_change(pf, pv__capex_per_kwp__carport={2024: 4000, 2035: 2800})  # doctest: +SKIP
     """
-    from .portfolio import _pydantic_issues
+    from pvopt.inputs.loading import _pydantic_issues
 
     label = _edit_label("portfolio settings")
     data = _apply_changes(pf.settings.model_dump(), changes, label)
@@ -253,14 +253,14 @@ def _local_index(year: int) -> pd.DatetimeIndex:
 
 @dataclass
 class YieldResult:
-    """Hourly yield per kWp of every array (:func:`pvopt.pvyield.simulate_yield`)."""
+    """Hourly yield per kWp of every array (:func:`pvopt.pv.yields.simulate_yield`)."""
 
     dataset: "xr.Dataset"
     portfolio: Portfolio
 
     def table(self) -> pd.DataFrame:
         """Per array: site, array, kind, ``max_kwp``, ``annual_kwh_per_kwp``, ``capacity_factor_pct``."""
-        from .pvyield import yield_table
+        from pvopt.pv.yields import yield_table
 
         return yield_table(self.dataset)
 
@@ -305,8 +305,8 @@ def simulate(pf: Portfolio, *, progress: Callable[[int, int], None] | None = Non
     progress
         Optional ``callable(done, total)`` called after each unique array geometry.
     """
-    from .pipeline import yield_fingerprint
-    from .pvyield import simulate_yield
+    from pvopt.pipeline import yield_fingerprint
+    from pvopt.pv.yields import simulate_yield
 
     ds = simulate_yield(pf, progress=progress)
     ds.attrs["yield_fingerprint"] = yield_fingerprint(pf)
@@ -470,25 +470,25 @@ class PlanResult:
 
     def summary(self) -> pd.DataFrame:
         """Per site and year (plus ``site == 'ALL'``): the table written to ``summary.csv``."""
-        from .pipeline import summary_frame
+        from pvopt.pipeline import summary_frame
 
         return summary_frame(self.dataset)
 
     def finance(self, by: Literal["array", "site"] = "array") -> pd.DataFrame:
-        """PV finance per array (or site): LCOE, value, NPV, IRR, payback, break-even certificate price (:mod:`pvopt.finance`)."""
-        from . import finance
+        """PV finance per array (or site): LCOE, value, NPV, IRR, payback, break-even certificate price (:mod:`pvopt.results.finance`)."""
+        from pvopt.results import finance
 
         return finance.finance_arrays(self.dataset) if by == "array" else finance.finance_sites(self.dataset)
 
     def macc(self) -> pd.DataFrame:
-        """Marginal abatement cost curve: PV arrays, certificates and offsets sorted by cost per tCO2e (:mod:`pvopt.finance`)."""
-        from . import finance
+        """Marginal abatement cost curve: PV arrays, certificates and offsets sorted by cost per tCO2e (:mod:`pvopt.results.finance`)."""
+        from pvopt.results import finance
 
         return finance.macc_table(self.dataset)
 
     def to_netcdf(self, path: str | Path) -> Path:
         """Write the plan Dataset to ``path`` (atomically); returns the path."""
-        from .pipeline import write_netcdf_atomic
+        from pvopt.io import write_netcdf_atomic
 
         write_netcdf_atomic(self.dataset, Path(path))
         return Path(path)
@@ -550,7 +550,7 @@ def plan(
         arrays or geometry no longer match ``pf`` (an array was added or moved), the
         yield is simulated again; the result's ``.yields`` holds the one used.
     options
-        :class:`pvopt.optimise.SolveOptions`; the keywords below override its fields.
+        :class:`pvopt.lp.model.SolveOptions`; the keywords below override its fields.
     extra_constraints
         ``f(model, data)`` called on the built Pyomo model before the solve, to add
         constraints without forking. ``model.build[a, y]`` [kWp] and ``model.inst[a, y]``
@@ -559,7 +559,7 @@ def plan(
     milestone_costs
         ``"dual"`` (default), ``"resolve"`` or ``"none"``.
     scenario
-        Input variations applied to the LP inputs by :func:`pvopt.sweep.apply_scenario`,
+        Input variations applied to the LP inputs by :func:`pvopt.studies.sweep.apply_scenario`,
         e.g. ``{"capex_scale": 0.8, "certificate_price_scale": 10}``.
     hourly
         Keep hourly dispatch in the Dataset (needed by :meth:`PlanResult.dispatch`).
@@ -571,9 +571,9 @@ def plan(
     SolverError
         When HiGHS stops without an optimal plan.
     """
-    from .optimise import SolveOptions
-    from .pipeline import plan_from_inputs, yield_fingerprint
-    from .plandata import build_plan_inputs
+    from pvopt.lp.model import SolveOptions
+    from pvopt.pipeline import plan_from_inputs, yield_fingerprint
+    from pvopt.lp.inputs import build_plan_inputs
 
     opts = options or SolveOptions()
     over: dict[str, Any] = {}
@@ -596,7 +596,7 @@ def plan(
     inputs = build_plan_inputs(pf, yields.dataset)
     scen = dict(scenario or {})
     if scen:
-        from .sweep import apply_scenario
+        from pvopt.studies.sweep import apply_scenario
 
         inputs = apply_scenario(inputs, scen)
     run = plan_from_inputs(pf, inputs, opts, hourly=hourly)

@@ -21,12 +21,16 @@ from typing import Any
 import pandas as pd
 import xarray as xr
 
-from .config import Portfolio
-from .errors import OutputExistsError
-from .optimise import PlanModel, PlanSolution, SolveOptions, solve_plan
-from .plandata import build_plan_inputs
-from .portfolio import load_portfolio
-from .results import milestone_table, milestones_to_dataset, plan_dataset
+from pvopt.inputs.schema import Portfolio
+from pvopt.io import check_target as _check_target
+from pvopt.io import discard as _discard
+from pvopt.io import prepare_for_netcdf as _prepare_for_netcdf
+from pvopt.io import temp_beside as _temp_beside
+from pvopt.io import write_netcdf_atomic
+from pvopt.lp.model import PlanModel, PlanSolution, SolveOptions, solve_plan
+from pvopt.lp.inputs import build_plan_inputs
+from pvopt.inputs.loading import load_portfolio
+from pvopt.lp.solution import milestone_table, milestones_to_dataset, plan_dataset
 
 __all__ = ["PlanRun", "run_yield", "run_plan", "plan_portfolio", "plan_from_inputs", "yield_fingerprint", "write_netcdf_atomic", "write_plan_atomic", "summary_frame"]
 
@@ -42,69 +46,6 @@ def yield_fingerprint(portfolio: Portfolio) -> str:
             p = (portfolio.directory / s.weather.path).resolve()
             parts.append({"weather_mtime": p.stat().st_mtime_ns if p.exists() else 0})
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def _prepare_for_netcdf(ds: xr.Dataset) -> xr.Dataset:
-    out = ds.copy()
-    for k in list(out.variables):
-        v = out[k]
-        if v.dtype == object:
-            out[k] = v.astype(str)
-        if v.dtype == bool:
-            out[k] = v.astype("int8")
-            out[k].attrs["flag"] = "boolean stored as 0/1"
-    for k, v in list(out.attrs.items()):
-        if isinstance(v, bool):
-            out.attrs[k] = int(v)
-        elif v is None:
-            out.attrs[k] = ""
-    return out
-
-
-def _umask_mode() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
-def _write_atomic(path: Path, write: Callable[[str], None]) -> None:
-    """Run ``write(tmp)`` on a temporary file beside ``path``, then move it into place; remove it on failure."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temp_beside(path)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        _discard(tmp)
-        raise
-
-
-def write_netcdf_atomic(ds: xr.Dataset, path: Path) -> None:
-    """Write ``ds`` to ``path`` via a temporary file in the same directory."""
-    _write_atomic(path, lambda tmp: _prepare_for_netcdf(ds).to_netcdf(tmp, engine="h5netcdf"))
-
-
-def write_bytes_atomic(data: bytes, path: Path) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same directory, moved into place when complete."""
-    _write_atomic(path, lambda tmp: Path(tmp).write_bytes(data))
-
-
-def _write_text_atomic(text: str, path: Path) -> None:
-    write_bytes_atomic(text.encode("utf-8"), path)
-
-
-def _temp_beside(path: Path) -> str:
-    """A new hidden temporary file next to ``path`` (same file system, so ``os.replace`` is atomic)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    os.chmod(tmp, _umask_mode())
-    return tmp
-
-
-def _discard(tmp: str | None) -> None:
-    if tmp is not None and os.path.exists(tmp):
-        os.unlink(tmp)
 
 
 def write_plan_atomic(plan: xr.Dataset, out: Path, *, force: bool) -> None:
@@ -145,15 +86,10 @@ def write_plan_atomic(plan: xr.Dataset, out: Path, *, force: bool) -> None:
         _discard(tmp_sum)
 
 
-def _check_target(path: Path, force: bool) -> None:
-    if path.exists() and not force:
-        raise OutputExistsError(f"{path} exists; pass --force to replace it (the old file is replaced only when the new one is complete)")
-
-
 def run_yield(portfolio_dir: str | Path, out_dir: str | Path | None = None, *, force: bool = False,
               progress: Callable[[int, int], None] | None = None) -> tuple[Portfolio, xr.Dataset]:
     """Load a portfolio, simulate every array's yield, and write ``out_dir/yield.nc``."""
-    from .pvyield import simulate_yield
+    from pvopt.pv.yields import simulate_yield
 
     pf = load_portfolio(portfolio_dir)
     if out_dir is not None:
@@ -192,7 +128,7 @@ def plan_portfolio(pf: Portfolio, yields: xr.Dataset, opts: SolveOptions = Solve
 
 
 def plan_from_inputs(pf: Portfolio, inputs: xr.Dataset, opts: SolveOptions = SolveOptions(), *, hourly: bool = True) -> PlanRun:
-    """Solve given LP inputs (e.g. a scenario of :func:`pvopt.sweep.apply_scenario`) and assemble the plan (no files written)."""
+    """Solve given LP inputs (e.g. a scenario of :func:`pvopt.studies.sweep.apply_scenario`) and assemble the plan (no files written)."""
     timings: dict[str, float] = {}
     pm, sol, res = solve_plan(inputs, opts)
     timings["build"] = pm.build_seconds
@@ -209,7 +145,7 @@ def plan_from_inputs(pf: Portfolio, inputs: xr.Dataset, opts: SolveOptions = Sol
 def run_plan(portfolio_dir: str | Path, out_dir: str | Path | None = None, *, force: bool = False, opts: SolveOptions = SolveOptions(),
              hourly: bool = True, progress: Callable[[int, int], None] | None = None) -> PlanRun:
     """Yield (reusing ``out_dir/yield.nc`` when it matches), plan, and write ``plan.nc`` and ``summary.csv``."""
-    from .pvyield import read_yield, simulate_yield
+    from pvopt.pv.yields import read_yield, simulate_yield
 
     t0 = time.perf_counter()
     pf = load_portfolio(portfolio_dir)

@@ -1,7 +1,7 @@
 """Small, fully specified LP input Datasets for tests and property checks.
 
 :func:`small_inputs` makes an input Dataset of the same form as
-:func:`pvopt.plandata.build_plan_inputs`, from simple analytic shapes (a
+:func:`pvopt.lp.inputs.build_plan_inputs`, from simple analytic shapes (a
 sine-day yield with day-to-day variation, a shift load, a three-band
 tariff), without pvlib. It exists so that optimiser tests (exactness of the
 reductions, invariants) are small, fast and independent of weather files.

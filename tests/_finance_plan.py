@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import xarray as xr
 
-from pvopt.optimise import SolveOptions, solve_plan
-from pvopt.results import milestone_table, milestones_to_dataset, plan_dataset
+from pvopt.lp.model import SolveOptions, solve_plan
+from pvopt.lp.solution import milestone_table, milestones_to_dataset, plan_dataset
 from pvopt.testing import small_inputs
 
 NEUTRAL_YEAR = 2026

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pvopt import accounting as A
+from pvopt.results import accounting as A
 
 from _finance_plan import NEUTRAL_YEAR, solved_small_plan
 

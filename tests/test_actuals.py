@@ -1,4 +1,4 @@
-"""Metered actuals against the plan (pvopt.actuals, `pvopt actuals`)."""
+"""Metered actuals against the plan (pvopt.studies.actuals, `pvopt actuals`)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def planned(tmp_path_factory):
 
 def _meter(plan, start: str, end: str, *, factor: float, tz: str = TZ, site: str = "alpha") -> pd.DataFrame:
     """Hourly meter rows from the plan's own expectation x ``factor`` (every real hour, Feb 29 included)."""
-    from pvopt.weather import hour_index
+    from pvopt.pv.weather import hour_index
 
     stamps = pd.date_range(pd.Timestamp(start, tz=tz), pd.Timestamp(end, tz=tz), freq="h", inclusive="left")
     pv, load = [], []
@@ -49,7 +49,7 @@ def _write(df: pd.DataFrame, path: Path, comment: str = "# synthetic test meter\
 
 
 def test_meter_from_plan_times_0_9(planned, tmp_path):
-    from pvopt.actuals import compare_actuals, read_meter
+    from pvopt.studies.actuals import compare_actuals, read_meter
 
     _, _, plan = planned
     p = _write(_meter(plan, "2024-02-27", "2024-03-04", factor=0.9), tmp_path / "m.csv")
@@ -72,7 +72,7 @@ def test_meter_from_plan_times_0_9(planned, tmp_path):
 
 def test_dst_zone_maps_consecutive_real_hours(planned, tmp_path):
     """Across the spring DST switch every real hour maps to a distinct plan hour (no gap, no duplicate)."""
-    from pvopt.actuals import compare_actuals, read_meter
+    from pvopt.studies.actuals import compare_actuals, read_meter
 
     _, _, plan = planned
     tz = "Europe/Berlin"
@@ -140,7 +140,7 @@ def test_cli_actuals_writes_csv_plot_and_report_section(planned, tmp_path, cli):
 
 
 def test_sample_meter_file_reads(planned):
-    from pvopt.actuals import read_meter
+    from pvopt.studies.actuals import read_meter
 
     root = Path(__file__).resolve().parents[1]
     m = read_meter(root / "sites" / "lead" / "meter_sample.csv")

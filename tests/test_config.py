@@ -6,7 +6,7 @@ import pytest
 
 from conftest import LEAD_DIR, edit_yaml, find_issue, load_issues, read_yaml, write_yaml
 from pvopt import load_portfolio
-from pvopt.config import Array, Site, TouSeason, series_value
+from pvopt.inputs.schema import Array, Site, TouSeason, series_value
 from pvopt.errors import PortfolioError
 
 KWP_ABS = 1e-9

@@ -11,15 +11,15 @@ DOCS = REPO / "docs"
 
 
 def test_input_reference_is_generated_from_the_schema():
-    from pvopt.schema_docs import render
+    from pvopt.inputs.schema_docs import render
 
     committed = (DOCS / "input-reference.md").read_text(encoding="utf-8")
-    assert committed == render(), "docs/input-reference.md is stale: run `python -m pvopt.schema_docs > docs/input-reference.md`"
+    assert committed == render(), "docs/input-reference.md is stale: run `python -m pvopt.inputs.schema_docs > docs/input-reference.md`"
 
 
 def test_input_reference_lists_every_field_with_a_unit_where_named():
-    from pvopt import config
-    from pvopt.schema_docs import models_in_order, render, unit_of
+    from pvopt.inputs import schema as config
+    from pvopt.inputs.schema_docs import models_in_order, render, unit_of
 
     text = render()
     for m in models_in_order():
@@ -34,7 +34,7 @@ def test_input_reference_lists_every_field_with_a_unit_where_named():
 
 
 def _define_functions() -> list[str]:
-    tree = ast.parse((REPO / "pvopt" / "optimise.py").read_text(encoding="utf-8"))
+    tree = ast.parse((REPO / "pvopt" / "lp" / "model.py").read_text(encoding="utf-8"))
     return [n.name for n in tree.body if isinstance(n, ast.FunctionDef) and n.name.startswith("_define_")]
 
 

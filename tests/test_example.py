@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from conftest import LEAD_DIR
-from pvopt.config import series_value
-from pvopt.profiles import load_profile_kw
-from pvopt.summary import baseline_emissions, validate_summary
+from pvopt.inputs.schema import series_value
+from pvopt.inputs.profiles import load_profile_kw
+from pvopt.inputs.summary import baseline_emissions, validate_summary
 
 AUDIT_2023_TCO2E = 28_474.0  # roadmap: 2023 audited inventory, calibrated here as Scope 1 + location Scope 2
 AUDIT_RTOL = 0.02
@@ -128,7 +128,7 @@ def test_validate_summary_text(lead_portfolio):
 
 def test_full_rooftop_yield_and_surplus_hours(lead_portfolio):
     """Full rooftop coverage gives ~10.3-10.8 GWh/yr, and PV can exceed load at some hours."""
-    pvyield = pytest.importorskip("pvopt.pvyield")
+    pvyield = pytest.importorskip("pvopt.pv.yields")
     ds = pvyield.simulate_yield(lead_portfolio)
     y = ds["yield_kw_per_kwp"]
     roof_mwh = 0.0

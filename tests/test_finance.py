@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from pvopt import finance as F
+from pvopt.results import finance as F
 
 from _finance_plan import solved_small_plan
 

@@ -6,8 +6,8 @@ import numpy as np
 import pyomo.environ as pyo
 import pytest
 
-from pvopt.highs_direct import solve_direct
-from pvopt.optimise import SolveOptions, Status, build_model, solve_model
+from pvopt.lp.highs import solve_direct
+from pvopt.lp.model import SolveOptions, Status, build_model, solve_model
 from pvopt.testing import small_inputs
 
 OBJ_RTOL = 1e-6
@@ -68,7 +68,7 @@ def test_direct_reports_infeasible():
 
 def test_thread_count_can_change_between_solves_in_one_process():
     """HiGHS fixes its thread scheduler at the first solve; pvopt resets it when a solve asks for threads."""
-    from pvopt.optimise import solve_plan
+    from pvopt.lp.model import solve_plan
 
     d = small_inputs(n_sites=1, n_years=1)
     _, s_default, _ = solve_plan(d, SolveOptions())

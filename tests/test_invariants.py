@@ -2,8 +2,8 @@
 
 Random small portfolios (:func:`pvopt.testing.small_inputs`, no pvlib) with
 milestones drawn from a feasible family are solved with
-:func:`pvopt.optimise.solve_plan`, turned into a plan with
-:func:`pvopt.results.plan_dataset` and checked, from the plan's own values:
+:func:`pvopt.lp.model.solve_plan`, turned into a plan with
+:func:`pvopt.lp.solution.plan_dataset` and checked, from the plan's own values:
 
 * hourly balance: onsite + grid = load, onsite + export + curtailed = generation, all >= 0;
 * the LP's annual onsite energy equals the hourly plan summed (the reductions are exact);
@@ -26,8 +26,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from pvopt.errors import InfeasiblePlanError
-from pvopt.optimise import SolveOptions, solve_plan
-from pvopt.results import milestone_table, plan_dataset
+from pvopt.lp.model import SolveOptions, solve_plan
+from pvopt.lp.solution import milestone_table, plan_dataset
 from pvopt.testing import small_inputs
 
 OBJ_RTOL = 1e-6  # objective vs plan NPC (same numbers, summed in a different order)
@@ -36,7 +36,7 @@ HOURLY_ABS_KW = 1e-6  # floor of the hourly tolerance [kW]
 ANNUAL_RTOL = 1e-6  # annual sums and identities, relative to the magnitude compared
 ANNUAL_ATOL = 1e-6  # [MWh] / [tCO2e] floor
 KWP_ATOL = 1e-6  # capacities [kWp]
-MILESTONE_RTOL = 1e-6  # as pvopt.results.milestone_table
+MILESTONE_RTOL = 1e-6  # as pvopt.lp.solution.milestone_table
 EMISSIONS_ATOL_T = 1e-3  # [tCO2e] for "<= 0" milestone rows, relative to the baseline as in milestone_table
 
 MAX_EXAMPLES = int(os.environ.get("PVOPT_HYPOTHESIS_EXAMPLES", "30"))  # raise for a longer hunt

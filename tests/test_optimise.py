@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from pvopt.errors import InfeasiblePlanError, SolverError
-from pvopt.optimise import SolveOptions, build_model, classify_hours, solve_model, solve_plan, Status
-from pvopt.results import milestone_table, plan_dataset
+from pvopt.lp.model import SolveOptions, build_model, classify_hours, solve_model, solve_plan, Status
+from pvopt.lp.solution import milestone_table, plan_dataset
 from pvopt.testing import small_inputs
 
 OBJ_RTOL = 1e-6  #: reduced vs full hourly objective, relative

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from pvopt.errors import InfeasiblePlanError
-from pvopt.optimise import SolveOptions, Status, build_model, full_hour_sites, solve_model, solve_plan
-from pvopt.results import plan_dataset
+from pvopt.lp.model import SolveOptions, Status, build_model, full_hour_sites, solve_model, solve_plan
+from pvopt.lp.solution import plan_dataset
 from pvopt.testing import small_inputs
 
 OBJ_RTOL = 1e-6
@@ -136,7 +136,7 @@ def test_all_pillars_together_exact():
 
 
 def test_hourly_matching_purchase_by_hand():
-    from pvopt.results import hourly_matching_purchase
+    from pvopt.lp.solution import hourly_matching_purchase
 
     grid = np.zeros(8760)
     grid[:10] = 100.0  # 1 MWh of import, all in the first 10 hours
@@ -163,7 +163,7 @@ def test_plan_reports_annual_against_hourly_matching():
 def test_report_shows_matching_measures_batteries_and_peaks(tmp_path):
     import pandas as pd
 
-    from pvopt.report import write_report
+    from pvopt.report.report import write_report
 
     d = small_inputs(n_sites=1, n_years=1, pv_to_load=2.0, measures=True, battery_sites=(0,), battery_capex_per_kwh=300.0,
                      demand_charge_per_kw_month=40.0, milestones=[NEUTRAL])

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pvopt.config import Site
+from pvopt.inputs.schema import Site
 from pvopt.errors import PortfolioError
-from pvopt.profiles import (
+from pvopt.inputs.profiles import (
     HOURS_PER_YEAR,
     export_price_per_kwh,
     growth_factor,
@@ -104,7 +104,7 @@ def test_local_hours_is_8760_without_feb29(year):
 
 
 def test_local_hours_matches_weather_hour_index_in_china():
-    weather = pytest.importorskip("pvopt.weather")
+    weather = pytest.importorskip("pvopt.pv.weather")
     for year in (2024, 2025):
         ref = weather.hour_index(year, "Asia/Shanghai").tz_localize(None)
         assert (local_hours(year) == ref).all()
@@ -347,7 +347,7 @@ def test_export_prices():
 
 def test_profiles_module_stays_in_the_inputs_layer():
     import ast
-    import pvopt.profiles as mod
+    import pvopt.inputs.profiles as mod
 
     tree = ast.parse(Path(mod.__file__).read_text(encoding="utf-8"))
     imported = {n.names[0].name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import)}

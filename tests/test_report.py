@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-import pvopt.cli
-import pvopt.commands_finance  # noqa: F401 - registers the commands
-from pvopt import report as R
-from pvopt.pipeline import write_netcdf_atomic
+import pvopt.cli.main
+import pvopt.cli.finance  # noqa: F401 - registers the commands
+from pvopt.report import report as R
+from pvopt.io import write_netcdf_atomic
 
 from _finance_plan import solved_small_plan
 
@@ -69,20 +69,20 @@ def test_workbook_sheets_and_values(run_dir):
 
 
 def test_report_command_and_missing_plan(run_dir, tmp_path):
-    r = CliRunner().invoke(pvopt.cli.app, ["report", str(run_dir)])
+    r = CliRunner().invoke(pvopt.cli.main.app, ["report", str(run_dir)])
     assert r.exit_code == 0, r.output
     assert "report.html" in r.output
-    r2 = CliRunner().invoke(pvopt.cli.app, ["report", str(tmp_path / "nothing")])
+    r2 = CliRunner().invoke(pvopt.cli.main.app, ["report", str(tmp_path / "nothing")])
     assert r2.exit_code != 0
     assert "plan.nc" in r2.output
 
 
 def test_compare_command_on_lead(tmp_path):
-    r = CliRunner().invoke(pvopt.cli.app, ["compare", str(REPO / "sites" / "lead"), "--out", str(tmp_path)])
+    r = CliRunner().invoke(pvopt.cli.main.app, ["compare", str(REPO / "sites" / "lead"), "--out", str(tmp_path)])
     assert r.exit_code == 0, r.output
     assert "PV against certificates" in r.output and "break-even" in r.output
     assert (tmp_path / "figures" / "macc.png").read_bytes()[:4] == b"\x89PNG"
-    r2 = CliRunner().invoke(pvopt.cli.app, ["compare", str(REPO / "sites" / "lead"), "--plan", str(tmp_path / "plan.nc"),
+    r2 = CliRunner().invoke(pvopt.cli.main.app, ["compare", str(REPO / "sites" / "lead"), "--plan", str(tmp_path / "plan.nc"),
                                             "--out", str(tmp_path / "again")])
     assert r2.exit_code == 0, r2.output
     assert (tmp_path / "again" / "figures" / "macc.png").exists()

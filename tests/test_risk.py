@@ -1,4 +1,4 @@
-"""Weather risk (pvopt.risk): weather years, P90 design year, the plan's fixed investments in other weather."""
+"""Weather risk (pvopt.studies.risk): weather years, P90 design year, the plan's fixed investments in other weather."""
 
 from __future__ import annotations
 
@@ -27,8 +27,8 @@ def _rich(d):
 def setup(tmp_path_factory):
     from pvopt import load_portfolio
     from pvopt.pipeline import plan_portfolio
-    from pvopt.pvyield import simulate_yield
-    from pvopt.risk import weather_year_yields, weather_years
+    from pvopt.pv.yields import simulate_yield
+    from pvopt.studies.risk import weather_year_yields, weather_years
 
     d = _rich(tmp_path_factory.mktemp("risk") / "pf")
     pf = load_portfolio(d)
@@ -40,7 +40,7 @@ def setup(tmp_path_factory):
 
 
 def test_weather_years_differ_and_are_deterministic(setup):
-    from pvopt.risk import weather_year_yields, weather_years
+    from pvopt.studies.risk import weather_year_yields, weather_years
 
     pf, base, _, wys, ys = setup
     assert [w.label for w in wys] == ["wy1", "wy2", "wy3"]
@@ -54,7 +54,7 @@ def test_weather_years_differ_and_are_deterministic(setup):
 
 
 def test_ghi_factor_follows_the_stated_variability():
-    from pvopt.risk import INTERANNUAL_GHI_CV, _lognormal_factors
+    from pvopt.studies.risk import INTERANNUAL_GHI_CV, _lognormal_factors
 
     f = _lognormal_factors(1, 400, INTERANNUAL_GHI_CV)
     assert abs(f.mean() - 1.0) < 0.005
@@ -71,7 +71,7 @@ def test_weather_year_scales_the_monthly_ghi(setup):
 
 
 def test_p90_annual_not_above_p50(setup):
-    from pvopt.risk import p90_yields
+    from pvopt.studies.risk import p90_yields
 
     _, base, _, _, ys = setup
     annual = np.stack([y["annual_kwh_per_kwp"].values for y in ys])
@@ -84,7 +84,7 @@ def test_p90_annual_not_above_p50(setup):
 
 
 def test_fixed_decisions_reproduce_the_plan(setup):
-    from pvopt.risk import evaluate_plan_under_weather
+    from pvopt.studies.risk import evaluate_plan_under_weather
 
     _, base, run, _, _ = setup
     ev = evaluate_plan_under_weather(run, [base], labels=["design"])
@@ -97,7 +97,7 @@ def test_fixed_decisions_reproduce_the_plan(setup):
 
 
 def test_more_sunshine_more_onsite_less_grid(setup):
-    from pvopt.risk import evaluate_plan_under_weather
+    from pvopt.studies.risk import evaluate_plan_under_weather
 
     _, base, run, _, _ = setup
     bright = base.copy()
@@ -113,8 +113,8 @@ def test_infeasible_weather_year_is_reported_not_raised(tmp_path):
     """A milestone the plan just meets fails in a dull year: feasible = 0 with the milestone named."""
     from pvopt import load_portfolio
     from pvopt.pipeline import plan_portfolio
-    from pvopt.pvyield import simulate_yield
-    from pvopt.risk import evaluate_plan_under_weather
+    from pvopt.pv.yields import simulate_yield
+    from pvopt.studies.risk import evaluate_plan_under_weather
 
     d = mini_portfolio(tmp_path / "pf")
     pf = load_portfolio(d)
@@ -134,7 +134,7 @@ def test_infeasible_weather_year_is_reported_not_raised(tmp_path):
 
 
 def test_plan_with_risk_dataset_and_summary(setup):
-    from pvopt.risk import RISK_METRICS, plan_with_risk
+    from pvopt.studies.risk import RISK_METRICS, plan_with_risk
 
     pf, base, _, _, _ = setup
     steps = []

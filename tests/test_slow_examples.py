@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pvopt.optimise import SolveOptions
+from pvopt.lp.model import SolveOptions
 from pvopt.pipeline import run_plan
 
 REPO = Path(__file__).resolve().parents[1]

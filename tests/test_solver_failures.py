@@ -12,10 +12,10 @@ import math
 import pytest
 
 from conftest import edit_yaml
-from pvopt import highs_direct
+from pvopt.lp import highs as highs_direct
 from pvopt.errors import EXIT_INFEASIBLE, EXIT_SOLVER, InfeasiblePlanError, SolverError
-from pvopt.highs_direct import DirectResult
-from pvopt.optimise import SolveOptions, solve_plan
+from pvopt.lp.highs import DirectResult
+from pvopt.lp.model import SolveOptions, solve_plan
 from pvopt.testing import small_inputs
 
 SHORTFALL_RTOL = 1e-4

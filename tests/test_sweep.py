@@ -1,4 +1,4 @@
-"""Scenario sweeps (pvopt.sweep, `pvopt sweep`): grid, scenario transforms, store, restart, dask clusters.
+"""Scenario sweeps (pvopt.studies.sweep, `pvopt sweep`): grid, scenario transforms, store, restart, dask clusters.
 
 Clusters used here: a 2-worker LocalCluster shared by the module, and real
 `dask scheduler` / `dask worker` processes on 127.0.0.1 started per test and
@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from pvopt import sweep as sw
+from pvopt.studies import sweep as sw
 from pvopt.testing import small_inputs
 
 NPC_RTOL = 1e-7  #: relative slack on "NPC never falls when a price rises" (solver tolerance)

@@ -1,4 +1,4 @@
-"""Tests of pvopt.weather: hour index, readers on real files, checks, synthetic year, normals."""
+"""Tests of pvopt.pv.weather: hour index, readers on real files, checks, synthetic year, normals."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pandas as pd
 import pvlib
 import pytest
 
-from pvopt import weather as W
+from pvopt.pv import weather as W
 from pvopt.errors import PortfolioError, WeatherError
 
 PVLIB_DATA = Path(pvlib.__file__).parent / "data"
@@ -299,7 +299,7 @@ def test_bad_normals_file_names_field(tmp_path):
 # site dispatch
 # --------------------------------------------------------------------------- #
 def _site(weather, tz="America/New_York", lat=36.1, lon=-79.95):
-    from pvopt.config import Load, Site, Tariff, TouSeason, TouWindow
+    from pvopt.inputs.schema import Load, Site, Tariff, TouSeason, TouWindow
 
     return Site(
         name="s",
@@ -318,7 +318,7 @@ def _site(weather, tz="America/New_York", lat=36.1, lon=-79.95):
 
 
 def test_site_weather_from_file_in_dst_zone(tmp_path):
-    from pvopt.config import Weather
+    from pvopt.inputs.schema import Weather
 
     (tmp_path / "w.csv").write_bytes((PVLIB_DATA / "723170TYA.CSV").read_bytes())
     site = _site(Weather(source="file", path="w.csv"))
@@ -332,7 +332,7 @@ def test_site_weather_from_file_in_dst_zone(tmp_path):
 
 
 def test_site_weather_refuses_file_from_another_zone(tmp_path):
-    from pvopt.config import Weather
+    from pvopt.inputs.schema import Weather
 
     (tmp_path / "w.csv").write_bytes((PVLIB_DATA / "723170TYA.CSV").read_bytes())
     with pytest.raises(WeatherError, match="UTC-5"):
@@ -340,7 +340,7 @@ def test_site_weather_refuses_file_from_another_zone(tmp_path):
 
 
 def test_site_weather_synthetic():
-    from pvopt.config import Weather
+    from pvopt.inputs.schema import Weather
 
     site = _site(Weather(source="synthetic", normals="shanghai"), tz="Asia/Shanghai", lat=31.23, lon=121.47)
     df = W.site_weather(site, Path("."))
@@ -349,5 +349,5 @@ def test_site_weather_synthetic():
 
 
 def test_weather_module_does_not_import_pyomo():
-    code = "import sys, pvopt.weather, pvopt.pvyield; sys.exit(1 if any(m.startswith('pyomo') for m in sys.modules) else 0)"
+    code = "import sys, pvopt.pv.weather, pvopt.pv.yields; sys.exit(1 if any(m.startswith('pyomo') for m in sys.modules) else 0)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0

@@ -1,4 +1,4 @@
-"""Tests of pvopt.pvyield: validation against an independent pipeline, clipping, dedup, schema, I/O."""
+"""Tests of pvopt.pv.yields: validation against an independent pipeline, clipping, dedup, schema, I/O."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pandas as pd
 import pvlib
 import pytest
 
-from pvopt import pvyield
-from pvopt import weather as W
-from pvopt.config import (
+from pvopt.pv import yields as pvyield
+from pvopt.pv import weather as W
+from pvopt.inputs.schema import (
     Array,
     Load,
     Planning,

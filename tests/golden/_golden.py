@@ -103,7 +103,7 @@ def lp_fingerprint(lp_path: Path) -> dict[str, Any]:
 
 
 def write_lp(d: xr.Dataset, path: Path) -> Path:
-    from pvopt.optimise import build_model
+    from pvopt.lp.model import build_model
 
     pm = build_model(d, matrix=False)
     pm.model.write(str(path), io_options={"symbolic_solver_labels": True})
@@ -127,7 +127,7 @@ def plan_record(plan: xr.Dataset) -> xr.Dataset:
 
 def golden_plan() -> xr.Dataset:
     from pvopt.pipeline import plan_portfolio
-    from pvopt.portfolio import load_portfolio
+    from pvopt.inputs.loading import load_portfolio
 
     pf = load_portfolio(DATA)
     yields = xr.open_dataset(DATA / "yield.nc").load()

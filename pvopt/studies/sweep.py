@@ -46,8 +46,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .errors import EXIT_INPUT, InfeasiblePlanError, OutputExistsError, PvoptError, SolverError
-from .pipeline import _write_text_atomic, write_netcdf_atomic
+from pvopt.errors import EXIT_INPUT, InfeasiblePlanError, OutputExistsError, PvoptError, SolverError
+from pvopt.io import write_netcdf_atomic, write_text_atomic as _write_text_atomic
 
 __all__ = [
     "KNOWN_PARAMETERS",
@@ -300,7 +300,7 @@ def _a(units: str, description: str) -> dict[str, str]:
 
 def _compact_result(plan: xr.Dataset, rows: list[dict[str, Any]]) -> xr.Dataset:
     """Per-scenario scalars and small tables (no hourly data, no inputs)."""
-    from .results import milestones_to_dataset
+    from pvopt.lp.solution import milestones_to_dataset
 
     cur = str(plan.attrs.get("currency", ""))
     kinds = plan["array_kind"]
@@ -343,8 +343,8 @@ def solve_scenario(inputs: xr.Dataset, scenario_id_: str, values: Mapping[str, f
     result Dataset (``None`` on failure). The test knob ``_sleep_s`` sleeps
     before solving.
     """
-    from .optimise import SolveOptions, solve_plan
-    from .results import milestone_table, plan_dataset
+    from pvopt.lp.model import SolveOptions, solve_plan
+    from pvopt.lp.solution import milestone_table, plan_dataset
 
     t0 = time.perf_counter()
     rec: dict[str, Any] = {"id": scenario_id_, "values": dict(values), "worker": f"{socket.gethostname()}:{os.getpid()}"}
@@ -387,7 +387,7 @@ def inputs_fingerprint(inputs: xr.Dataset) -> str:
 
 def _spec(vary: Mapping[str, Sequence[float | int]], fingerprint: str, portfolio: str | None,
           time_limit_s: float | None) -> dict[str, Any]:
-    from . import __version__
+    from pvopt.constants import __version__
 
     return {
         "format": FORMAT,
@@ -549,7 +549,7 @@ def run_sweep(
     Parameters
     ----------
     inputs
-        Base LP inputs (:func:`pvopt.plandata.build_plan_inputs`), built once.
+        Base LP inputs (:func:`pvopt.lp.inputs.build_plan_inputs`), built once.
     vary
         ``{name: [values]}`` (see :func:`parse_vary` and :data:`KNOWN_PARAMETERS`).
     out_dir
@@ -733,10 +733,10 @@ def open_sweep(out_dir: str | Path, *, include_missing: bool = True) -> xr.Datas
 def sweep_inputs(portfolio_dir: str | Path, out_dir: str | Path | None = None,
                  progress: Callable[[int, int], None] | None = None) -> xr.Dataset:
     """Base LP inputs of a portfolio; the yield is simulated once (``out_dir/yield.nc`` reused when it matches)."""
-    from .pipeline import yield_fingerprint
-    from .plandata import build_plan_inputs
-    from .portfolio import load_portfolio
-    from .pvyield import read_yield, simulate_yield
+    from pvopt.pipeline import yield_fingerprint
+    from pvopt.lp.inputs import build_plan_inputs
+    from pvopt.inputs.loading import load_portfolio
+    from pvopt.pv.yields import read_yield, simulate_yield
 
     pf = load_portfolio(portfolio_dir)
     fp = yield_fingerprint(pf)

@@ -34,10 +34,11 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import pandas as pd
 
-from .errors import InputIssue, PortfolioError, WeatherError
+from pvopt.errors import InputIssue, PortfolioError, WeatherError
+from pvopt.inputs.files import normals_path, resolve_input_path, weather_dir
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .config import Site
+    from pvopt.inputs.schema import Site
 
 __all__ = [
     "NOMINAL_YEAR",
@@ -58,7 +59,7 @@ __all__ = [
 NOMINAL_YEAR = 2023
 """Non-leap year that labels the stamps of every typical year."""
 
-HOURS_PER_YEAR = 8760
+from pvopt.constants import HOURS_PER_YEAR  # noqa: E402
 
 REQUIRED_COLUMNS = ("ghi", "dni", "dhi", "temp_air", "wind_speed")
 """Columns of every weather frame pvopt hands to the yield layer."""
@@ -135,33 +136,6 @@ def hour_index(year: int, tz: str | _dt.tzinfo) -> pd.DatetimeIndex:
 # --------------------------------------------------------------------------- #
 # Monthly normals
 # --------------------------------------------------------------------------- #
-def _weather_dir() -> Path:
-    env = os.environ.get("PVOPT_WEATHER_DIR")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[1] / "weather"
-
-
-def normals_path(name: str) -> Path:
-    """Path of the monthly-normals file ``weather/normals/<name>.csv``.
-
-    The weather directory is ``$PVOPT_WEATHER_DIR`` when set, else ``weather/``
-    at the repository root.
-
-    Raises
-    ------
-    PortfolioError
-        If the file does not exist; the message lists the normals available.
-    """
-    folder = _weather_dir() / "normals"
-    p = folder / f"{name}.csv"
-    if p.is_file():
-        return p
-    available = sorted(q.stem for q in folder.glob("*.csv")) if folder.is_dir() else []
-    shown = ", ".join(available) if available else "none"
-    raise PortfolioError(
-        [InputIssue(str(p), "", f"no monthly normals named '{name}'; expected one of: {shown} (in {folder})")]
-    )
 
 
 def read_normals(source: str | Path) -> pd.DataFrame:
@@ -669,7 +643,6 @@ def site_weather(site: "Site", portfolio_dir: Path) -> pd.DataFrame:
         df = synthetic_year(normals, site.latitude_deg, site.longitude_deg, site.altitude_m, site.timezone, seed)
         df = check_weather(df, normals.attrs["file"])
         return df
-    from .portfolio import resolve_input_path
 
     path = resolve_input_path(Path(portfolio_dir), str(w.path), file=f"site '{site.name}'", field="weather.path")
     raw = read_weather_file(path, w.format)

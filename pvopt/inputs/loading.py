@@ -13,8 +13,10 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from .config import Portfolio, PortfolioSettings, Site
-from .errors import InputIssue, PortfolioError
+from pvopt.inputs.schema import Portfolio, PortfolioSettings, Site
+from pvopt.errors import InputIssue, PortfolioError
+from pvopt.inputs.files import normals_path, resolve_input_path
+from pvopt.inputs.profiles import read_hourly_csv
 
 __all__ = ["load_portfolio", "resolve_input_path", "PORTFOLIO_FILE"]
 
@@ -88,17 +90,6 @@ def _pydantic_issues(path: Path, err: ValidationError, prefix: str = "") -> list
                     msg = f"{msg}; got {shown}"
         issues.append(InputIssue(str(path), field, msg))
     return issues
-
-
-def resolve_input_path(directory: Path, rel: str, *, file: str, field: str) -> Path:
-    """Resolve ``rel`` against the portfolio ``directory``; refuse paths that escape it or do not exist."""
-    base = directory.resolve()
-    p = (base / rel).resolve()
-    if base != p and base not in p.parents:
-        raise PortfolioError([InputIssue(file, field, f"path '{rel}' leaves the portfolio directory {base}; keep data files inside it")])
-    if not p.exists():
-        raise PortfolioError([InputIssue(file, field, f"file '{rel}' does not exist (looked for {p})")])
-    return p
 
 
 def load_portfolio(directory: str | Path) -> Portfolio:
@@ -177,7 +168,6 @@ def _check_site_files(d: Path, sf: Path, site: Site) -> list[InputIssue]:
         # hourly CSVs are small: read them now (cached), so `validate` catches a bad column,
         # row count, NaN or negative value before the yield study runs
         if field != "weather.path":
-            from .profiles import read_hourly_csv  # lazy: profiles imports this module
 
             column = site.load.profile.column if field == "load.profile.path" else site.tariff.column
             what = "load [kW]" if field == "load.profile.path" else "price [currency/kWh]"
@@ -198,7 +188,6 @@ def _check_site_files(d: Path, sf: Path, site: Site) -> list[InputIssue]:
                 )
             )
     if site.weather.source == "synthetic":
-        from .weather import normals_path  # inputs layer; no pvlib import at module level there
 
         try:
             normals_path(site.weather.normals)

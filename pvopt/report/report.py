@@ -25,7 +25,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from . import accounting, finance
+from pvopt.results import accounting
+
+from pvopt.results import finance
 
 __all__ = ["write_report", "ReportFiles", "report_tables", "SHEETS", "FIGURES", "load_plan", "plot_macc"]
 
@@ -63,7 +65,7 @@ def load_plan(path: str | Path) -> xr.Dataset:
 
 
 def _atomic_bytes(data: bytes, path: Path) -> None:
-    from .pipeline import write_bytes_atomic
+    from pvopt.io import write_bytes_atomic
 
     write_bytes_atomic(data, path)
 
@@ -630,7 +632,7 @@ def _optional(run: Path) -> tuple[dict[str, pd.DataFrame], dict[str, bytes], lis
     figs: dict[str, bytes] = {}
     sections: list[str] = []
     if (run / "risk.nc").exists():
-        from .risk import risk_summary
+        from pvopt.studies.risk import risk_summary
 
         with xr.open_dataset(run / "risk.nc", engine="h5netcdf") as ds:
             risk = ds.load()
@@ -729,7 +731,7 @@ def write_report(run_dir: str | Path, *, plan: xr.Dataset | None = None) -> Repo
 
     Examples
     --------
-    >>> from pvopt.report import write_report  # doctest: +SKIP
+    >>> from pvopt.report.report import write_report  # doctest: +SKIP
     >>> write_report("out/lead").html  # doctest: +SKIP
     PosixPath('out/lead/report.html')
     """
@@ -737,12 +739,12 @@ def write_report(run_dir: str | Path, *, plan: xr.Dataset | None = None) -> Repo
     if plan is None:
         path = run / "plan.nc"
         if not path.exists():
-            from .errors import PvoptError
+            from pvopt.errors import PvoptError
 
             raise PvoptError(f"{path} not found; run `pvopt plan PORTFOLIO --out {run}` first")
         plan = load_plan(path)
     if "pv_onsite_kw" not in plan:
-        from .errors import PvoptError
+        from pvopt.errors import PvoptError
 
         raise PvoptError("the plan has no hourly dispatch (solved with --no-hourly); re-run `pvopt plan` without it for a report")
     tables = report_tables(plan)
@@ -770,3 +772,28 @@ def write_report(run_dir: str | Path, *, plan: xr.Dataset | None = None) -> Repo
     _atomic_bytes(_xlsx({**tables, **opt_tables}, list(opt_tables)), run / "report.xlsx")
     _atomic_bytes(_html(plan, tables, figs, opt_sections).encode("utf-8"), run / "report.html")
     return ReportFiles(run / "report.html", run / "report.xlsx", fig_paths)
+
+
+def plot_actuals(daily: pd.DataFrame) -> bytes:
+    """PNG: metered and expected PV per day and site (top), daily performance ratio (bottom).
+
+    ``daily`` is :func:`compare_actuals` with ``freq="day"``.
+    """
+    plt = _pyplot()
+    d = daily[daily["site"] != "ALL"]
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(10, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 2]})
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for k, (site, g) in enumerate(d.groupby("site", sort=True)):
+        c = colors[k % len(colors)]
+        x = pd.to_datetime(g["date"])
+        ax1.plot(x, g["expected_pv_mwh"], color=c, ls="--", lw=1.2, label=f"{site} expected (plan)")
+        ax1.plot(x, g["metered_pv_mwh"], color=c, ls="-", lw=1.6, label=f"{site} metered")
+        ax2.plot(x, g["performance_ratio"], color=c, marker="o", ms=3, lw=1, label=site)
+    ax1.set_ylabel("PV per day [MWh]")
+    ax1.set_title("Metered PV against the plan's expectation")
+    ax1.legend(fontsize=8, ncol=2)
+    ax2.axhline(1.0, color="grey", lw=0.8)
+    ax2.set_ylabel("performance ratio vs plan [1]")
+    ax2.legend(fontsize=8)
+    fig.autofmt_xdate()
+    return _png(fig)

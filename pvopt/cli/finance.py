@@ -1,4 +1,4 @@
-"""The ``pvopt compare`` and ``pvopt report`` commands (registered on :data:`pvopt.cli.app` on import)."""
+"""The ``pvopt compare`` and ``pvopt report`` commands (registered on :data:`pvopt.cli.main.app` on import)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from .cli import _errors, _print_df, _progress, app, out, state
+from pvopt.cli.main import _errors, _print_df, _progress, app, out, state
 
 __all__ = ["compare", "report"]
 
@@ -29,13 +29,13 @@ def compare(
       pvopt compare sites/lead --plan out/lead/plan.nc --out out/lead
     """
     with _errors():
-        from . import finance
-        from .report import _atomic_bytes, load_plan, plot_macc
+        from pvopt.results import finance
+        from pvopt.report.report import _atomic_bytes, load_plan, plot_macc
 
         if plan_file is not None:
             plan = load_plan(plan_file)
         else:
-            from .pipeline import run_plan
+            from pvopt.pipeline import run_plan
 
             with _progress() as prog:
                 task = prog.add_task("yield, build, solve", total=None)
@@ -84,7 +84,7 @@ def report(
     Example: pvopt report out/lead
     """
     with _errors():
-        from .report import write_report
+        from pvopt.report.report import write_report
 
         files = write_report(run_dir)
         out.print(f"wrote {files.html}, {files.xlsx} and {len(files.figures)} figures in {Path(run_dir) / 'figures'}", markup=False)

@@ -13,7 +13,7 @@ import numpy as np
 import pyomo.environ as pyo
 import xarray as xr
 
-from .optimise import (
+from pvopt.lp.model import (
     KWH_PER_MWH,
     PlanModel,
     PlanSolution,

@@ -1,4 +1,4 @@
-"""The ``pvopt risk`` and ``pvopt actuals`` commands (registered on :data:`pvopt.cli.app` on import)."""
+"""The ``pvopt risk`` and ``pvopt actuals`` commands (registered on :data:`pvopt.cli.main.app` on import)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from .cli import _errors, _print_df, _progress, _timings, app, out, state
+from pvopt.cli.main import _errors, _print_df, _progress, _timings, app, out, state
 
 __all__ = ["risk", "actuals"]
 
@@ -37,10 +37,10 @@ def risk(
       pvopt risk sites/lead --years 10 --design p90 --out out/lead-p90 --force
     """
     with _errors():
-        from .errors import OutputExistsError
-        from .pipeline import _write_text_atomic, write_netcdf_atomic
-        from .portfolio import load_portfolio
-        from .risk import plan_with_risk
+        from pvopt.errors import OutputExistsError
+        from pvopt.io import write_netcdf_atomic, write_text_atomic as _write_text_atomic
+        from pvopt.inputs.loading import load_portfolio
+        from pvopt.studies.risk import plan_with_risk
 
         if design not in {"p50", "p90"}:
             raise typer.BadParameter(f"expected p50 or p90, got {design!r}", param_hint="--design")
@@ -97,24 +97,25 @@ def actuals(
       pvopt actuals sites/lead sites/lead/meter_sample.csv --out out/lead
     """
     with _errors():
-        from .actuals import ACTUALS_UNITS, compare_actuals, plot_actuals, read_meter
-        from .pipeline import _write_text_atomic
-        from .portfolio import load_portfolio
-        from .report import _atomic_bytes, load_plan
+        from pvopt.report.report import plot_actuals
+        from pvopt.studies.actuals import ACTUALS_UNITS, compare_actuals, read_meter
+        from pvopt.io import write_text_atomic as _write_text_atomic
+        from pvopt.inputs.loading import load_portfolio
+        from pvopt.report.report import _atomic_bytes, load_plan
 
         if plan_file is None and out_dir is None:
             raise typer.BadParameter("give --plan PLAN.nc, or --out DIR to solve the plan into DIR", param_hint="--plan / --out")
         pf = load_portfolio(portfolio)
         m = read_meter(meter)
         if plan_file is not None:
-            from .errors import PortfolioError, InputIssue
+            from pvopt.errors import PortfolioError, InputIssue
 
             if not plan_file.is_file():
                 raise PortfolioError([InputIssue(str(plan_file), "", "the plan file does not exist; run `pvopt plan` first")])
             plan = load_plan(plan_file)
             target = out_dir if out_dir is not None else plan_file.parent
         else:
-            from .pipeline import run_plan
+            from pvopt.pipeline import run_plan
 
             with _progress() as prog:
                 task = prog.add_task("yield, build, solve", total=None)

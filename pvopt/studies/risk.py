@@ -5,7 +5,7 @@ happens to the *same investment decisions* in other years:
 
 1. :func:`weather_years` makes ``n`` alternative weather years. For a site on
    synthetic weather, each year uses a different seed of the daily-clearness
-   draw of :func:`pvopt.weather.synthetic_year` **and** scales the monthly GHI
+   draw of :func:`pvopt.pv.weather.synthetic_year` **and** scales the monthly GHI
    normals by one seeded inter-annual factor (see below). A site on a weather
    file keeps its one year in every weather year (multi-year files are not
    read yet).
@@ -56,12 +56,12 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .errors import InfeasiblePlanError
+from pvopt.errors import InfeasiblePlanError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .config import Portfolio, Site
-    from .optimise import SolveOptions
-    from .pipeline import PlanRun
+    from pvopt.inputs.schema import Portfolio, Site
+    from pvopt.lp.model import SolveOptions
+    from pvopt.pipeline import PlanRun
 
 __all__ = [
     "INTERANNUAL_GHI_CV",
@@ -210,8 +210,8 @@ def weather_years(pf: "Portfolio", n: int, *, first_seed: int = DEFAULT_FIRST_SE
 
 
 def _year_weather(wy: WeatherYear) -> Callable[["Site"], pd.DataFrame]:
-    """The ``weather`` callable for :func:`pvopt.pvyield.simulate_yield` of one weather year."""
-    from .weather import check_weather, normals_path, read_normals, site_weather, synthetic_year
+    """The ``weather`` callable for :func:`pvopt.pv.yields.simulate_yield` of one weather year."""
+    from pvopt.pv.weather import check_weather, normals_path, read_normals, site_weather, synthetic_year
 
     def weather(site: "Site") -> pd.DataFrame:
         if site.weather.source != "synthetic":
@@ -234,12 +234,12 @@ def _year_weather(wy: WeatherYear) -> Callable[["Site"], pd.DataFrame]:
 def weather_year_yields(wy: WeatherYear, *, progress: Callable[[int, int], None] | None = None) -> xr.Dataset:
     """Hourly yield per kWp of every array in weather year ``wy`` (pvlib).
 
-    Returns the Dataset of :func:`pvopt.pvyield.simulate_yield` with attrs
+    Returns the Dataset of :func:`pvopt.pv.yields.simulate_yield` with attrs
     ``weather_year``, ``ghi_factor`` and ``seeds`` (JSON).
     """
     import json
 
-    from .pvyield import simulate_yield
+    from pvopt.pv.yields import simulate_yield
 
     ds = simulate_yield(wy.portfolio, progress=progress, weather=_year_weather(wy))
     ds.attrs.update(weather_year=wy.label, ghi_factor=wy.ghi_factor, seeds=json.dumps(wy.seeds),
@@ -330,7 +330,7 @@ def inputs_with_yields(inputs: xr.Dataset, yields: xr.Dataset) -> xr.Dataset:
     the arrays that use it (they must agree: arrays sharing a profile share
     weather and geometry). Certificate hourly shares that are not flat (the
     "solar" instruments) become the mean of the new profiles, as in
-    :func:`pvopt.plandata.build_plan_inputs`.
+    :func:`pvopt.lp.inputs.build_plan_inputs`.
     """
     ymat = np.asarray(yields["yield_kw_per_kwp"].values, dtype=float)
     row_of = {str(a): i for i, a in enumerate(yields["array"].values)}
@@ -407,8 +407,8 @@ def _solve_fixed(inputs: xr.Dataset, hook, opts: "SolveOptions") -> _Outcome:
     """Solve with fixed decisions; on infeasibility, an elastic re-solve with the same decisions."""
     from dataclasses import replace
 
-    from .optimise import Status, build_model, solve_model, solve_plan
-    from .results import milestone_table, plan_dataset
+    from pvopt.lp.model import Status, build_model, solve_model, solve_plan
+    from pvopt.lp.solution import milestone_table, plan_dataset
 
     o = replace(opts, extra_constraints=hook, diagnose_infeasible=False, milestone_costs="none")
     try:
@@ -470,7 +470,7 @@ def evaluate_plan_under_weather(
         Units in attrs. An infeasible year never raises: it has ``feasible = 0``
         and the reason, and the metrics of the elastic re-solve.
     """
-    from .optimise import SolveOptions
+    from pvopt.lp.model import SolveOptions
 
     opts = opts or SolveOptions()
     if hasattr(plan_or_run, "inputs") and hasattr(plan_or_run, "plan"):
@@ -625,9 +625,9 @@ def plan_with_risk(
     -------
     RiskResult
     """
-    from .optimise import SolveOptions
-    from .pipeline import plan_portfolio
-    from .pvyield import simulate_yield
+    from pvopt.lp.model import SolveOptions
+    from pvopt.pipeline import plan_portfolio
+    from pvopt.pv.yields import simulate_yield
 
     if design not in ("p50", "p90"):
         raise ValueError(f"expected design 'p50' or 'p90', got {design!r}")

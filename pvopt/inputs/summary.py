@@ -18,8 +18,8 @@ import io
 
 import pandas as pd
 
-from .config import Portfolio, series_value
-from .profiles import growth_factor
+from pvopt.inputs.schema import Portfolio, series_value
+from pvopt.inputs.profiles import growth_factor
 
 __all__ = ["baseline_emissions", "validate_summary"]
 

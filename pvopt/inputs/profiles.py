@@ -9,7 +9,7 @@ Every year has 8760 hours. In a leap year February 29 is dropped. Index
 time, hour-beginning: ``t = 0`` is 1 January 00:00-01:00. Each profile is
 built for one *calendar* planning year, so weekdays and public holidays are
 those of that year. For zones without daylight saving time (all Chinese
-sites) this is the same grid as :func:`pvopt.weather.hour_index`; in a zone
+sites) this is the same grid as :func:`pvopt.pv.weather.hour_index`; in a zone
 with DST the profiles still follow the wall clock (the tariff and the shift
 pattern are wall-clock rules).
 
@@ -40,9 +40,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .config import CsvProfile, Load, Site, series_value
-from .errors import InputIssue, PortfolioError
-from .portfolio import resolve_input_path
+from pvopt.inputs.schema import CsvProfile, Load, Site, series_value
+from pvopt.errors import InputIssue, PortfolioError
+from pvopt.inputs.files import resolve_input_path
 
 __all__ = [
     "HOURS_PER_YEAR",
@@ -56,7 +56,7 @@ __all__ = [
     "read_hourly_csv",
 ]
 
-HOURS_PER_YEAR = 8760
+from pvopt.constants import HOURS_PER_YEAR  # noqa: E402
 _LEAP_HOURS = 8784
 _FEB29_START = 59 * 24  # hour-of-year where February 29 begins in a leap year
 _MAX_ROWS_SHOWN = 5
@@ -90,7 +90,7 @@ def growth_factor(load: Load, year: int) -> float:
 
     Examples
     --------
-    >>> from pvopt.config import Load
+    >>> from pvopt.inputs.schema import Load
     >>> ld = Load(annual_mwh=100, base_year=2023, growth_pct_per_year=10)
     >>> round(growth_factor(ld, 2025), 6), round(growth_factor(ld, 2022), 6)
     (1.21, 0.909091)

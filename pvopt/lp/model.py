@@ -1,6 +1,6 @@
 """The planning LP (docs/formulation.md), built in Pyomo and solved by HiGHS.
 
-The optimiser reads only the input Dataset of :func:`pvopt.plandata.build_plan_inputs`
+The optimiser reads only the input Dataset of :func:`pvopt.lp.inputs.build_plan_inputs`
 and never imports pvlib. The model is built in small named steps
 (``_define_<x>``), each with its equation in the docstring.
 
@@ -41,7 +41,7 @@ import xarray as xr
 from pyomo.core.base.matrix_constraint import MatrixConstraint
 from pyomo.core.expr.numeric_expr import LinearExpression
 
-from .errors import InfeasiblePlanError, InputIssue, PortfolioError, SolverError
+from pvopt.errors import InfeasiblePlanError, InputIssue, PortfolioError, SolverError
 
 __all__ = ["SolveOptions", "PlanModel", "PlanSolution", "build_model", "solve_plan", "Status"]
 
@@ -84,7 +84,7 @@ class SolveOptions:
     log
         Print HiGHS's log.
     interface
-        ``"direct"``: hand the Pyomo model to HiGHS in bulk (:mod:`pvopt.highs_direct`, fast);
+        ``"direct"``: hand the Pyomo model to HiGHS in bulk (:mod:`pvopt.lp.highs`, fast);
         ``"pyomo"``: Pyomo's own HiGHS interface (slower; a cross-check).
     """
 
@@ -310,7 +310,7 @@ def build_model(
     Parameters
     ----------
     d
-        LP inputs (:func:`pvopt.plandata.build_plan_inputs`).
+        LP inputs (:func:`pvopt.lp.inputs.build_plan_inputs`).
     reduce
         Exact hour reductions (see module docstring).
     elastic
@@ -962,7 +962,7 @@ def solve_model(pm: PlanModel, opts: SolveOptions) -> tuple[PlanSolution, Any]:
     """Solve a built model with HiGHS; load primal values into the model when optimal."""
     t0 = time.perf_counter()
     if opts.interface == "direct":
-        from .highs_direct import solve_direct
+        from pvopt.lp.highs import solve_direct
 
         try:
             import highspy  # noqa: F401

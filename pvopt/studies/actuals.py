@@ -38,12 +38,12 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .errors import InputIssue, PortfolioError
+from pvopt.errors import InputIssue, PortfolioError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .config import Portfolio
+    from pvopt.inputs.schema import Portfolio
 
-__all__ = ["METER_COLUMNS", "ACTUALS_UNITS", "read_meter", "compare_actuals", "site_timezones", "plot_actuals"]
+__all__ = ["METER_COLUMNS", "ACTUALS_UNITS", "read_meter", "compare_actuals", "site_timezones"]
 
 METER_COLUMNS = ("timestamp", "site", "pv_kwh", "load_kwh")
 """Required columns of a meter CSV."""
@@ -224,7 +224,7 @@ def site_timezones(portfolio: "Portfolio") -> dict[str, str]:
 
 def _hourly(plan: xr.Dataset, meter: pd.DataFrame, timezones: Mapping[str, str]) -> pd.DataFrame:
     """One row per metered hour with the plan's expectation beside it."""
-    from .weather import hour_index
+    from pvopt.pv.weather import hour_index
 
     file = str(meter.attrs.get("file", "<meter>"))
     need = ("pv_generated_kw", "load_after_measures_kw")
@@ -362,30 +362,3 @@ def compare_actuals(
     out.attrs["descriptions"] = dict(ACTUALS_DESCRIPTIONS)
     out.attrs["feb29_hours_dropped"] = h.attrs.get("feb29_hours_dropped", 0)
     return out
-
-
-def plot_actuals(daily: pd.DataFrame) -> bytes:
-    """PNG: metered and expected PV per day and site (top), daily performance ratio (bottom).
-
-    ``daily`` is :func:`compare_actuals` with ``freq="day"``.
-    """
-    from .report import _png, _pyplot
-
-    plt = _pyplot()
-    d = daily[daily["site"] != "ALL"]
-    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(10, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 2]})
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for k, (site, g) in enumerate(d.groupby("site", sort=True)):
-        c = colors[k % len(colors)]
-        x = pd.to_datetime(g["date"])
-        ax1.plot(x, g["expected_pv_mwh"], color=c, ls="--", lw=1.2, label=f"{site} expected (plan)")
-        ax1.plot(x, g["metered_pv_mwh"], color=c, ls="-", lw=1.6, label=f"{site} metered")
-        ax2.plot(x, g["performance_ratio"], color=c, marker="o", ms=3, lw=1, label=site)
-    ax1.set_ylabel("PV per day [MWh]")
-    ax1.set_title("Metered PV against the plan's expectation")
-    ax1.legend(fontsize=8, ncol=2)
-    ax2.axhline(1.0, color="grey", lw=0.8)
-    ax2.set_ylabel("performance ratio vs plan [1]")
-    ax2.legend(fontsize=8)
-    fig.autofmt_xdate()
-    return _png(fig)

@@ -8,7 +8,7 @@ from typing import List, Optional
 import typer
 from rich.table import Table
 
-from .cli import _errors, _progress, app, err, out, state
+from pvopt.cli.main import _errors, _progress, app, err, out, state
 
 @app.command()
 def sweep(
@@ -28,7 +28,7 @@ def sweep(
     LocalCluster by default, or the cluster of --scheduler. Each scenario is written to
     DIR/scenarios/ as it finishes; run the same command again after an interruption and
     only the missing scenarios are solved. Failed scenarios (e.g. infeasible milestones)
-    are recorded with their reason. Read the results with pvopt.sweep.open_sweep(DIR).
+    are recorded with their reason. Read the results with pvopt.studies.sweep.open_sweep(DIR).
 
     Varied inputs: certificate_price [currency/MWh], certificate_price_scale, capex_scale,
     grid_factor_scale, tariff_scale, discount_rate, offset_price [currency/tCO2e],
@@ -39,7 +39,7 @@ def sweep(
       pvopt sweep sites/lead --vary discount_rate=0.04,0.08 --out out/sweep2 --scheduler tcp://10.0.0.5:8786
     """
     with _errors():
-        from .sweep import parse_vary, run_sweep, sweep_inputs, validate_grid
+        from pvopt.studies.sweep import parse_vary, run_sweep, sweep_inputs, validate_grid
 
         spec = parse_vary(vary)
         with _progress() as prog:

@@ -3,7 +3,7 @@
 For each array pvlib's :class:`~pvlib.modelchain.ModelChain` runs on a
 :class:`~pvlib.pvsystem.PVSystem` of 1 kWp DC:
 
-* weather: :func:`pvopt.weather.site_weather` (8760 hour-beginning stamps in
+* weather: :func:`pvopt.pv.weather.site_weather` (8760 hour-beginning stamps in
   the site's zone). The sun position is taken at the **middle** of each hour
   (stamps + 30 min) because the irradiance of hour ``t`` is its mean over
   ``[t, t+1)``; results are handed back on hour ``t``;
@@ -38,8 +38,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from . import __version__
-from .weather import HOURS_PER_YEAR, site_weather
+from pvopt.constants import __version__
+from pvopt.pv.weather import HOURS_PER_YEAR, site_weather
 
 __all__ = [
     "MOUNT_TO_SAPM",
@@ -195,13 +195,13 @@ def simulate_yield(portfolio, *, progress: Callable[[int, int], None] | None = N
     Parameters
     ----------
     portfolio
-        A :class:`pvopt.config.Portfolio`.
+        A :class:`pvopt.inputs.schema.Portfolio`.
     progress
         Optional ``callable(done, total)``, called after each unique geometry.
     weather
         Optional ``callable(site) -> DataFrame`` giving a site's checked 8760-hour
-        weather (as :func:`pvopt.weather.site_weather` returns it); default
-        ``site_weather(site, portfolio.directory)``. :mod:`pvopt.risk` uses it
+        weather (as :func:`pvopt.pv.weather.site_weather` returns it); default
+        ``site_weather(site, portfolio.directory)``. :mod:`pvopt.studies.risk` uses it
         to simulate other weather years.
 
     Returns

@@ -23,7 +23,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from .errors import PvoptError
+from pvopt.errors import PvoptError
 
 EXIT_CODES_HELP = "Exit codes: 0 ok, 1 internal error, 2 bad input, 3 milestones infeasible, 4 solver failure, 5 output exists (use --force)."
 
@@ -147,8 +147,8 @@ def validate(portfolio: Path = typer.Argument(..., help="Portfolio directory (po
     with _errors():
         import time
 
-        from .portfolio import load_portfolio
-        from .summary import validate_summary
+        from pvopt.inputs.loading import load_portfolio
+        from pvopt.inputs.summary import validate_summary
 
         t0 = time.perf_counter()
         pf = load_portfolio(portfolio)
@@ -178,8 +178,8 @@ def yield_(
     with _errors():
         import time
 
-        from .pipeline import run_yield
-        from .pvyield import yield_table
+        from pvopt.pipeline import run_yield
+        from pvopt.pv.yields import yield_table
 
         t0 = time.perf_counter()
         with _progress() as prog:
@@ -221,8 +221,8 @@ def plan(
       pvopt --verbose plan sites/lead --out out/lead --force
     """
     with _errors():
-        from .optimise import SolveOptions
-        from .pipeline import run_plan
+        from pvopt.lp.model import SolveOptions
+        from pvopt.pipeline import run_plan
 
         if milestone_costs not in {"dual", "resolve", "none"}:
             raise typer.BadParameter(f"expected dual, resolve or none, got {milestone_costs!r}", param_hint="--milestone-costs")
@@ -243,7 +243,7 @@ def plan(
         _timings(run.timings_s)
         out.print(f"wrote {Path(out_dir) / 'plan.nc'} and {Path(out_dir) / 'summary.csv'}; NPC {float(run.plan['npc']):,.0f} {run.inputs.attrs['currency']}", markup=False, soft_wrap=True)
         if report:
-            from .report import write_report
+            from pvopt.report.report import write_report
 
             if no_hourly:
                 raise typer.BadParameter("--report needs the hourly dispatch; drop --no-hourly")
@@ -329,10 +329,6 @@ def _print_pillars(p, cur: str) -> None:
                       f"hour by hour (GHG Protocol 2025 proposal, same dispatch) {hs}", markup=False)
 
 
-# Commands defined in their own modules register themselves on `app` when imported.
-from . import commands_finance  # noqa: E402,F401 - `compare` and `report`
-from . import commands_sweep  # noqa: E402,F401 - `sweep`
-from . import commands_risk  # noqa: E402,F401
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())

@@ -1,6 +1,6 @@
 """Emissions accounting of a plan: GHG Protocol dual Scope 2 reporting, offsets, checks.
 
-Reads only the plan Dataset (see :mod:`pvopt.results`); it imports neither
+Reads only the plan Dataset (see :mod:`pvopt.lp.solution`); it imports neither
 pvlib nor Pyomo. The method, with its sources, is in ``docs/accounting.md``:
 
 - Scope 2 location-based = grid MWh x grid factor;
@@ -146,7 +146,7 @@ def emissions_table(plan: xr.Dataset) -> pd.DataFrame:
 
     Examples
     --------
-    >>> from pvopt.accounting import emissions_table  # doctest: +SKIP
+    >>> from pvopt.results.accounting import emissions_table  # doctest: +SKIP
     >>> emissions_table(xr.open_dataset("out/lead/plan.nc")).query("site == 'ALL'")  # doctest: +SKIP
     """
     em = emissions_dataset(plan)

@@ -18,9 +18,9 @@ import json
 import numpy as np
 import xarray as xr
 
-from .config import Portfolio, series_value
-from .profiles import export_price_per_kwh, import_price_per_kwh, load_profile_kw
-from .summary import baseline_emissions
+from pvopt.inputs.schema import Portfolio, series_value
+from pvopt.inputs.profiles import export_price_per_kwh, import_price_per_kwh, load_profile_kw
+from pvopt.inputs.summary import baseline_emissions
 
 __all__ = ["build_plan_inputs"]
 
@@ -39,7 +39,7 @@ def build_plan_inputs(portfolio: Portfolio, yields: xr.Dataset) -> xr.Dataset:
     portfolio
         Validated portfolio.
     yields
-        Output of :func:`pvopt.pvyield.simulate_yield` (``yield_kw_per_kwp[array, hour]``).
+        Output of :func:`pvopt.pv.yields.simulate_yield` (``yield_kw_per_kwp[array, hour]``).
     """
     st = portfolio.settings
     years = portfolio.years

@@ -1,0 +1,1 @@
+"""Reports: HTML, Excel and PNG figures of a plan (the only matplotlib importer)."""

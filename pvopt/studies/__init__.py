@@ -1,0 +1,1 @@
+"""Studies on top of single plans: scenario sweeps, weather risk, metered actuals."""
