@@ -265,7 +265,7 @@ def test_sigkill_at_every_write_step_leaves_whole_or_none(planned, tmp_path, for
 @pytest.mark.parametrize("delay_s", [0.5, 2.5])
 def test_timed_sigkill_leaves_whole_or_none(mini_copy, tmp_path, delay_s):
     out = tmp_path / "out"
-    p = subprocess.Popen([sys.executable, "-m", "pvopt.cli.main", "plan", str(mini_copy), "--out", str(out)],
+    p = subprocess.Popen([sys.executable, "-m", "pvopt", "plan", str(mini_copy), "--out", str(out)],
                          cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(delay_s)
     p.send_signal(signal.SIGKILL)

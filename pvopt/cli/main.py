@@ -327,8 +327,3 @@ def _print_pillars(p, cur: str) -> None:
             hs = "not possible with the instruments given" if not (h == h).all() or not (abs(h) < float("inf")).all() else f"{h.sum():,.0f} MWh for {ch.sum():,.0f} {cur}"
             out.print(f"certificate matching over {years[0]}-{years[-1]}: annual {a:,.0f} MWh for {ca:,.0f} {cur}; "
                       f"hour by hour (GHG Protocol 2025 proposal, same dispatch) {hs}", markup=False)
-
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(app())
