@@ -289,7 +289,7 @@ def test_bad_input_is_refused_with_one_clear_message(case: Case, tmp_path: Path,
 # --------------------------------------------------------------------------- #
 def _pvopt(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONWARNINGS": "ignore", "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "pvopt.cli.main", *map(str, args)], capture_output=True, text=True, cwd=cwd, env=env, timeout=120)
+    return subprocess.run([sys.executable, "-m", "pvopt", *map(str, args)], capture_output=True, text=True, cwd=cwd, env=env, timeout=120)
 
 
 def test_subprocess_bad_input_exit_2_without_traceback(mini_copy, tmp_path):
