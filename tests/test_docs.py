@@ -34,8 +34,11 @@ def test_input_reference_lists_every_field_with_a_unit_where_named():
 
 
 def _define_functions() -> list[str]:
-    tree = ast.parse((REPO / "pvopt" / "lp" / "model.py").read_text(encoding="utf-8"))
-    return [n.name for n in tree.body if isinstance(n, ast.FunctionDef) and n.name.startswith("_define_")]
+    names = []
+    for path in sorted((REPO / "pvopt" / "lp").glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        names += [n.name for n in tree.body if isinstance(n, ast.FunctionDef) and n.name.startswith("define_") and n.name != "define_rows"]
+    return names
 
 
 def test_formulation_mentions_every_constraint_family():

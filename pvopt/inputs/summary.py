@@ -19,6 +19,7 @@ import io
 import pandas as pd
 
 from pvopt.inputs.schema import Portfolio, series_value
+from pvopt.milestones import describe as describe_milestone
 from pvopt.inputs.profiles import growth_factor
 
 __all__ = ["baseline_emissions", "validate_summary"]
@@ -54,35 +55,6 @@ def baseline_emissions(portfolio: Portfolio) -> pd.DataFrame:
     df = pd.DataFrame(rows).set_index("site")
     df.attrs["year"] = year
     return df
-
-
-def _milestone_text(m) -> str:
-    bits = []
-    for key, unit in (
-        ("year", ""),
-        ("kwp", " kWp"),
-        ("mwh", " MWh"),
-        ("fraction", " of max kWp"),
-        ("share_of_baseline", " of baseline"),
-        ("per_year", " /yr"),
-        ("kwp_per_year", " kWp/yr"),
-        ("scope2", " Scope 2"),
-        ("site", ""),
-    ):
-        v = getattr(m, key, None)
-        if v is None:
-            continue
-        if key == "year":
-            bits.append(f"in {v}" if m.type == "min_certificates_mwh" else f"from {v}")
-        elif key == "site":
-            bits.append(f"site {v}")
-        elif key in ("fraction", "share_of_baseline"):
-            bits.append(f"{v:.0%}{unit}")
-        elif isinstance(v, float):
-            bits.append(f"{v:,.0f}{unit}")
-        else:
-            bits.append(f"{v}{unit}")
-    return f"{m.name} [{m.type}]: " + ", ".join(bits)
 
 
 def validate_summary(portfolio: Portfolio, *, width: int = 110) -> str:
@@ -149,5 +121,5 @@ def validate_summary(portfolio: Portfolio, *, width: int = 110) -> str:
     con.print(f"Certificates: {certs}. Offsets: {'priced' if st.offsets else 'none'}.")
     con.print(f"Milestones ({len(st.milestones)}):")
     for m in st.milestones:
-        con.print(f"  - {_milestone_text(m)}", highlight=False, markup=False)
+        con.print(f"  - {describe_milestone(m)}", highlight=False, markup=False)
     return buf.getvalue()

@@ -13,13 +13,15 @@ import numpy as np
 import pyomo.environ as pyo
 import xarray as xr
 
+from pvopt.milestones import achieved as achieved_of
+from pvopt.milestones import baseline_tco2e
 from pvopt.lp.model import (
     KWH_PER_MWH,
     PlanModel,
     PlanSolution,
     SolveOptions,
-    _discount,
-    _kind_index,
+    discount_factors as _discount,
+    kind_index as _kind_index,
     build_model,
     milestones_of,
     solve_model,
@@ -360,57 +362,15 @@ def milestone_table(pm: PlanModel, plan: xr.Dataset, pm_sol: PlanSolution, opts:
     d = pm.data
     years = [int(y) for y in d["year"].values]
     want_duals = opts.milestone_costs != "none"
-    inst_total = plan["installed_kwp"].sum("array").values
-    onsite_total = plan["pv_onsite_mwh"].sum("site").values
     rows = []
-    baseline = float(d["baseline_scope1_tco2e"].values.sum() + d["baseline_scope2_location_tco2e"].values.sum())
+    baseline = baseline_tco2e(d)
     for ms in milestones_of(d):
         name, typ = ms["name"], ms["type"]
         Y = ms.get("year")
         mr = pm.milestones.get(name)
         marg = float(sum(abs(pm_sol.dual(c)) for _, c in mr.rows)) if (mr and want_duals) else float("nan")
         row: dict[str, Any] = {"name": name, "type": typ, "year": Y if Y is not None else years[0]}
-        if typ == "min_portfolio_kwp":
-            j = years.index(Y)
-            row.update(target=ms["kwp"], achieved=float(inst_total[j]), unit="kWp", met=bool(inst_total[j] >= ms["kwp"] * (1 - 1e-6)))
-        elif typ == "rooftop_coverage":
-            j = years.index(Y)
-            roof = plan["array_kind"].values == "rooftop"
-            cov = plan["installed_kwp"].values[roof, j].sum() / max(plan["max_kwp"].values[roof].sum(), 1e-9)
-            row.update(target=ms["fraction"], achieved=float(cov), unit="share", met=bool(cov >= ms["fraction"] * (1 - 1e-6)))
-        elif typ == "min_pv_onsite_mwh":
-            j = years.index(Y)
-            lo = float(onsite_total[j:].min())
-            row.update(target=ms["mwh"], achieved=lo, unit="MWh/yr (lowest year)", met=bool(lo >= ms["mwh"] * (1 - 1e-6)))
-        elif typ == "min_certificates_mwh":
-            j = years.index(Y)
-            v = float(plan["certificates_mwh"].sum("site").values[j])
-            row.update(target=ms["mwh"], achieved=v, unit="MWh", met=bool(v >= ms["mwh"] * (1 - 1e-6)))
-        elif typ == "emissions_peak":
-            s2 = plan["scope2_market_tco2e"] if ms.get("scope2", "market") == "market" else plan["scope2_location_tco2e"]
-            gross = (plan["scope1_tco2e"] + s2).sum("site").values
-            j = years.index(Y)
-            rise = float(np.max(np.diff(gross[j:]), initial=0.0))
-            row.update(target=0.0, achieved=rise, unit="tCO2e largest rise after the peak year", met=bool(rise <= 1e-3 * max(1.0, gross.max())))
-        elif typ == "neutrality":
-            sel = plan["net_tco2e"].sel(site=[ms["site"]]) if ms.get("site") else plan["net_tco2e"]
-            net = sel.sum("site").values
-            j = years.index(Y)
-            worst = float(net[j:].max())
-            row.update(target=0.0, achieved=worst, unit="tCO2e net (worst year)", met=bool(worst <= 1e-3 * max(1.0, baseline)))
-        elif typ == "offset_cap":
-            mx = float(plan["offsets_tco2e"].sum("site").max())
-            cap = ms["share_of_baseline"] * baseline
-            row.update(target=cap, achieved=mx, unit="tCO2e (most in a year)", met=bool(mx <= cap * (1 + 1e-6) + 1e-6))
-        elif typ == "capex_budget":
-            mx = float(plan["capex_cost"].sum("site").max())
-            row.update(target=ms["per_year"], achieved=mx, unit=str(d.attrs["currency"]), met=bool(mx <= ms["per_year"] * (1 + 1e-6)))
-        elif typ == "build_rate":
-            b = plan["build_kwp"]
-            if ms.get("site"):
-                b = b.where(plan["array_site"] == ms["site"], 0.0)
-            mx = float(b.sum("array").max())
-            row.update(target=ms["kwp_per_year"], achieved=mx, unit="kWp/yr", met=bool(mx <= ms["kwp_per_year"] * (1 + 1e-6)))
+        row.update(achieved_of(plan, ms, baseline, str(d.attrs["currency"])))
         row["marginal_cost"] = marg
         row["marginal_cost_unit"] = f"{d.attrs['currency']} (NPV) per {row.get('unit', '').split(' ')[0]}"
         row["binding"] = bool(np.isfinite(marg) and marg > 1e-6)

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from pvopt.milestones import MILESTONE_TYPES
 from pvopt.results import accounting
 
 from pvopt.results import finance
@@ -238,7 +239,7 @@ def _png(fig) -> bytes:
 
 
 def _milestone_years(plan: xr.Dataset) -> list[tuple[int, str]]:
-    return [(int(m["year"]), str(m["name"])) for m in accounting.milestones(plan) if m.get("type") in {"emissions_peak", "neutrality"}]
+    return [(int(m["year"]), str(m["name"])) for m in accounting.milestones(plan) if MILESTONE_TYPES[m["type"]].emissions]
 
 
 def plot_buildout(plan: xr.Dataset) -> bytes:

@@ -1,0 +1,114 @@
+"""Build the Pyomo model of the plan from its LP inputs, in named steps.
+
+:func:`build_model` reads like the formulation: capacities, measures and
+batteries, hourly and annual variables, certificates and offsets, every row
+family (:mod:`pvopt.lp.rows`), emissions, milestones, objective.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import pyomo.environ as pyo
+import xarray as xr
+
+from pvopt.lp.emissions import define_emissions
+from pvopt.lp.milestones import MilestoneRows, define_milestones
+from pvopt.lp.objective import define_objective
+from pvopt.lp.rows import HOURLY_VARS, define_rows
+from pvopt.lp.variables import (
+    SiteYearBlock,
+    define_annual_vars,
+    define_battery_capacity,
+    define_build,
+    define_certificates_offsets,
+    define_hourly_vars,
+    define_measures,
+)
+
+__all__ = ["PlanModel", "build_model", "hourly_var"]
+
+
+@dataclass
+class PlanModel:
+    """A built model with the bookkeeping needed to read results back."""
+
+    model: pyo.ConcreteModel
+    data: xr.Dataset
+    blocks: dict[tuple[int, int], SiteYearBlock]
+    milestones: dict[str, MilestoneRows]
+    reduce: bool
+    build_seconds: float
+    n_hourly_vars: int
+
+
+
+def build_model(
+    d: xr.Dataset, *, reduce: bool = True, elastic: bool = False, skip: frozenset[str] = frozenset(), matrix: bool = True
+) -> PlanModel:
+    """Build the Pyomo model of the plan.
+
+    Parameters
+    ----------
+    d
+        LP inputs (:func:`pvopt.lp.inputs.build_plan_inputs`).
+    reduce
+        Exact hour reductions (see module docstring).
+    elastic
+        Give every milestone row a penalised slack, to measure shortfalls.
+    skip
+        Names of milestones to leave out (to cost a milestone by re-solving).
+    matrix
+        Build the hourly and annual rows as :class:`MatrixConstraint` (fast; needs the
+        direct HiGHS interface). ``False`` builds ordinary constraints, which any Pyomo
+        solver interface or writer accepts.
+    """
+    t0 = time.perf_counter()
+    m = pyo.ConcreteModel(name="pvopt-plan")
+    m._use_matrix = matrix
+    n_s, n_a, n_y = d.sizes["site"], d.sizes["array"], d.sizes["year"]
+    m.S = pyo.RangeSet(0, n_s - 1)
+    m.A = pyo.RangeSet(0, n_a - 1)
+    m.Y = pyo.RangeSet(0, n_y - 1)
+    m.G = pyo.RangeSet(0, d.sizes["profile"] - 1)
+
+    define_build(m, d)
+    define_measures(m, d)
+    define_battery_capacity(m, d)
+    blocks = define_hourly_vars(m, d, reduce=reduce, use_milestone_bounds=not elastic)
+    define_annual_vars(m, d)
+    define_certificates_offsets(m, d)
+    define_rows(m, d, blocks)
+    define_emissions(m, d)
+    mrows = define_milestones(m, d, elastic=elastic, skip=skip)
+    define_objective(m, d, mrows)
+    n_h = sum(len(getattr(m, v)) for v in HOURLY_VARS)
+    m._pvopt_data, m._pvopt_blocks = d, blocks
+    return PlanModel(m, d, blocks, mrows, reduce, time.perf_counter() - t0, n_h)
+
+
+
+def hourly_var(m: pyo.ConcreteModel, name: str, *, site: str, year: int, hour: int) -> Any:
+    """The hourly variable ``name`` (``pv``, ``ex``, ``grid``, ``bc``, ``bd``, ``soc``, ``matched``) of one site, year and hour.
+
+    For an ``extra_constraints`` hook: ``hourly_var(m, "grid", site="wuxi", year=2030, hour=4000)``.
+    Hours that the exact reductions fold away have no variable; asking for one
+    raises ``KeyError`` saying which class the hour is in (plan with
+    ``SolveOptions(reduce=False)`` to keep every hour).
+    """
+    d, blocks = m._pvopt_data, m._pvopt_blocks
+    sites, years = list(d["site"].values), [int(y) for y in d["year"].values]
+    if site not in sites or year not in years:
+        raise KeyError(f"no site {site!r} or year {year} in the plan (sites {sites}, years {years[0]}-{years[-1]})")
+    b = blocks[(sites.index(site), years.index(year))]
+    first = {"pv": b.pv_first, "ex": b.ex_first, "grid": b.grid_first, "bc": b.bat_first, "bd": b.bat_first,
+             "soc": b.bat_first, "matched": b.match_first}
+    if name not in first:
+        raise KeyError(f"unknown hourly variable {name!r}; expected one of {HOURLY_VARS}")
+    pos = int((b.contested == hour).nonzero()[0][0]) if (b.contested == hour).any() else -1
+    if pos < 0 or first[name] < 0:
+        where = "full-use" if (b.full == hour).any() else "covered" if (b.covered == hour).any() else "zero-yield" if pos < 0 else "modelled"
+        raise KeyError(f"{name}[{site}, {year}, hour {hour}] has no variable ({where} hour; build with reduce=False to keep every hour)")
+    return getattr(m, name)[first[name] + pos]

@@ -1,0 +1,62 @@
+"""How the plan is built and solved (:class:`SolveOptions`), and how a solve ended (:class:`Status`)."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import xarray as xr
+
+__all__ = ['Status', 'SolveOptions']
+
+
+class Status(str, enum.Enum):
+    OPTIMAL = "optimal"
+    INFEASIBLE = "infeasible"
+    UNBOUNDED = "unbounded"
+    TIME_LIMIT = "time_limit"
+    NUMERICAL = "numerical_trouble"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class SolveOptions:
+    """How to build and solve the plan.
+
+    Parameters
+    ----------
+    reduce
+        Use the exact hour reductions (default). ``False`` builds the full hourly model.
+    time_limit_s
+        HiGHS time limit [s]; ``None`` for none.
+    solver
+        HiGHS algorithm: ``"choose"``, ``"simplex"`` or ``"ipm"``.
+    threads
+        HiGHS threads (``None``: HiGHS's default).
+    milestone_costs
+        ``"dual"``: marginal cost of each milestone from the LP duals;
+        ``"resolve"``: also re-solve without each milestone and report the difference;
+        ``"none"``.
+    diagnose_infeasible
+        On an infeasible plan, re-solve with penalised milestone slacks to say
+        which milestones fail and by how much.
+    extra_constraints
+        ``f(model, data)`` called after the model is built, to add constraints.
+    log
+        Print HiGHS's log.
+    interface
+        ``"direct"``: hand the Pyomo model to HiGHS in bulk (:mod:`pvopt.lp.highs`, fast);
+        ``"pyomo"``: Pyomo's own HiGHS interface (slower; a cross-check).
+    """
+
+    reduce: bool = True
+    time_limit_s: float | None = None
+    solver: Literal["choose", "simplex", "ipm"] = "choose"
+    threads: int | None = None
+    milestone_costs: Literal["dual", "resolve", "none"] = "dual"
+    diagnose_infeasible: bool = True
+    extra_constraints: Callable[[Any, xr.Dataset], None] | None = None
+    log: bool = False
+    interface: Literal["direct", "pyomo"] = "direct"

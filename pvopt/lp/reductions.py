@@ -1,0 +1,112 @@
+"""Exact hour reductions: which hours of a site-year need variables.
+
+For each site ``s`` and year ``y`` every hour falls in one class:
+
+* **Z** (zero): every yield profile of the site is 0. No variable: ``pv = 0``,
+  ``grid = load``.
+* **F** (full use): even with every array at ``max_kwp`` the site generates
+  no more than its load, and exporting pays no more than importing. PV is used
+  in full: ``pv = Σ_g yield[g,t]·EG[g,y]``, an affine expression of the
+  capacities, so the hour folds into per-year sums.
+* **K** (covered): the capacity the milestones force in (``EG_min``) already
+  generates at least the load, and surplus cannot be sold: ``pv = load``,
+  ``grid = 0``, a constant.
+* **C** (contested): everything else. One variable ``pv[k] ∈ [0, load]``
+  (and ``export[k]`` where export is allowed) and one row
+  ``pv[k] + export[k] ≤ Σ_g yield[g,t]·EG[g,y]``.
+
+Sites with a battery, a demand charge, an import limit or hourly matching keep
+every hour (:func:`full_hour_sites`); ``reduce=False`` keeps every hour everywhere."""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from pvopt.lp.data import existing_effective_kwp, measures_of_site, milestones_of, optional, profile_index
+
+__all__ = ['coverage_lower_bound', 'full_hour_sites', 'load_bounds', 'classify_hours']
+
+
+def coverage_lower_bound(d: xr.Dataset) -> np.ndarray:
+    """``[a, y]`` lower bound on installed kWp implied by rooftop-coverage milestones."""
+    years = list(d["year"].values)
+    lb = np.repeat(d["existing_kwp"].values[:, None], len(years), axis=1).astype(float)
+    roof = d["array_kind"].values == "rooftop"
+    for ms in milestones_of(d):
+        if ms["type"] == "rooftop_coverage":
+            for j, y in enumerate(years):
+                if y >= ms["year"]:
+                    lb[roof, j] = np.maximum(lb[roof, j], ms["fraction"] * d["max_kwp"].values[roof])
+    return lb
+
+
+def full_hour_sites(d: xr.Dataset) -> np.ndarray:
+    """Sites that need every hour modelled: a battery, a demand charge, an import limit, or hourly matching."""
+    n_s = d.sizes["site"]
+    sites = list(d["site"].values)
+    full = np.zeros(n_s, dtype=bool)
+    for s in optional(d, "battery_site", []):
+        full[sites.index(s)] = True
+    full |= optional(d, "demand_charge_per_kw_month", np.zeros(n_s)) > 0
+    full |= np.isfinite(optional(d, "import_limit_kw", np.full(n_s, np.nan)))
+    if d.attrs.get("scope2_matching", "annual") == "hourly":
+        full[:] = True
+    return full
+
+
+def load_bounds(d: xr.Dataset, i: int, j: int) -> tuple[np.ndarray, np.ndarray]:
+    """Least and most load of a site-year over every admissible adoption of its measures [kW]."""
+    L = d["load_kw"].values[i, j]
+    ms = measures_of_site(d, i)
+    if len(ms) == 0:
+        return L, L
+    delta = d["measure_delta_kw"].values[ms, j]
+    f = d["measure_max_fraction"].values[ms][:, None]
+    return L + (f * np.minimum(delta, 0)).sum(axis=0), L + (f * np.maximum(delta, 0)).sum(axis=0)
+
+
+def classify_hours(d: xr.Dataset, *, reduce: bool, use_milestone_bounds: bool = True) -> dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Split each site-year's hours into (full, covered, contested) index arrays (the rest are zero hours).
+
+    Sites of :func:`full_hour_sites` (and every site when ``reduce=False``) keep every hour as contested.
+    """
+    per_site, arr_prof = profile_index(d)
+    ymat = d["yield_kw_per_kwp"].values
+    imp = d["import_price_per_kwh"].values
+    exp_ = d["export_price_per_kwh"].values
+    exp_ok = d["export_allowed"].values
+    maxk = d["max_kwp"].values
+    n_y = d.sizes["year"]
+    hours = np.arange(d.sizes["hour"])
+    full_sites = full_hour_sites(d)
+    out = {}
+    if reduce:
+        lb_inst = coverage_lower_bound(d) if use_milestone_bounds else np.repeat(d["existing_kwp"].values[:, None], n_y, axis=1)
+        exist_eff = existing_effective_kwp(d)
+        deg = d["degradation_per_year"].values
+    for i, profs in enumerate(per_site):
+        if not reduce or full_sites[i]:
+            for j in range(n_y):
+                out[(i, j)] = (hours[:0], hours[:0], hours)
+            continue
+        cap_max = np.array([maxk[arr_prof == g].sum() for g in profs])
+        y_site = ymat[profs]  # (g, t)
+        gmax = cap_max @ y_site if profs else np.zeros(len(hours))
+        any_yield = (y_site > 0).any(axis=0) if profs else np.zeros(len(hours), bool)
+        for j in range(n_y):
+            L_min, L_max = load_bounds(d, i, j)
+            no_gain = (~exp_ok[i]) | (exp_[i, j] <= imp[i, j])
+            no_export_value = (~exp_ok[i]) | (exp_[i, j] <= 0)
+            # lower bound of effective capacity per profile in year j
+            eg_min = np.zeros(len(profs))
+            for gi, g in enumerate(profs):
+                a = np.where(arr_prof == g)[0]
+                new_lb = np.clip(lb_inst[a, j] - d["existing_kwp"].values[a], 0, None)
+                eg_min[gi] = float((exist_eff[a, j] + new_lb * (1.0 - deg[a]) ** j).sum())
+            gmin = eg_min @ y_site if profs else np.zeros(len(hours))
+            full = any_yield & (gmax <= L_min) & no_gain
+            covered = any_yield & ~full & (gmin >= L_max) & no_export_value
+            contested = any_yield & ~full & ~covered
+            out[(i, j)] = (hours[full], hours[covered], hours[contested])
+    return out

@@ -1,0 +1,380 @@
+"""Hourly and annual rows of the plan, one ``define_*_rows`` function per row family.
+
+Every family is a :class:`~pyomo.core.base.matrix_constraint.MatrixConstraint`
+(``<family>_rows``) over one shared column list (:class:`Columns`), built from
+numpy arrays so that a year of hours costs milliseconds. Each function selects
+the site-years it applies to, adds its rows for them and documents its
+equation. Symbols: ``k`` a contested hour of site ``s``, year ``y``, hour ``t``
+(:mod:`pvopt.lp.reductions`); ``EG[g,y]`` effective kWp of yield profile ``g``;
+``frac[μ,y]`` adopted share of measure ``μ`` with hourly load change ``Δ``
+[kW]; ``bE``, ``bP`` battery energy [kWh] and power [kW].
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyomo.environ as pyo
+import scipy.sparse as sp
+import xarray as xr
+from pyomo.core.base.matrix_constraint import MatrixConstraint
+
+from pvopt.constants import HOURS_PER_YEAR, KWH_PER_MWH
+from pvopt.lp.data import lin, measures_of_site, optional, profile_index
+from pvopt.lp.variables import SiteYearBlock
+
+__all__ = ["Coo", "Columns", "RowFamilies", "rows_component", "define_rows", "FAMILIES"]
+
+#: Row families in the order they are added to the model (``<family>_rows`` components).
+FAMILIES = ("gen", "pv_load", "balance", "soc", "power", "energy", "peak", "match", "pool", "annual")
+HOURLY_VARS = ("pv", "ex", "grid", "bc", "bd", "soc", "matched")
+ANNUAL_VARS = ("onsite_mwh", "grid_mwh", "energy_cost", "export_mwh", "export_revenue", "cert_total")
+
+
+class Coo:
+    """Rows of a sparse matrix, gathered block by block as numpy arrays."""
+
+    def __init__(self) -> None:
+        self.r: list[np.ndarray] = []
+        self.c: list[np.ndarray] = []
+        self.v: list[np.ndarray] = []
+
+    def add(self, rows: Any, cols: Any, vals: Any) -> None:
+        """Add ``vals`` at ``(rows, cols)`` (broadcast); zeros are dropped."""
+        rows, cols, vals = np.broadcast_arrays(np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64), np.asarray(vals, dtype=float))
+        keep = vals != 0.0
+        self.r.append(rows[keep].ravel())
+        self.c.append(cols[keep].ravel())
+        self.v.append(vals[keep].ravel())
+
+    def csr(self, n_rows: int, n_cols: int) -> sp.csr_matrix:
+        """The gathered rows as a CSR matrix (duplicates summed)."""
+        if not self.r:
+            return sp.csr_matrix((n_rows, n_cols))
+        A = sp.csr_matrix((np.concatenate(self.v), (np.concatenate(self.r), np.concatenate(self.c))), shape=(n_rows, n_cols))
+        A.sum_duplicates()
+        A.sort_indices()
+        return A
+
+
+def rows_component(m: pyo.ConcreteModel, A: sp.csr_matrix, lo: list, hi: list, x: list) -> pyo.Component:
+    """Rows ``lo ≤ A·x ≤ hi`` as a :class:`MatrixConstraint` (fast) or, when the model is
+    built with ``matrix=False``, as an ordinary indexed Constraint of linear expressions."""
+    if getattr(m, "_use_matrix", True):
+        return MatrixConstraint(A.data, A.indices, A.indptr, lo, hi, x)
+    xs = list(x)
+    ptr, idx, val = A.indptr, A.indices, A.data
+
+    def rule(m, r):
+        cols = idx[ptr[r] : ptr[r + 1]]
+        return (lo[r], lin(val[ptr[r] : ptr[r + 1]].tolist(), [xs[c] for c in cols]), hi[r])
+
+    return pyo.Constraint(pyo.RangeSet(0, A.shape[0] - 1), rule=rule)
+
+
+@dataclass
+class Columns:
+    """One column list for every row family: hourly | EG | measures | battery sizes | annual | peaks | certificate volumes.
+
+    ``off[name]`` is the first column of a variable family; the helpers give
+    the column of one element, so no family computes offsets by hand.
+    """
+
+    x: list
+    off: dict[str, int]
+    n_y: int
+    peak_col: dict[tuple[int, int, int], int]
+    vol_col: dict[tuple[int, int], int]
+
+    @classmethod
+    def of(cls, m: pyo.ConcreteModel, d: xr.Dataset) -> Columns:
+        """Gather the model's variables in the fixed column order."""
+        n_s, n_y = d.sizes["site"], d.sizes["year"]
+        x: list = []
+        off: dict[str, int] = {}
+        for name in HOURLY_VARS:
+            off[name] = len(x)
+            x += list(getattr(m, name).values())
+        off["eg"] = len(x)
+        x += [m.EG[g, j] for g in range(d.sizes["profile"]) for j in range(n_y)]
+        off["mfrac"] = len(x)
+        x += [m.mfrac[k, j] for k in m.M for j in range(n_y)]
+        off["bE"] = len(x)
+        x += [m.bE[k, j] for k in m.B for j in range(n_y)]
+        off["bP"] = len(x)
+        x += [m.bP[k, j] for k in m.B for j in range(n_y)]
+        for name in ANNUAL_VARS:
+            off[name] = len(x)
+            comp = getattr(m, name)
+            x += [comp[i, j] for i in range(n_s) for j in range(n_y)]
+        off["peak"] = len(x)
+        peak_col = {key: off["peak"] + n for n, key in enumerate(m.PK)}
+        x += [m.peak[key] for key in m.PK]
+        off["vol"] = len(x)
+        vol_col = {key: off["vol"] + n for n, key in enumerate(m.CVOL)}
+        x += [m.cvol[key] for key in m.CVOL]
+        return cls(x, off, n_y, peak_col, vol_col)
+
+    def sy(self, name: str, i: int, j: int) -> int:
+        """Column of an annual variable ``name[i, j]`` (site, year) or a sized family ``name[k, j]``."""
+        return self.off[name] + i * self.n_y + j
+
+    def hourly(self, name: str, first: int, n: int) -> np.ndarray:
+        """Columns of ``n`` hourly variables ``name`` of one block starting at flat index ``first``."""
+        return self.off[name] + first + np.arange(n)
+
+
+@dataclass
+class RowFamilies:
+    """The rows of every family, gathered before they become model components."""
+
+    coo: dict[str, Coo] = field(default_factory=lambda: {k: Coo() for k in FAMILIES})
+    lo: dict[str, list] = field(default_factory=lambda: {k: [] for k in FAMILIES})
+    hi: dict[str, list] = field(default_factory=lambda: {k: [] for k in FAMILIES})
+
+    def rows(self, family: str, n: int, lo: Any, hi: Any) -> np.ndarray:
+        """Reserve ``n`` rows of ``family`` with bounds ``lo``, ``hi`` (scalars or lists); return their indices."""
+        los, his = self.lo[family], self.hi[family]
+        r0 = len(los)
+        los.extend(lo if isinstance(lo, list) else [lo] * n)
+        his.extend(hi if isinstance(hi, list) else [hi] * n)
+        return r0 + np.arange(n)
+
+    def add_to(self, m: pyo.ConcreteModel, x: list) -> None:
+        """Add each non-empty family to ``m`` as ``<family>_rows``."""
+        for name in FAMILIES:
+            if self.lo[name]:
+                A = self.coo[name].csr(len(self.lo[name]), len(x))
+                setattr(m, name + "_rows", rows_component(m, A, self.lo[name], self.hi[name], x))
+
+
+Blocks = dict[tuple[int, int], SiteYearBlock]
+
+
+def define_generation_rows(fam: RowFamilies, cols: Columns, d: xr.Dataset, blocks: Blocks) -> None:
+    r"""``gen``: PV used onsite or exported cannot exceed what the arrays generate.
+
+    .. math:: pv_k + export_k - \sum_g yield_{g,t}\,EG_{g,y} \le 0
+    """
+    per_site, _ = profile_index(d)
+    ymat = d["yield_kw_per_kwp"].values
+    for (i, j), b in blocks.items():
+        n = len(b.contested)
+        if not n:
+            continue
+        r = fam.rows("gen", n, None, 0.0)
+        fam.coo["gen"].add(r, cols.hourly("pv", b.pv_first, n), 1.0)
+        if b.ex_first >= 0:
+            fam.coo["gen"].add(r, cols.hourly("ex", b.ex_first, n), 1.0)
+        for g in per_site[i]:
+            fam.coo["gen"].add(r, cols.sy("eg", g, j), -ymat[g, b.contested])
+
+
+def define_pv_load_rows(fam: RowFamilies, cols: Columns, d: xr.Dataset, blocks: Blocks) -> None:
+    r"""``pv_load`` (reduced sites with measures): onsite PV cannot exceed the load after measures.
+
+    .. math:: pv_k - \sum_\mu \Delta_{\mu,y,t}\,frac_{\mu,y} \le load_{s,y,t}
+    """
+    load = d["load_kw"].values
+    delta = optional(d, "measure_delta_kw", None)
+    for (i, j), b in blocks.items():
+        n, ms = len(b.contested), measures_of_site(d, i)
+        if not n or b.is_full or not len(ms):
+            continue
+        r = fam.rows("pv_load", n, None, load[i, j, b.contested].tolist())
+        fam.coo["pv_load"].add(r, cols.hourly("pv", b.pv_first, n), 1.0)
+        for k in ms:
+            fam.coo["pv_load"].add(r, cols.sy("mfrac", k, j), -delta[k, j, b.contested])
+
+
+def define_balance_rows(fam: RowFamilies, cols: Columns, d: xr.Dataset, blocks: Blocks) -> None:
+    r"""``balance`` (full-hour sites): every hour's load is met by PV, the grid and the battery.
+
+    .. math:: pv_k + grid_k + discharge_k - charge_k - \sum_\mu \Delta_{\mu,y,t}\,frac_{\mu,y} = load_{s,y,t}
+    """
+    load = d["load_kw"].values
+    delta = optional(d, "measure_delta_kw", None)
+    for (i, j), b in blocks.items():
+        n = len(b.contested)
+        if not n or not b.is_full:
+            continue
+        rhs = load[i, j, b.contested].tolist()
+        r = fam.rows("balance", n, rhs, rhs)
+        c = fam.coo["balance"]
+        c.add(r, cols.hourly("pv", b.pv_first, n), 1.0)
+        c.add(r, cols.hourly("grid", b.grid_first, n), 1.0)
+        for k in measures_of_site(d, i):
+            c.add(r, cols.sy("mfrac", k, j), -delta[k, j, b.contested])
+        if b.bat_first >= 0:
+            c.add(r, cols.hourly("bd", b.bat_first, n), 1.0)
+            c.add(r, cols.hourly("bc", b.bat_first, n), -1.0)
+
+
+def define_battery_rows(fam: RowFamilies, cols: Columns, d: xr.Dataset, blocks: Blocks) -> None:
+    r"""``soc``, ``power``, ``energy`` (battery sites): state of charge, power and energy limits.
+
+    .. math::
+        soc_t - soc_{t-1} - \eta\,charge_t + discharge_t/\eta = 0 \quad (\text{cyclic within the year}),\;
+        \eta = \sqrt{\text{round-trip efficiency}}
+
+        charge_t + discharge_t - bP_y \le 0, \qquad soc_t - bE_y \le 0
+    """
+    rte = optional(d, "battery_round_trip_efficiency", np.zeros(0))
+    for (i, j), b in blocks.items():
+        n = len(b.contested)
+        if not n or not b.is_full or b.bat_first < 0:
+            continue
+        h = b.bat_first + np.arange(n)
+        eta = float(np.sqrt(rte[b.battery]))
+        r = fam.rows("soc", n, 0.0, 0.0)
+        s = fam.coo["soc"]
+        s.add(r, cols.off["soc"] + h, 1.0)
+        s.add(r, cols.off["soc"] + np.roll(h, 1), -1.0)  # cyclic: hour 0 follows hour 8759
+        s.add(r, cols.off["bc"] + h, -eta)
+        s.add(r, cols.off["bd"] + h, 1.0 / eta)
+        r = fam.rows("power", n, None, 0.0)
+        p = fam.coo["power"]
+        p.add(r, cols.off["bc"] + h, 1.0)
+        p.add(r, cols.off["bd"] + h, 1.0)
+        p.add(r, cols.sy("bP", b.battery, j), -1.0)
+        r = fam.rows("energy", n, None, 0.0)
+        fam.coo["energy"].add(r, cols.off["soc"] + h, 1.0)
+        fam.coo["energy"].add(r, cols.sy("bE", b.battery, j), -1.0)
+
+
+def define_peak_rows(fam: RowFamilies, cols: Columns, d: xr.Dataset, blocks: Blocks) -> None:
+    r"""``peak`` (demand charge): each month's billed peak is at least every hour's grid import.
+
+    .. math:: grid_k - peak_{s,y,month(t)} \le 0
+    """
+    month = optional(d, "hour_month", np.repeat(np.arange(1, 13), 730))
+    for (i, j), b in blocks.items():
+        n = len(b.contested)
+        if not n or not b.is_full or (i, j, 0) not in cols.peak_col:
+            continue
+        r = fam.rows("peak", n, None, 0.0)
+        fam.coo["peak"].add(r, cols.hourly("grid", b.grid_first, n), 1.0)
+        fam.coo["peak"].add(r, np.array([cols.peak_col[(i, j, int(mo) - 1)] for mo in month[b.contested]]), -1.0)
+
+
+def define_matching_rows(fam: RowFamilies, cols: Columns, d: xr.Dataset, blocks: Blocks) -> None:
+    r"""``match`` and ``pool`` (hourly matching): certificates match grid import hour by hour.
+
+    .. math::
+        matched_k - grid_k \le 0
+
+        \sum_s matched_{s,y,t} - \sum_c 1000\,share_{c,t}\,volume_{c,y} \le 0 \quad \text{per year and hour}
+    """
+    pool_rows: dict[int, np.ndarray] = {}
+    for (i, j), b in blocks.items():
+        n = len(b.contested)
+        if not n or not b.is_full or b.match_first < 0:
+            continue
+        mc = cols.hourly("matched", b.match_first, n)
+        r = fam.rows("match", n, None, 0.0)
+        fam.coo["match"].add(r, mc, 1.0)
+        fam.coo["match"].add(r, cols.hourly("grid", b.grid_first, n), -1.0)
+        if j not in pool_rows:
+            pool_rows[j] = fam.rows("pool", HOURS_PER_YEAR, None, 0.0)
+        fam.coo["pool"].add(pool_rows[j][b.contested], mc, 1.0)
+    share = optional(d, "certificate_hourly_share", np.zeros((d.sizes["certificate"], HOURS_PER_YEAR)))
+    for (c, j), col in cols.vol_col.items():
+        if j in pool_rows:
+            fam.coo["pool"].add(pool_rows[j], col, -KWH_PER_MWH * share[c])
+
+
+def _annual_onsite(coo: Coo, r: int, cols: Columns, d: xr.Dataset, b: SiteYearBlock, i: int, j: int) -> float:
+    """Onsite row: ``1000·onsite − Σ_C pv − Σ_g EG·Σ_F yield − Σ_μ frac·Σ_K Δ = Σ_K load``; returns the right-hand side [kWh]."""
+    per_site, _ = profile_index(d)
+    ymat = d["yield_kw_per_kwp"].values
+    delta = optional(d, "measure_delta_kw", None)
+    coo.add(r, cols.sy("onsite_mwh", i, j), KWH_PER_MWH)
+    coo.add(np.full(len(b.contested), r), cols.hourly("pv", b.pv_first, len(b.contested)), -1.0)
+    for g in per_site[i]:
+        coo.add(r, cols.sy("eg", g, j), -float(ymat[g, b.full].sum()))
+    for k in measures_of_site(d, i):
+        coo.add(r, cols.sy("mfrac", k, j), -float(delta[k, j, b.covered].sum()))
+    return float(d["load_kw"].values[i, j, b.covered].sum())
+
+
+def _annual_grid_cost(coo: Coo, r: np.ndarray, cols: Columns, d: xr.Dataset, b: SiteYearBlock, i: int, j: int) -> tuple[float, float]:
+    """Grid [MWh] and energy-cost [currency] rows; returns their right-hand sides.
+
+    Full-hour sites: ``1000·grid_mwh − Σ_t grid = 0`` and ``energy_cost − Σ_t price·grid = 0``.
+    Reduced sites: ``1000·grid_mwh + 1000·onsite − Σ_μ frac·Σ_t Δ = Σ_t load`` and
+    ``energy_cost + Σ_C price·pv + Σ_g EG·Σ_F price·yield − Σ_μ frac·Σ_{t∉K} price·Δ = Σ_{t∉K} price·load``.
+    """
+    n, con = len(b.contested), b.contested
+    imp = d["import_price_per_kwh"].values
+    load = d["load_kw"].values
+    coo.add(r[0], cols.sy("grid_mwh", i, j), KWH_PER_MWH)
+    coo.add(r[1], cols.sy("energy_cost", i, j), 1.0)
+    if b.is_full:
+        gc = cols.hourly("grid", b.grid_first, n)
+        coo.add(np.full(n, r[0]), gc, -1.0)
+        coo.add(np.full(n, r[1]), gc, -imp[i, j, con])
+        return 0.0, 0.0
+    per_site, _ = profile_index(d)
+    ymat = d["yield_kw_per_kwp"].values
+    delta = optional(d, "measure_delta_kw", None)
+    coo.add(r[0], cols.sy("onsite_mwh", i, j), KWH_PER_MWH)
+    notk = np.ones(HOURS_PER_YEAR, dtype=bool)
+    notk[b.covered] = False
+    for k in measures_of_site(d, i):
+        coo.add(r[0], cols.sy("mfrac", k, j), -float(delta[k, j].sum()))
+        coo.add(r[1], cols.sy("mfrac", k, j), -float((imp[i, j, notk] * delta[k, j, notk]).sum()))
+    coo.add(np.full(n, r[1]), cols.hourly("pv", b.pv_first, n), imp[i, j, con])
+    for g in per_site[i]:
+        coo.add(r[1], cols.sy("eg", g, j), float((imp[i, j, b.full] * ymat[g, b.full]).sum()))
+    return float(load[i, j].sum()), float((imp[i, j, notk] * load[i, j, notk]).sum())
+
+
+def define_annual_rows(fam: RowFamilies, cols: Columns, d: xr.Dataset, blocks: Blocks) -> None:
+    r"""``annual``: per site and year, onsite PV, grid import, energy cost, export and its revenue, matched certificates.
+
+    Five rows per site-year (six with hourly matching), F, K, C the hour classes:
+
+    * onsite: ``1000·onsite − Σ_C pv − Σ_g EG·Σ_F yield − Σ_μ frac·Σ_K Δ = Σ_K load``;
+    * grid and energy cost: see :func:`_annual_grid_cost`;
+    * ``1000·export_mwh − Σ_C export = 0``; ``export_revenue − Σ_C export_price·export = 0``;
+    * hourly matching: ``1000·cert_total − Σ_t matched = 0``.
+    """
+    exp_ = d["export_price_per_kwh"].values
+    coo = fam.coo["annual"]
+    for i in range(d.sizes["site"]):
+        for j in range(d.sizes["year"]):
+            b = blocks[(i, j)]
+            n = len(b.contested)
+            r = fam.rows("annual", 6 if b.match_first >= 0 else 5, 0.0, 0.0)
+            onsite_kwh = _annual_onsite(coo, int(r[0]), cols, d, b, i, j)
+            rhs_grid, rhs_cost = _annual_grid_cost(coo, r[1:3], cols, d, b, i, j)
+            coo.add(r[3], cols.sy("export_mwh", i, j), KWH_PER_MWH)
+            coo.add(r[4], cols.sy("export_revenue", i, j), 1.0)
+            if b.ex_first >= 0:
+                exc = cols.hourly("ex", b.ex_first, n)
+                coo.add(np.full(n, r[3]), exc, -1.0)
+                coo.add(np.full(n, r[4]), exc, -exp_[i, j, b.contested])
+            if b.match_first >= 0:
+                coo.add(r[5], cols.sy("cert_total", i, j), KWH_PER_MWH)
+                coo.add(np.full(n, r[5]), cols.hourly("matched", b.match_first, n), -1.0)
+            for row, rhs in zip(r[:3], (onsite_kwh, rhs_grid, rhs_cost)):
+                fam.lo["annual"][row] = fam.hi["annual"][row] = rhs
+
+
+#: The hourly families, in build order; a decomposition builds the same families for one site-year.
+HOURLY_FAMILIES = (define_generation_rows, define_pv_load_rows, define_balance_rows, define_battery_rows,
+                   define_peak_rows, define_matching_rows)
+
+
+def define_rows(m: pyo.ConcreteModel, d: xr.Dataset, blocks: Blocks) -> Columns:
+    """Every hourly and annual row family of the plan, added to ``m`` as ``<family>_rows``."""
+    cols = Columns.of(m, d)
+    fam = RowFamilies()
+    for define in HOURLY_FAMILIES:
+        define(fam, cols, d, blocks)
+    define_annual_rows(fam, cols, d, blocks)
+    fam.add_to(m, cols.x)
+    m._x_offsets = cols.off
+    return cols

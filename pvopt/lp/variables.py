@@ -1,0 +1,200 @@
+"""Decision variables of the plan, one ``define_*`` step per family, each with its bounds in the docstring."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyomo.environ as pyo
+import xarray as xr
+
+from pvopt.lp.data import degradation_factor, existing_effective_kwp, lin, measures_of_site, optional, profile_index
+from pvopt.lp.reductions import classify_hours, full_hour_sites
+
+__all__ = ['SiteYearBlock', 'define_build', 'define_measures', 'define_battery_capacity', 'define_hourly_vars', 'define_annual_vars', 'define_certificates_offsets']
+
+
+@dataclass
+class SiteYearBlock:
+    """Hour classes of one site and year (index arrays into 0..8759) and where its hourly variables start."""
+
+    full: np.ndarray
+    covered: np.ndarray
+    contested: np.ndarray
+    pv_first: int  # first flat index of this block's pv variables
+    ex_first: int  # ... export variables (-1: none)
+    grid_first: int = -1  # ... grid variables (full-hour sites)
+    bat_first: int = -1  # ... charge/discharge/soc variables (battery sites)
+    match_first: int = -1  # ... matched-certificate variables (hourly matching)
+    battery: int = -1  # index into the battery coordinate
+    is_full: bool = False  # every hour modelled (battery, demand charge, import limit, hourly matching, or reduce=False)
+
+
+def define_build(m: pyo.ConcreteModel, d: xr.Dataset) -> None:
+    r"""Build, installed and effective capacity.
+
+    ``build[a,y] ≥ 0`` [kWp]; ``inst[a,y] = existing[a] + Σ_{v≤y} build[a,v]`` [kWp];
+    area: ``inst[a,y_last] ≤ max_kwp[a]`` (inst never falls);
+    effective capacity of profile g:
+    ``EG[g,y] = Σ_{a∈g} (existing[a]·(1-δ_a)^{age} + Σ_{v≤y} build[a,v]·(1-δ_a)^{y-v})`` [kWp].
+    """
+    maxk = d["max_kwp"].values
+    ex = d["existing_kwp"].values
+    room = np.clip(maxk - ex, 0, None)
+    m.build = pyo.Var(m.A, m.Y, bounds=lambda m, a, y: (0.0, float(room[a])))
+    m.inst = pyo.Expression(m.A, m.Y, rule=lambda m, a, y: float(ex[a]) + sum(m.build[a, v] for v in range(y + 1)))
+    m.area = pyo.Constraint(m.A, rule=lambda m, a: sum(m.build[a, v] for v in m.Y) <= float(room[a]))
+    _, arr_prof = profile_index(d)
+    f = degradation_factor(d)
+    ee = existing_effective_kwp(d)
+    m.EG = pyo.Var(m.G, m.Y, bounds=(0, None))
+
+    def eg_rule(m, g, y):
+        arrs = np.where(arr_prof == g)[0]
+        coefs, vars_ = [1.0], [m.EG[g, y]]
+        for a in arrs:
+            for v in range(y + 1):
+                coefs.append(-float(f[a, y, v]))
+                vars_.append(m.build[a, v])
+        return (float(ee[arrs, y].sum()), lin(coefs, vars_), float(ee[arrs, y].sum()))
+
+    m.eg_def = pyo.Constraint(m.G, m.Y, rule=eg_rule)
+
+
+def define_measures(m: pyo.ConcreteModel, d: xr.Dataset) -> None:
+    r"""Efficiency and electrification measures, adopted continuously.
+
+    ``adopt[μ,y] ≥ 0`` (0 before the measure is available) is the share of the full size adopted in
+    year y; ``frac[μ,y] = Σ_{v≤y} adopt[μ,v] ≤ max_fraction[μ]``. Load changes by
+    ``frac[μ,y]·Δ[μ,y,t]`` [kW] (Δ < 0 saves, Δ > 0 adds electric load); Scope 1 falls by
+    ``frac[μ,y]·scope1_removed[μ]`` [tCO2e].
+    """
+    n_m = d.sizes.get("measure", 0)
+    years = d["year"].values
+    m.M = pyo.RangeSet(0, n_m - 1)
+    avail = optional(d, "measure_available_from", np.zeros(0, dtype=int))
+    mx = optional(d, "measure_max_fraction", np.zeros(0))
+    m.madopt = pyo.Var(m.M, m.Y, bounds=lambda m, k, j: (0.0, None if years[j] >= avail[k] else 0.0))
+    m.mfrac = pyo.Var(m.M, m.Y, bounds=lambda m, k, j: (0.0, float(mx[k])))
+    m.mfrac_def = pyo.Constraint(m.M, m.Y, rule=lambda m, k, j: m.mfrac[k, j] == sum(m.madopt[k, v] for v in range(j + 1)))
+
+
+def define_battery_capacity(m: pyo.ConcreteModel, d: xr.Dataset) -> None:
+    r"""Battery sizes by year.
+
+    ``bE_build[b,y], bP_build[b,y] ≥ 0`` (0 before available) [kWh, kW];
+    ``bE[b,y] = Σ_{v≤y} bE_build`` ≤ max energy; ``bP[b,y] = Σ_{v≤y} bP_build`` ≤ max power;
+    duration: ``bE ≥ min_duration·bP``.
+    """
+    n_b = d.sizes.get("battery", 0)
+    years = d["year"].values
+    m.B = pyo.RangeSet(0, n_b - 1)
+    avail = optional(d, "battery_available_from", np.zeros(0, dtype=int))
+    emax = optional(d, "battery_max_energy_kwh", np.zeros(0))
+    pmax = optional(d, "battery_max_power_kw", np.zeros(0))
+    dur = optional(d, "battery_min_duration_h", np.zeros(0))
+    ok = lambda k, j: years[j] >= avail[k]  # noqa: E731
+    m.bE_build = pyo.Var(m.B, m.Y, bounds=lambda m, k, j: (0.0, None if ok(k, j) else 0.0))
+    m.bP_build = pyo.Var(m.B, m.Y, bounds=lambda m, k, j: (0.0, None if ok(k, j) else 0.0))
+    m.bE = pyo.Var(m.B, m.Y, bounds=lambda m, k, j: (0.0, float(emax[k])))
+    m.bP = pyo.Var(m.B, m.Y, bounds=lambda m, k, j: (0.0, float(pmax[k])))
+    m.bE_def = pyo.Constraint(m.B, m.Y, rule=lambda m, k, j: m.bE[k, j] == sum(m.bE_build[k, v] for v in range(j + 1)))
+    m.bP_def = pyo.Constraint(m.B, m.Y, rule=lambda m, k, j: m.bP[k, j] == sum(m.bP_build[k, v] for v in range(j + 1)))
+    m.b_duration = pyo.Constraint(m.B, m.Y, rule=lambda m, k, j: m.bE[k, j] >= float(dur[k]) * m.bP[k, j])
+
+
+def define_hourly_vars(m: pyo.ConcreteModel, d: xr.Dataset, *, reduce: bool, use_milestone_bounds: bool) -> dict[tuple[int, int], SiteYearBlock]:
+    r"""Hourly variables of the contested hours of each site-year.
+
+    ``pv[k] ≥ 0`` (≤ load where the load is fixed) [kW]; ``export[k] ∈ [0, limit]`` where export is
+    allowed; on full-hour sites also ``grid[k] ∈ [0, import limit]``, and with a battery
+    ``charge[k], discharge[k], soc[k] ≥ 0`` [kW, kW, kWh]; with hourly matching ``matched[k] ≥ 0`` [kW].
+    """
+    classes = classify_hours(d, reduce=reduce, use_milestone_bounds=use_milestone_bounds)
+    load = d["load_kw"].values
+    exp_ok = d["export_allowed"].values
+    lim = d["export_limit_kw"].values
+    n_s = d.sizes["site"]
+    imp_lim = optional(d, "import_limit_kw", np.full(n_s, np.nan))
+    full_sites = full_hour_sites(d) | (not reduce)
+    bat_of = {s: k for k, s in enumerate(optional(d, "battery_site", []))}
+    sites = list(d["site"].values)
+    hourly_match = d.attrs.get("scope2_matching", "annual") == "hourly"
+
+    blocks: dict[tuple[int, int], SiteYearBlock] = {}
+    cnt = {"pv": 0, "ex": 0, "grid": 0, "bat": 0, "match": 0}
+    for (i, j), (full, cov, con) in classes.items():
+        n = len(con)
+        first = {}
+        first["pv"] = cnt["pv"]
+        cnt["pv"] += n
+        for key, on in (("ex", exp_ok[i]), ("grid", full_sites[i]), ("bat", sites[i] in bat_of), ("match", hourly_match)):
+            if on:
+                first[key] = cnt[key]
+                cnt[key] += n
+            else:
+                first[key] = -1
+        blocks[(i, j)] = SiteYearBlock(full, cov, con, first["pv"], first["ex"], first["grid"], first["bat"], first["match"],
+                                       bat_of.get(sites[i], -1), bool(full_sites[i]))
+    pv_ub = np.full(cnt["pv"], np.inf)
+    ex_ub = np.full(cnt["ex"], np.inf)
+    grid_ub = np.full(cnt["grid"], np.inf)
+    for (i, j), b in blocks.items():
+        n = len(b.contested)
+        if not b.is_full and len(measures_of_site(d, i)) == 0:
+            pv_ub[b.pv_first : b.pv_first + n] = load[i, j, b.contested]
+        if b.ex_first >= 0 and np.isfinite(lim[i]):
+            ex_ub[b.ex_first : b.ex_first + n] = lim[i]
+        if b.grid_first >= 0 and np.isfinite(imp_lim[i]):
+            grid_ub[b.grid_first : b.grid_first + n] = imp_lim[i]
+    tolist = lambda a: [None if not np.isfinite(u) else u for u in a.tolist()]  # noqa: E731
+    pv_ubl, ex_ubl, grid_ubl = tolist(pv_ub), tolist(ex_ub), tolist(grid_ub)
+    m.H = pyo.RangeSet(0, cnt["pv"] - 1)
+    m.pv = pyo.Var(m.H, bounds=lambda m, k: (0.0, pv_ubl[k]))
+    m.HX = pyo.RangeSet(0, cnt["ex"] - 1)
+    m.ex = pyo.Var(m.HX, bounds=lambda m, k: (0.0, ex_ubl[k]))
+    m.HG = pyo.RangeSet(0, cnt["grid"] - 1)
+    m.grid = pyo.Var(m.HG, bounds=lambda m, k: (0.0, grid_ubl[k]))
+    m.HB = pyo.RangeSet(0, cnt["bat"] - 1)
+    m.bc = pyo.Var(m.HB, bounds=(0.0, None))
+    m.bd = pyo.Var(m.HB, bounds=(0.0, None))
+    m.soc = pyo.Var(m.HB, bounds=(0.0, None))
+    m.HM = pyo.RangeSet(0, cnt["match"] - 1)
+    m.matched = pyo.Var(m.HM, bounds=(0.0, None))
+    return blocks
+
+
+def define_annual_vars(m: pyo.ConcreteModel, d: xr.Dataset) -> None:
+    """Per site and year: onsite PV, grid import [MWh], energy cost, export [MWh] and revenue, monthly peaks [kW]."""
+    m.onsite_mwh = pyo.Var(m.S, m.Y, bounds=(0, None))
+    m.grid_mwh = pyo.Var(m.S, m.Y, bounds=(0, None))
+    m.energy_cost = pyo.Var(m.S, m.Y)
+    m.export_mwh = pyo.Var(m.S, m.Y, bounds=(0, None))
+    m.export_revenue = pyo.Var(m.S, m.Y)
+    charge = optional(d, "demand_charge_per_kw_month", np.zeros(d.sizes["site"]))
+    m.PK = pyo.Set(initialize=[(i, j, mo) for i in range(d.sizes["site"]) if charge[i] > 0 for j in range(d.sizes["year"]) for mo in range(12)], dimen=3)
+    m.peak = pyo.Var(m.PK, bounds=(0, None))
+
+
+def define_certificates_offsets(m: pyo.ConcreteModel, d: xr.Dataset) -> None:
+    r"""Certificates and offsets.
+
+    Annual matching: ``cert[c,s,y] ≥ 0`` [MWh] only where instrument c can be bought in year y;
+    ``cert_total[s,y] = Σ_c cert[c,s,y]``; cover: ``cert_total[s,y] ≤ grid_mwh[s,y]``.
+    Hourly matching: ``volume[c,y] ≥ 0`` [MWh] bought for the portfolio, generated with the
+    instrument's hourly share; ``cert_total[s,y] = Σ_t matched[s,y,t]/1000`` (rows in ``_define_matrix_rows``).
+    ``offsets[s,y] ≥ 0`` [tCO2e], fixed to 0 when the portfolio has no offset price.
+    """
+    avail = d["certificate_available"].values
+    n_c = d.sizes["certificate"]
+    hourly = d.attrs.get("scope2_matching", "annual") == "hourly"
+    m.CSY = pyo.Set(initialize=[] if hourly else [(c, i, j) for c in range(n_c) for i in range(d.sizes["site"]) for j in range(d.sizes["year"]) if avail[c, j]], dimen=3)
+    m.cert = pyo.Var(m.CSY, bounds=(0, None))
+    m.CVOL = pyo.Set(initialize=[(c, j) for c in range(n_c) for j in range(d.sizes["year"]) if avail[c, j]] if hourly else [], dimen=2)
+    m.cvol = pyo.Var(m.CVOL, bounds=(0, None))
+    m.cert_total = pyo.Var(m.S, m.Y, bounds=(0, None))
+    if not hourly:
+        m.cert_total_def = pyo.Constraint(m.S, m.Y, rule=lambda m, i, j: m.cert_total[i, j] == sum(m.cert[c, i, j] for c in range(n_c) if avail[c, j]))
+    m.cert_cover = pyo.Constraint(m.S, m.Y, rule=lambda m, i, j: m.cert_total[i, j] <= m.grid_mwh[i, j])
+    has_off = np.isfinite(d["offset_price_per_tco2e"].values)
+    m.offsets = pyo.Var(m.S, m.Y, bounds=lambda m, i, j: (0.0, None if has_off[j] else 0.0))
