@@ -10,7 +10,8 @@ import pytest
 from conftest import LEAD_DIR
 from pvopt.inputs.schema import series_value
 from pvopt.inputs.profiles import load_profile_kw
-from pvopt.inputs.summary import baseline_emissions, validate_summary
+from pvopt.cli.summary import validate_summary
+from pvopt.inputs.summary import baseline_emissions
 
 AUDIT_2023_TCO2E = 28_474.0  # roadmap: 2023 audited inventory, calibrated here as Scope 1 + location Scope 2
 AUDIT_RTOL = 0.02

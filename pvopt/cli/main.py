@@ -148,7 +148,7 @@ def validate(portfolio: Path = typer.Argument(..., help="Portfolio directory (po
         import time
 
         from pvopt.inputs.loading import load_portfolio
-        from pvopt.inputs.summary import validate_summary
+        from pvopt.cli.summary import validate_summary
 
         t0 = time.perf_counter()
         pf = load_portfolio(portfolio)
