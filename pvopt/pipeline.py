@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,10 +26,10 @@ from pvopt.io import discard as _discard
 from pvopt.io import prepare_for_netcdf as _prepare_for_netcdf
 from pvopt.io import temp_beside as _temp_beside
 from pvopt.io import write_netcdf_atomic
-from pvopt.lp.model import PlanModel, PlanSolution, SolveOptions, solve_plan
+from pvopt.lp.model import PlanModel, PlanSolution, SolveOptions
+from pvopt.lp.outcome import solve
 from pvopt.lp.inputs import build_plan_inputs
 from pvopt.inputs.loading import load_portfolio
-from pvopt.lp.solution import milestone_table, milestones_to_dataset, plan_dataset
 
 __all__ = ["PlanRun", "run_yield", "run_plan", "plan_portfolio", "plan_from_inputs", "yield_fingerprint", "write_netcdf_atomic", "write_plan_atomic", "summary_frame"]
 
@@ -129,17 +128,8 @@ def plan_portfolio(pf: Portfolio, yields: xr.Dataset, opts: SolveOptions = Solve
 
 def plan_from_inputs(pf: Portfolio, inputs: xr.Dataset, opts: SolveOptions = SolveOptions(), *, hourly: bool = True) -> PlanRun:
     """Solve given LP inputs (e.g. a scenario of :func:`pvopt.studies.sweep.apply_scenario`) and assemble the plan (no files written)."""
-    timings: dict[str, float] = {}
-    pm, sol, res = solve_plan(inputs, opts)
-    timings["build"] = pm.build_seconds
-    timings["solve_wall"] = sol.wall_seconds
-    timings["highs"] = sol.highs_seconds
-    t = time.perf_counter()
-    plan = plan_dataset(pm, sol, res, opts, hourly=hourly)
-    rows = milestone_table(pm, plan, sol, opts)
-    plan = xr.merge([plan, milestones_to_dataset(rows, str(inputs.attrs["currency"]))], combine_attrs="override")
-    timings["results"] = time.perf_counter() - t
-    return PlanRun(pf, inputs, plan, rows, pm, sol, timings)
+    out = solve(inputs, opts, hourly=hourly)
+    return PlanRun(pf, inputs, out.plan, out.milestones, out.model, out.solution, out.timings_s)
 
 
 def run_plan(portfolio_dir: str | Path, out_dir: str | Path | None = None, *, force: bool = False, opts: SolveOptions = SolveOptions(),

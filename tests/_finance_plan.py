@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import xarray as xr
 
-from pvopt.lp.model import SolveOptions, solve_plan
-from pvopt.lp.solution import milestone_table, milestones_to_dataset, plan_dataset
+from pvopt.lp.model import SolveOptions
+from pvopt.lp.outcome import solve
 from pvopt.testing import small_inputs
 
 NEUTRAL_YEAR = 2026
@@ -24,7 +24,4 @@ def solved_small_plan(*, residual_equals_grid: bool = True, expensive_carports: 
     if expensive_carports:
         d["capex_per_kwp"][1] = d["capex_per_kwp"][1] * 10.0
     opts = SolveOptions()
-    pm, sol, res = solve_plan(d, opts)
-    plan = plan_dataset(pm, sol, res, opts)
-    rows = milestone_table(pm, plan, res, opts)
-    return xr.merge([plan, milestones_to_dataset(rows, str(d.attrs["currency"]))], combine_attrs="override")
+    return solve(d, opts).plan

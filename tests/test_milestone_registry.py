@@ -26,8 +26,7 @@ def test_registry_covers_every_schema_type():
 
 def test_every_type_is_reported_by_a_plan():
     """A plan with one milestone of each type reports each through the registry (achieved, unit, met)."""
-    from pvopt.lp.model import SolveOptions, solve_plan
-    from pvopt.lp.solution import milestone_table, plan_dataset
+    from pvopt.lp.outcome import solve
     from pvopt.testing import small_inputs
 
     ms = [
@@ -43,9 +42,7 @@ def test_every_type_is_reported_by_a_plan():
     ]
     assert {m["type"] for m in ms} == _schema_types()
     d = small_inputs(milestones=ms)
-    opts = SolveOptions()
-    pm, sol, res = solve_plan(d, opts)
-    rows = milestone_table(pm, plan_dataset(pm, sol, res, opts), sol, opts)
+    rows = solve(d).milestones
     by = {r["name"]: r for r in rows}
     assert set(by) == {m["name"] for m in ms}
     assert all(r["met"] for r in rows), [r for r in rows if not r["met"]]

@@ -407,17 +407,17 @@ def _solve_fixed(inputs: xr.Dataset, hook, opts: "SolveOptions") -> _Outcome:
     """Solve with fixed decisions; on infeasibility, an elastic re-solve with the same decisions."""
     from dataclasses import replace
 
-    from pvopt.lp.model import Status, build_model, solve_model, solve_plan
+    from pvopt.lp.model import Status, build_model, solve_model
+    from pvopt.lp.outcome import solve
     from pvopt.lp.solution import milestone_table, plan_dataset
 
     o = replace(opts, extra_constraints=hook, diagnose_infeasible=False, milestone_costs="none")
     try:
-        pm, sol, res = solve_plan(inputs, o)
+        out = solve(inputs, o, hourly=False)
     except InfeasiblePlanError:
         pass
     else:
-        plan = plan_dataset(pm, sol, res, o, hourly=False)
-        return _Outcome(plan, milestone_table(pm, plan, sol, o), True, "")
+        return _Outcome(out.plan, out.milestones, True, "")
     pm = build_model(inputs, reduce=o.reduce, elastic=True, matrix=o.interface == "direct")
     hook(pm.model, inputs)
     sol, res = solve_model(pm, o)

@@ -343,8 +343,8 @@ def solve_scenario(inputs: xr.Dataset, scenario_id_: str, values: Mapping[str, f
     result Dataset (``None`` on failure). The test knob ``_sleep_s`` sleeps
     before solving.
     """
-    from pvopt.lp.model import SolveOptions, solve_plan
-    from pvopt.lp.solution import milestone_table, plan_dataset
+    from pvopt.lp.model import SolveOptions
+    from pvopt.lp.outcome import solve
 
     t0 = time.perf_counter()
     rec: dict[str, Any] = {"id": scenario_id_, "values": dict(values), "worker": f"{socket.gethostname()}:{os.getpid()}"}
@@ -353,11 +353,9 @@ def solve_scenario(inputs: xr.Dataset, scenario_id_: str, values: Mapping[str, f
             time.sleep(float(values[TEST_SLEEP]))
         d = apply_scenario(inputs, values)
         opts = SolveOptions(time_limit_s=time_limit_s, threads=threads)
-        pm, sol, res = solve_plan(d, opts)
-        plan = plan_dataset(pm, sol, res, opts, hourly=False)
-        rows = milestone_table(pm, plan, res, opts)
-        result = _compact_result(plan, rows)
-        result.attrs.update(currency=str(d.attrs.get("currency", "")), highs_seconds=sol.highs_seconds)
+        out = solve(d, opts, hourly=False)
+        result = _compact_result(out.plan, out.milestones)
+        result.attrs.update(currency=str(d.attrs.get("currency", "")), highs_seconds=out.solution.highs_seconds)
         rec.update(status="ok", reason="", result=result)
     except (InfeasiblePlanError, SolverError, ScenarioError) as e:
         rec.update(status="failed", reason=f"{type(e).__name__}: {e}", result=None)
