@@ -122,7 +122,33 @@ def read_meter(path: str | Path) -> pd.DataFrame:
     >>> list(df.columns)  # doctest: +SKIP
     ['timestamp', 'site', 'pv_kwh', 'load_kwh', 'line']
     """
-    p = Path(path)
+    file = str(Path(path))
+    header_line, header, rows = _meter_rows(Path(path))
+    issues: list[InputIssue] = []
+
+    def add(line: int, column: str, msg: str) -> None:
+        if len(issues) < MAX_ISSUES:
+            issues.append(_issue(file, line, column, msg))
+
+    col = {c: header.index(c) for c in METER_COLUMNS}
+    recs = [_meter_record(no, r, header, col, add) for no, r in rows]
+    if issues:
+        raise PortfolioError(issues)
+    recs = [r for r in recs if r is not None]
+    stamps = [r[1] for r in recs]
+    df = pd.DataFrame({"timestamp": pd.DatetimeIndex(stamps, tz="UTC") if stamps else pd.DatetimeIndex([], tz="UTC"),
+                       "site": [r[2] for r in recs], "pv_kwh": [r[3] for r in recs], "load_kwh": [r[4] for r in recs],
+                       "line": [r[0] for r in recs]})
+    df = df.sort_values(["site", "timestamp", "line"], kind="stable").reset_index(drop=True)
+    _check_hourly_steps(df, add)
+    if issues:
+        raise PortfolioError(issues)
+    df.attrs["file"] = file
+    return df
+
+
+def _meter_rows(p: Path) -> tuple[int, list[str], list[tuple[int, list[str]]]]:
+    """Header line number, header and data rows of a meter CSV (comments and blank lines skipped)."""
     file = str(p)
     try:
         text = p.read_text(encoding="utf-8-sig")
@@ -147,58 +173,53 @@ def read_meter(path: str | Path) -> pd.DataFrame:
                                      f"missing column(s) {missing}; expected columns {list(METER_COLUMNS)}, got {header}")])
     if len(rows) == 1:
         raise PortfolioError([InputIssue(file, "", "the meter file has a header but no data rows")])
-    col = {c: header.index(c) for c in METER_COLUMNS}
-    issues: list[InputIssue] = []
+    return header_line, header, rows[1:]
 
-    def add(line: int, column: str, msg: str) -> None:
-        if len(issues) < MAX_ISSUES:
-            issues.append(_issue(file, line, column, msg))
 
-    lines, stamps, sites, pv, load = [], [], [], [], []
-    for no, r in rows[1:]:
-        if len(r) != len(header):
-            add(no, "", f"expected {len(header)} fields (as in the header), got {len(r)}")
-            continue
-        ts = r[col["timestamp"]].strip()
-        stamp = None
+def _meter_stamp(no: int, ts: str, add) -> pd.Timestamp | None:
+    """A tz-aware stamp in UTC, or ``None`` after reporting why not."""
+    try:
+        stamp = pd.Timestamp(ts)
+    except (ValueError, TypeError):
+        add(no, "timestamp", f"expected an ISO 8601 time with a UTC offset such as 2025-03-01T08:00:00+08:00, got {ts!r}")
+        return None
+    if stamp is pd.NaT:
+        add(no, "timestamp", f"expected an ISO 8601 time with a UTC offset, got {ts!r}")
+        return None
+    if stamp.tzinfo is None or not _OFFSET_RE.search(ts):
+        add(no, "timestamp", f"naive time stamp {ts!r}: expected a UTC offset such as +08:00 or Z (pvopt does not guess the zone)")
+        return None
+    return stamp.tz_convert("UTC")
+
+
+def _meter_record(no: int, r: list[str], header: list[str], col: dict[str, int], add) -> tuple | None:
+    """``(line, stamp, site, pv_kwh, load_kwh)`` of one data row; problems go to ``add``."""
+    if len(r) != len(header):
+        add(no, "", f"expected {len(header)} fields (as in the header), got {len(r)}")
+        return None
+    stamp = _meter_stamp(no, r[col["timestamp"]].strip(), add)
+    vals = []
+    for c in ("pv_kwh", "load_kwh"):
+        raw = r[col[c]].strip()
         try:
-            stamp = pd.Timestamp(ts)
-        except (ValueError, TypeError):
-            add(no, "timestamp", f"expected an ISO 8601 time with a UTC offset such as 2025-03-01T08:00:00+08:00, got {ts!r}")
-        if stamp is not None:
-            if stamp is pd.NaT:
-                add(no, "timestamp", f"expected an ISO 8601 time with a UTC offset, got {ts!r}")
-                stamp = None
-            elif stamp.tzinfo is None or not _OFFSET_RE.search(ts):
-                add(no, "timestamp", f"naive time stamp {ts!r}: expected a UTC offset such as +08:00 or Z (pvopt does not guess the zone)")
-                stamp = None
-        vals = []
-        for c in ("pv_kwh", "load_kwh"):
-            raw = r[col[c]].strip()
-            try:
-                v = float(raw)
-            except ValueError:
-                add(no, c, f"expected a number [kWh], got {raw!r}")
-                v = math.nan
-            else:
-                if not math.isfinite(v):
-                    add(no, c, f"expected a finite number [kWh], got {raw!r}")
-                elif v < 0:
-                    add(no, c, f"expected a value >= 0 kWh, got {v:g}")
-            vals.append(v)
-        site = r[col["site"]].strip()
-        if not site:
-            add(no, "site", "expected a site name, got an empty field")
-        lines.append(no)
-        stamps.append(stamp.tz_convert("UTC") if stamp is not None else pd.NaT)
-        sites.append(site)
-        pv.append(vals[0])
-        load.append(vals[1])
-    if issues:
-        raise PortfolioError(issues)
-    df = pd.DataFrame({"timestamp": pd.DatetimeIndex(stamps, tz="UTC") if stamps else pd.DatetimeIndex([], tz="UTC"),
-                       "site": sites, "pv_kwh": pv, "load_kwh": load, "line": lines})
-    df = df.sort_values(["site", "timestamp", "line"], kind="stable").reset_index(drop=True)
+            v = float(raw)
+        except ValueError:
+            add(no, c, f"expected a number [kWh], got {raw!r}")
+            v = math.nan
+        else:
+            if not math.isfinite(v):
+                add(no, c, f"expected a finite number [kWh], got {raw!r}")
+            elif v < 0:
+                add(no, c, f"expected a value >= 0 kWh, got {v:g}")
+        vals.append(v)
+    site = r[col["site"]].strip()
+    if not site:
+        add(no, "site", "expected a site name, got an empty field")
+    return (no, stamp if stamp is not None else pd.NaT, site, vals[0], vals[1])
+
+
+def _check_hourly_steps(df: pd.DataFrame, add) -> None:
+    """Each site's rows must be consecutive hours: report repeats and gaps."""
     for site, g in df.groupby("site", sort=False):
         stamps_s = pd.DatetimeIndex(g["timestamp"])
         ts = [t.isoformat() for t in stamps_s]
@@ -211,10 +232,6 @@ def read_meter(path: str | Path) -> pd.DataFrame:
             else:
                 add(b, "timestamp", f"site {site!r}: gap of {step[k] / 3600:g} h after line {a} ({ts[k]}); "
                     "expected consecutive hourly rows")
-    if issues:
-        raise PortfolioError(issues)
-    df.attrs["file"] = file
-    return df
 
 
 def site_timezones(portfolio: "Portfolio") -> dict[str, str]:
