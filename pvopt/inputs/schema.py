@@ -130,6 +130,17 @@ class Weather(_Model):
         return self
 
 
+TemperatureModelName = Literal["pvwatts_roof", "pvwatts_rack", "sapm_close_mount", "sapm_open_rack", "sapm_insulated_back"]
+"""Names of the cell-temperature models (their parameters live in :mod:`pvopt.pv.yields`)."""
+
+MOUNT_TEMPERATURE_MODEL: dict[str, str] = {
+    "close_mount": "pvwatts_roof",
+    "open_rack": "pvwatts_rack",
+    "insulated_back": "sapm_insulated_back",
+}
+"""Default cell-temperature model of each mount."""
+
+
 class Array(_Model):
     """One PV surface: a rooftop or a carport."""
 
@@ -140,13 +151,43 @@ class Array(_Model):
     tilt_deg: float = Field(ge=0, le=90, description="surface tilt from horizontal [deg]")
     azimuth_deg: float = Field(ge=0, lt=360, description="surface azimuth, clockwise from north, 180 = south [deg]")
     mount: Literal["close_mount", "open_rack", "insulated_back"] | None = Field(
-        None, description="SAPM temperature-model mount; default close_mount for rooftops, open_rack for carports"
+        None,
+        description=(
+            "how the modules are mounted; picks the default temperature_model (close_mount -> pvwatts_roof, "
+            "open_rack -> pvwatts_rack, insulated_back -> sapm_insulated_back); default close_mount for rooftops, "
+            "open_rack for carports"
+        ),
+    )
+    temperature_model: TemperatureModelName | None = Field(
+        None,
+        description=(
+            "cell-temperature model by name: pvwatts_roof (pvlib noct_sam, NOCT 49 C, PVWatts v8 roof mount), "
+            "pvwatts_rack (noct_sam, NOCT 45 C, PVWatts v8 open rack), sapm_close_mount, sapm_open_rack, "
+            "sapm_insulated_back (pvlib SAPM parameter sets); default from mount"
+        ),
     )
     power_density_kwp_per_m2: float | None = Field(
         None, gt=0, le=0.3, description="DC capacity per usable area [kWp/m2]; default 0.15 rooftop, 0.18 carport"
     )
     dc_ac_ratio: float = Field(1.2, ge=0.8, le=2.0, description="DC/AC ratio; the inverter clips above nameplate AC")
     losses_pct: float = Field(14.0, ge=0, lt=50, description="PVWatts system losses [%]")
+    albedo: float = Field(0.2, ge=0, le=0.95, description="ground reflectance seen by the array, 0-0.95; PVWatts default 0.2 [1]")
+    temp_coeff_pct_per_c: float = Field(
+        -0.37, ge=-1.0, le=0.0, description="DC power temperature coefficient, -1 to 0; PVWatts standard module -0.37 [%/°C]"
+    )
+    inverter_efficiency_pct: float = Field(96.0, ge=90.0, le=99.5, description="inverter nominal efficiency, 90-99.5 (PVWatts default 96) [%]")
+    gcr: float | None = Field(
+        None,
+        ge=0.01,
+        le=0.99,
+        description=(
+            "ground coverage ratio of racked rows (module slant length / row pitch), 0.01-0.99 [1]; when set, row-to-row shading of "
+            "direct and sky-diffuse light is modelled; null = a single row, no row shading (PVWatts uses 0.4 for open racks)"
+        ),
+    )
+    air_mass_correction: bool = Field(
+        True, description="apply the PVWatts v8 air-mass (spectral) modifier of a crystalline-silicon module"
+    )
     degradation_pct_per_year: float = Field(0.5, ge=0, le=3, description="capacity loss per year of age [%/yr]")
     existing_kwp: float = Field(0.0, ge=0, description="capacity installed before the first planning year [kWp]")
     existing_year: int | None = Field(None, ge=1990, le=2100, description="install year of existing_kwp")
@@ -181,6 +222,13 @@ class Array(_Model):
         if self.mount is not None:
             return self.mount
         return "close_mount" if self.kind == "rooftop" else "open_rack"
+
+    @property
+    def temperature_model_value(self) -> str:
+        """Cell-temperature model used: ``temperature_model`` if given, else the mount's default."""
+        if self.temperature_model is not None:
+            return self.temperature_model
+        return MOUNT_TEMPERATURE_MODEL[self.mount_value]
 
 
 class ShiftProfile(_Model):

@@ -1,29 +1,47 @@
 """Hourly PV yield per kWp of every array (yield layer, pvlib).
 
-For each array pvlib's :class:`~pvlib.modelchain.ModelChain` runs on a
-:class:`~pvlib.pvsystem.PVSystem` of 1 kWp DC:
+The chain follows NREL's PVWatts v8 closely (``docs/yield.md`` explains every
+choice and compares the result with PVWatts v8 itself). Per unique geometry, on
+1 kWp DC, with pvlib's functions:
 
 * weather: :func:`pvopt.pv.weather.site_weather` (8760 hour-beginning stamps in
   the site's zone). The sun position is taken at the **middle** of each hour
   (stamps + 30 min) because the irradiance of hour ``t`` is its mean over
   ``[t, t+1)``; results are handed back on hour ``t``;
-* transposition: Perez (1990) with extraterrestrial DNI and relative air mass,
-  albedo 0.25;
-* AOI losses: the physical (Fresnel/Snell) IAM model; no spectral loss;
-* cell temperature: SAPM, parameters by mount: ``close_mount`` ->
-  ``close_mount_glass_glass``, ``open_rack`` -> ``open_rack_glass_glass``,
-  ``insulated_back`` -> ``insulated_back_glass_polymer``;
-* DC: PVWatts, ``pdc0 = 1 kW`` per kWp, ``gamma_pdc = -0.0037 /°C``;
-* system losses: PVWatts losses with the array's ``losses_pct`` as the total;
-* AC: PVWatts inverter with nominal efficiency 0.96. ``dc_ac_ratio`` is the
-  PVWatts v5 DC-to-AC *nameplate* ratio: AC nameplate ``1/dc_ac_ratio`` kW
-  per kWp, so the inverter's DC rating is ``pdc0 = 1/(dc_ac_ratio * 0.96)``
-  kW and AC never exceeds ``1/dc_ac_ratio`` kW per kWp.
+* transposition: Perez (1990) with extraterrestrial DNI and relative air mass;
+  ground reflection with the array's ``albedo`` (default 0.2, as PVWatts);
+* row shading (only when the array gives ``gcr``): the shaded fraction of the
+  row from :func:`pvlib.shading.shaded_fraction1d` (infinitely long rows)
+  removes that share of the direct light, and the sky diffuse is scaled by the
+  sky view factor left by the row in front, averaged over the row's slant
+  height (2-D isotropic view factor with :func:`pvlib.shading.masking_angle`);
+  ground-reflected light is not reduced;
+* reflection (cover) losses: the physical Fresnel/Snell model
+  (:func:`pvlib.iam.physical`, glass n = 1.526 with an anti-reflective layer
+  n = 1.3) on direct light at its angle of incidence, and on sky diffuse and
+  ground-reflected light at the Brandemuehl-Beckman effective angles, as
+  PVWatts v8 does;
+* spectral: the PVWatts v8 / De Soto air-mass modifier of a crystalline-silicon
+  module on absolute air mass (``air_mass_correction``, on by default);
+* cell temperature: a named model (:data:`TEMPERATURE_MODELS`), by default from
+  the mount: ``close_mount`` -> ``pvwatts_roof`` (:func:`pvlib.temperature.noct_sam`,
+  NOCT 49 °C, PVWatts' roof mount), ``open_rack`` -> ``pvwatts_rack`` (NOCT
+  45 °C, PVWatts' open rack), ``insulated_back`` -> ``sapm_insulated_back``; the
+  SAPM sets are selectable by name;
+* DC: PVWatts, ``pdc0 = 1 kW`` per kWp, the array's temperature coefficient
+  (default -0.37 %/°C);
+* system losses: ``losses_pct`` as one total DC derate (PVWatts);
+* AC: PVWatts inverter with the array's nominal efficiency (default 96 %).
+  ``dc_ac_ratio`` is the PVWatts DC-to-AC *nameplate* ratio: AC nameplate
+  ``1/dc_ac_ratio`` kW per kWp, so the inverter's DC rating is
+  ``pdc0 = 1/(dc_ac_ratio * eta)`` kW and AC never exceeds ``1/dc_ac_ratio``
+  kW per kWp.
 
-Output is AC kW per kWp DC, ``>= 0`` (night tare clipped to 0). Arrays with
-the same site, tilt, azimuth, mount, losses and DC/AC ratio share one run.
+Output is AC kW per kWp DC, ``>= 0``. Arrays with the same site and the same
+values of every :class:`Geometry` field share one run.
 
-This module never imports Pyomo.
+This module is the only pvlib importer besides :mod:`pvopt.pv.weather`; it never
+imports Pyomo.
 """
 
 from __future__ import annotations
@@ -42,10 +60,11 @@ from pvopt.constants import __version__
 from pvopt.pv.weather import HOURS_PER_YEAR, site_weather
 
 __all__ = [
-    "MOUNT_TO_SAPM",
+    "TEMPERATURE_MODELS",
     "GAMMA_PDC_PER_C",
     "ETA_INV_NOM",
     "ALBEDO",
+    "AIR_MASS_COEFFICIENTS",
     "Geometry",
     "array_yield",
     "simulate_yield",
@@ -54,36 +73,70 @@ __all__ = [
     "yield_table",
 ]
 
-MOUNT_TO_SAPM = {
-    "close_mount": "close_mount_glass_glass",
-    "open_rack": "open_rack_glass_glass",
-    "insulated_back": "insulated_back_glass_polymer",
+TEMPERATURE_MODELS: dict[str, tuple[str, dict[str, float]]] = {
+    "pvwatts_roof": ("noct_sam", {"noct": 49.0, "module_efficiency": 0.19}),
+    "pvwatts_rack": ("noct_sam", {"noct": 45.0, "module_efficiency": 0.19}),
+    "sapm_close_mount": ("sapm", {"a": -2.98, "b": -0.0471, "deltaT": 1.0}),
+    "sapm_open_rack": ("sapm", {"a": -3.47, "b": -0.0594, "deltaT": 3.0}),
+    "sapm_insulated_back": ("sapm", {"a": -2.81, "b": -0.0455, "deltaT": 0.0}),
 }
-"""pvopt mount -> key of ``pvlib.temperature.TEMPERATURE_MODEL_PARAMETERS['sapm']``."""
+"""Cell-temperature model name -> (pvlib.temperature function, parameters).
+
+``pvwatts_*``: :func:`pvlib.temperature.noct_sam` with PVWatts v8's installed
+NOCT (49 °C for a fixed roof mount, 45 °C for every other array type) and the
+PVWatts standard module's 19 % efficiency. ``sapm_*``: pvlib's SAPM parameter
+sets ``close_mount_glass_glass``, ``open_rack_glass_glass`` and
+``insulated_back_glass_polymer`` (a test checks they equal pvlib's table)."""
 
 GAMMA_PDC_PER_C = -0.0037
-"""PVWatts DC temperature coefficient [1/°C] (PVWatts v5 'standard' module)."""
+"""PVWatts standard-module DC temperature coefficient [1/°C] (the schema's default -0.37 %/°C)."""
 
 ETA_INV_NOM = 0.96
-"""PVWatts nominal inverter efficiency [-]."""
+"""PVWatts nominal inverter efficiency [-] (the schema's default 96 %)."""
 
 ETA_INV_REF = 0.9637
-"""PVWatts reference inverter efficiency [-] (pvlib default)."""
+"""PVWatts reference inverter efficiency [-] (the efficiency curve's normalisation)."""
 
-ALBEDO = 0.25
-"""Ground reflectance [-] used in the transposition."""
+ALBEDO = 0.2
+"""Default ground reflectance [-] (PVWatts' default when the weather carries none)."""
+
+AIR_MASS_COEFFICIENTS = {"A0": 0.918093, "A1": 0.086257, "A2": -0.024459, "A3": 0.002816, "A4": -0.000126}
+"""PVWatts v8 / De Soto (2006) air-mass modifier polynomial of a crystalline-silicon module."""
+
+ZENITH_MAX_AIR_MASS_DEG = 86.0
+"""The air-mass modifier is evaluated at zenith angles up to this [deg], as PVWatts does."""
+
+GLASS_N = 1.526
+"""Refractive index of the module glass (PVWatts, De Soto)."""
+
+AR_COATING_N = 1.3
+"""Refractive index of the anti-reflective coating of the PVWatts standard module."""
+
+ROW_SHADING_POINTS = 200
+"""Points along the slant height over which the sky view factor of a shaded row is averaged."""
 
 MODEL_CHAIN_DESCRIPTION = (
-    "pvlib ModelChain per unique geometry: sun position at mid-hour; Perez transposition (dni_extra, airmass), "
-    f"albedo {ALBEDO}; physical IAM; no spectral loss; SAPM cell temperature by mount; PVWatts DC "
-    f"(pdc0 = 1 kW/kWp, gamma_pdc = {GAMMA_PDC_PER_C}/°C); PVWatts losses = losses_pct; PVWatts inverter "
-    f"(eta_nom = {ETA_INV_NOM}, AC nameplate = 1/dc_ac_ratio kW per kWp); AC clipped at >= 0"
+    "pvlib functions per unique geometry, PVWatts v8-like: sun position at mid-hour; Perez transposition "
+    "(dni_extra, airmass), albedo per array (default 0.2); row shading of direct light (pvlib.shading.shaded_fraction1d) "
+    "and sky diffuse (view factor) when gcr is given; physical IAM with AR coating on direct, sky and ground light "
+    "(Brandemuehl-Beckman effective angles); PVWatts v8 air-mass modifier (optional); named cell-temperature model "
+    "(default pvwatts_roof = noct_sam NOCT 49 C on close_mount, pvwatts_rack = NOCT 45 C on open_rack); PVWatts DC "
+    "(pdc0 = 1 kW/kWp, temperature coefficient per array); PVWatts losses = losses_pct; PVWatts inverter "
+    "(eta_nom per array, AC nameplate = 1/dc_ac_ratio kW per kWp); AC clipped at >= 0"
 )
 
 
 @dataclass(frozen=True)
 class Geometry:
-    """What determines an array's yield per kWp: its site's weather and its orientation and system."""
+    """What determines an array's yield per kWp: its site's weather and its orientation and system.
+
+    Attributes
+    ----------
+    temperature_model
+        A key of :data:`TEMPERATURE_MODELS`; empty = the default of ``mount``.
+    gcr
+        Ground coverage ratio of racked rows; ``None`` = one row, no row shading.
+    """
 
     site: str
     tilt_deg: float
@@ -91,23 +144,19 @@ class Geometry:
     mount: str
     losses_pct: float
     dc_ac_ratio: float
+    temperature_model: str = ""
+    albedo: float = ALBEDO
+    temp_coeff_pct_per_c: float = 100.0 * GAMMA_PDC_PER_C
+    inverter_efficiency_pct: float = 100.0 * ETA_INV_NOM
+    gcr: float | None = None
+    air_mass_correction: bool = True
 
+    @property
+    def temperature_model_value(self) -> str:
+        """The temperature model used (``temperature_model`` or the mount's default)."""
+        from pvopt.inputs.schema import MOUNT_TEMPERATURE_MODEL
 
-def _losses_parameters(losses_pct: float) -> dict[str, float]:
-    # pvwatts_losses combines its components multiplicatively; one non-zero
-    # component returns exactly losses_pct
-    return {
-        "soiling": float(losses_pct),
-        "shading": 0.0,
-        "snow": 0.0,
-        "mismatch": 0.0,
-        "wiring": 0.0,
-        "connections": 0.0,
-        "lid": 0.0,
-        "nameplate_rating": 0.0,
-        "age": 0.0,
-        "availability": 0.0,
-    }
+        return self.temperature_model or MOUNT_TEMPERATURE_MODEL[self.mount]
 
 
 class _SolposLocation:
@@ -125,43 +174,100 @@ class _SolposLocation:
         return _Loc(location.latitude, location.longitude, tz=location.tz, altitude=location.altitude, name=location.name)
 
 
-def _run_chain(geometry: Geometry, weather_mid: pd.DataFrame, location) -> np.ndarray:
-    """Run one ModelChain; return hourly AC kW per kWp DC (length 8760, >= 0).
+def _effective_angles_deg(tilt_deg: float) -> tuple[float, float]:
+    """Brandemuehl-Beckman effective incidence angles [deg] of isotropic sky diffuse and ground-reflected light.
 
-    ``weather_mid`` is indexed at mid-hour stamps. Kept as a module function so
-    tests can count the runs.
+    Duffie & Beckman, *Solar Engineering of Thermal Processes*, eq. 5.4.1-5.4.2; PVWatts v8 uses the same.
     """
-    from pvlib.modelchain import ModelChain
-    from pvlib.pvsystem import PVSystem
-    from pvlib.temperature import TEMPERATURE_MODEL_PARAMETERS
+    t = float(tilt_deg)
+    return 59.7 - 0.1388 * t + 0.001497 * t * t, 90.0 - 0.5788 * t + 0.002693 * t * t
 
-    system = PVSystem(
-        surface_tilt=geometry.tilt_deg,
-        surface_azimuth=geometry.azimuth_deg,
-        albedo=ALBEDO,
-        module_parameters={"pdc0": 1.0, "gamma_pdc": GAMMA_PDC_PER_C},
-        inverter_parameters={
-            "pdc0": 1.0 / (geometry.dc_ac_ratio * ETA_INV_NOM),
-            "eta_inv_nom": ETA_INV_NOM,
-            "eta_inv_ref": ETA_INV_REF,
-        },
-        temperature_model_parameters=TEMPERATURE_MODEL_PARAMETERS["sapm"][MOUNT_TO_SAPM[geometry.mount]],
-        losses_parameters=_losses_parameters(geometry.losses_pct),
+
+def _row_sky_view_factor(tilt_deg: float, gcr: float) -> float:
+    """Share of a tilted row's isotropic sky view left by the row in front [-], averaged over the slant height.
+
+    For a surface tilted ``b`` that sees the sky above the masking angle ``psi``
+    in front (2-D, infinitely long rows) the sky view factor is
+    ``(1 + cos(b + psi)) / 2`` instead of ``(1 + cos b) / 2``; ``psi`` falls
+    from its largest value at the bottom edge to zero at the top
+    (:func:`pvlib.shading.masking_angle`).
+    """
+    from pvlib import shading
+
+    if tilt_deg <= 0:
+        return 1.0
+    x = (np.arange(ROW_SHADING_POINTS) + 0.5) / ROW_SHADING_POINTS
+    psi = np.radians(np.asarray(shading.masking_angle(tilt_deg, gcr, x), dtype=float))
+    b = np.radians(tilt_deg)
+    return float(np.mean((1.0 + np.cos(b + psi)) / (1.0 + np.cos(b))))
+
+
+def _cell_temperature_c(name: str, poa_global: np.ndarray, temp_air: np.ndarray, wind_speed: np.ndarray) -> np.ndarray:
+    from pvlib import temperature
+
+    if name not in TEMPERATURE_MODELS:  # pragma: no cover - the schema only admits known names
+        raise ValueError(f"unknown temperature model '{name}'; expected one of {sorted(TEMPERATURE_MODELS)}")
+    kind, p = TEMPERATURE_MODELS[name]
+    if kind == "noct_sam":
+        return np.asarray(temperature.noct_sam(poa_global, temp_air, wind_speed, **p), dtype=float)
+    return np.asarray(temperature.sapm_cell(poa_global, temp_air, wind_speed, **p), dtype=float)
+
+
+def _run_chain(geometry: Geometry, weather_mid: pd.DataFrame, location) -> np.ndarray:
+    """Run the chain for one geometry; return hourly AC kW per kWp DC (length 8760, >= 0).
+
+    ``weather_mid`` is indexed at mid-hour stamps; ``location`` is a
+    :class:`pvlib.location.Location` (a site's shares its solar position
+    between geometries). Kept as a module function so tests can count the runs.
+    """
+    from pvlib import atmosphere, iam, inverter, irradiance, pvsystem, shading
+    from pvlib.spectrum import spectral_factor_sapm
+
+    g = geometry
+    times = weather_mid.index
+    sp = location.get_solarposition(times, temperature=weather_mid["temp_air"], method="nrel_numpy")
+    zenith, sun_az = sp["apparent_zenith"], sp["azimuth"]
+    poa = irradiance.get_total_irradiance(
+        g.tilt_deg, g.azimuth_deg, zenith, sun_az,
+        weather_mid["dni"], weather_mid["ghi"], weather_mid["dhi"],
+        dni_extra=irradiance.get_extra_radiation(times),
+        airmass=atmosphere.get_relative_airmass(zenith),
+        albedo=g.albedo,
+        model="perez",
     )
-    mc = ModelChain(
-        system,
-        location,
-        transposition_model="perez",
-        solar_position_method="nrel_numpy",
-        aoi_model="physical",
-        spectral_model="no_loss",
-        temperature_model="sapm",
-        dc_model="pvwatts",
-        ac_model="pvwatts",
-        losses_model="pvwatts",
+    beam = np.nan_to_num(poa["poa_direct"].to_numpy(dtype=float))
+    sky = np.nan_to_num(poa["poa_sky_diffuse"].to_numpy(dtype=float))
+    ground = np.nan_to_num(poa["poa_ground_diffuse"].to_numpy(dtype=float))
+    if g.gcr is not None and g.tilt_deg > 0:
+        shaded = shading.shaded_fraction1d(
+            zenith, sun_az, (g.azimuth_deg - 90.0) % 360.0, g.tilt_deg, collector_width=1.0, pitch=1.0 / g.gcr
+        )
+        beam = beam * (1.0 - np.clip(np.nan_to_num(np.asarray(shaded, dtype=float)), 0.0, 1.0))
+        sky = sky * _row_sky_view_factor(g.tilt_deg, g.gcr)
+    poa_global = beam + sky + ground
+
+    aoi = irradiance.aoi(g.tilt_deg, g.azimuth_deg, zenith, sun_az).to_numpy(dtype=float)
+    iam_beam = np.nan_to_num(np.asarray(iam.physical(aoi, n=GLASS_N, n_ar=AR_COATING_N), dtype=float))
+    sky_deg, ground_deg = _effective_angles_deg(g.tilt_deg)
+    iam_sky = float(iam.physical(sky_deg, n=GLASS_N, n_ar=AR_COATING_N))
+    iam_ground = float(iam.physical(ground_deg, n=GLASS_N, n_ar=AR_COATING_N))
+    effective = beam * iam_beam + sky * iam_sky + ground * iam_ground
+    if g.air_mass_correction:
+        zen = np.minimum(zenith.to_numpy(dtype=float), ZENITH_MAX_AIR_MASS_DEG)
+        am_abs = atmosphere.get_absolute_airmass(
+            atmosphere.get_relative_airmass(zen, model="kastenyoung1989"), atmosphere.alt2pres(location.altitude)
+        )
+        effective = effective * np.nan_to_num(np.asarray(spectral_factor_sapm(am_abs, AIR_MASS_COEFFICIENTS), dtype=float))
+
+    temp_air = weather_mid["temp_air"].to_numpy(dtype=float)
+    wind = np.clip(weather_mid["wind_speed"].to_numpy(dtype=float), 0.0, None)
+    t_cell = _cell_temperature_c(g.temperature_model_value, poa_global, temp_air, wind)
+    dc = pvsystem.pvwatts_dc(effective, t_cell, pdc0=1.0, gamma_pdc=g.temp_coeff_pct_per_c / 100.0)
+    dc = np.asarray(dc, dtype=float) * (1.0 - g.losses_pct / 100.0)
+    eta = g.inverter_efficiency_pct / 100.0
+    ac = np.asarray(
+        inverter.pvwatts(dc, pdc0=1.0 / (g.dc_ac_ratio * eta), eta_inv_nom=eta, eta_inv_ref=ETA_INV_REF), dtype=float
     )
-    mc.run_model(weather_mid)
-    ac = np.asarray(mc.results.ac, dtype=float)
     if np.isnan(ac).any():  # pragma: no cover - checked weather never yields NaN
         raise RuntimeError(f"pvlib returned {int(np.isnan(ac).sum())} NaN AC values for {geometry}")
     return np.clip(ac, 0.0, None)
@@ -185,6 +291,12 @@ def _geometry(site, array) -> Geometry:
         mount=array.mount_value,
         losses_pct=float(array.losses_pct),
         dc_ac_ratio=float(array.dc_ac_ratio),
+        temperature_model=array.temperature_model_value,
+        albedo=float(array.albedo),
+        temp_coeff_pct_per_c=float(array.temp_coeff_pct_per_c),
+        inverter_efficiency_pct=float(array.inverter_efficiency_pct),
+        gcr=None if array.gcr is None else float(array.gcr),
+        air_mass_correction=bool(array.air_mass_correction),
     )
 
 
@@ -211,7 +323,7 @@ def simulate_yield(portfolio, *, progress: Callable[[int, int], None] | None = N
         "<site>/<array>"`` and ``hour = 0..8759`` (hour-of-year in the site's
         local time, hour-beginning), array coordinates ``site``,
         ``array_name``, ``kind``, ``max_kwp``, ``tilt_deg``, ``azimuth_deg``,
-        ``mount``, ``existing_kwp``, ``existing_year`` (-1 if none),
+        ``mount``, ``temperature_model``, ``existing_kwp``, ``existing_year`` (-1 if none),
         ``degradation_pct_per_year``, ``dc_ac_ratio``; ``annual_kwh_per_kwp``
         and ``capacity_factor`` per array; ``weather_source[sites]`` and
         ``weather_description[sites]`` per site (the per-site dimension is
@@ -293,7 +405,8 @@ def simulate_yield(portfolio, *, progress: Callable[[int, int], None] | None = N
             "max_kwp": ("array", [a.max_kwp_value for _, a in rows], {"units": "kWp", "description": "maximum DC capacity"}),
             "tilt_deg": ("array", [float(a.tilt_deg) for _, a in rows], {"units": "deg", "description": "surface tilt from horizontal"}),
             "azimuth_deg": ("array", [float(a.azimuth_deg) for _, a in rows], {"units": "deg", "description": "surface azimuth clockwise from north (180 = south)"}),
-            "mount": ("array", [a.mount_value for _, a in rows], {"units": "", "description": "SAPM temperature-model mount"}),
+            "mount": ("array", [a.mount_value for _, a in rows], {"units": "", "description": "how the modules are mounted (close_mount, open_rack, insulated_back)"}),
+            "temperature_model": ("array", [a.temperature_model_value for _, a in rows], {"units": "", "description": "cell-temperature model used (pvopt.pv.yields.TEMPERATURE_MODELS)"}),
             "existing_kwp": ("array", [float(a.existing_kwp) for _, a in rows], {"units": "kWp", "description": "capacity installed before the first planning year"}),
             "existing_year": ("array", np.array([a.existing_year if a.existing_year is not None else -1 for _, a in rows], dtype=np.int64), {"units": "", "description": "install year of existing_kwp, -1 if none"}),
             "degradation_pct_per_year": ("array", [float(a.degradation_pct_per_year) for _, a in rows], {"units": "%/yr", "description": "capacity loss per year of age"}),
