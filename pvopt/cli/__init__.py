@@ -9,5 +9,6 @@ from pvopt.cli.main import app
 from pvopt.cli import finance as _finance  # noqa: F401 - `compare` and `report`
 from pvopt.cli import risk as _risk  # noqa: F401 - `risk` and `actuals`
 from pvopt.cli import sweep as _sweep  # noqa: F401 - `sweep`
+from pvopt.cli import weather as _weather  # noqa: F401 - `weather fetch`
 
 __all__ = ["app"]

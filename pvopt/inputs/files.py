@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pvopt.errors import InputIssue, PortfolioError
 
-__all__ = ["resolve_input_path", "weather_dir", "normals_path"]
+__all__ = ["resolve_input_path", "weather_dir", "normals_path", "weather_cache_dir"]
 
 
 def resolve_input_path(directory: Path, rel: str, *, file: str, field: str) -> Path:
@@ -31,6 +31,19 @@ def weather_dir() -> Path:
     if env:
         return Path(env)
     return Path(__file__).resolve().parents[2] / "weather"
+
+
+def weather_cache_dir() -> Path:
+    """Folder of weather fetched from online sources (``pvopt weather fetch``).
+
+    ``$PVOPT_CACHE_DIR`` when set (the files go directly into it), else
+    ``~/.cache/pvopt/weather``. Files are named by source and coordinates, e.g.
+    ``pvgis_tmy_31.490_120.310.csv`` or ``nasa_power_2023_31.490_120.310.csv``.
+    """
+    env = os.environ.get("PVOPT_CACHE_DIR")
+    if env:
+        return Path(env).expanduser()
+    return Path.home() / ".cache" / "pvopt" / "weather"
 
 
 def normals_path(name: str) -> Path:

@@ -112,14 +112,22 @@ class Weather(_Model):
     ``source: synthetic`` (default) builds a deterministic typical year from
     monthly climate normals in ``weather/normals/<normals>.csv``; it is
     synthetic and every output says so. ``source: file`` reads an EPW, TMY3
-    or PVGIS TMY file with :mod:`pvlib.iotools`.
+    or PVGIS TMY file with :mod:`pvlib.iotools`. ``source: pvgis`` (PVGIS
+    typical meteorological year) and ``source: nasa_power`` (NASA POWER hourly
+    data of one calendar year) are fetched once at the site's coordinates with
+    ``pvopt weather fetch PORTFOLIO`` into the weather cache
+    (``$PVOPT_CACHE_DIR``, else ``~/.cache/pvopt/weather``) and read offline
+    from there.
     """
 
-    source: Literal["synthetic", "file"] = Field("synthetic", description="synthetic typical year from normals, or a weather file")
+    source: Literal["synthetic", "file", "pvgis", "nasa_power"] = Field(
+        "synthetic", description="synthetic typical year from normals, a weather file, or data fetched from pvgis / nasa_power (cached)"
+    )
     normals: str | None = Field(None, description="name of the monthly-normals file in weather/normals/ (synthetic source)")
     path: str | None = Field(None, description="weather file, relative to the portfolio directory (file source)")
     format: Literal["epw", "tmy3", "pvgis_tmy"] | None = Field(None, description="file format; guessed from the extension when omitted")
     seed: int | None = Field(None, description="random seed of the synthetic year; derived from the normals name when omitted")
+    year: int | None = Field(None, ge=2001, le=2100, description="calendar year fetched from NASA POWER (nasa_power source); default 2023")
 
     @model_validator(mode="after")
     def _source_fields(self) -> "Weather":
@@ -127,6 +135,8 @@ class Weather(_Model):
             raise ValueError("source 'file' needs 'path' (a weather file relative to the portfolio directory)")
         if self.source == "synthetic" and not self.normals:
             raise ValueError("source 'synthetic' needs 'normals' (a file name in weather/normals/, without .csv)")
+        if self.year is not None and self.source != "nasa_power":
+            raise ValueError("'year' applies only to source 'nasa_power'")
         return self
 
 

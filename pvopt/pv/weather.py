@@ -49,6 +49,8 @@ __all__ = [
     "hour_index",
     "normals_path",
     "read_normals",
+    "display_path",
+    "weather_label",
     "read_weather_file",
     "check_weather",
     "to_site_time",
@@ -94,6 +96,18 @@ COLUMN_MAP: dict[str, str] = {
 WeatherFormat = Literal["epw", "tmy3", "pvgis_tmy"]
 
 _NORMALS_COLUMNS = ("month", "ghi_kwh_m2", "temp_air_c", "wind_speed_m_s")
+
+NORMALS_HEADER_KEYS = {
+    "label": str,
+    "ghi_annual_mean_kwh_m2": float,
+    "ghi_annual_sd_kwh_m2": float,
+}
+"""Optional ``# key: value`` header lines of a normals file, read into ``attrs``: ``label`` (a short name of the
+source, printed in every output), ``ghi_annual_mean_kwh_m2`` and ``ghi_annual_sd_kwh_m2`` (the year-to-year
+standard deviation of the annual GHI total; :mod:`pvopt.studies.risk` draws weather years from it)."""
+
+WEATHER_LABEL_SEPARATOR = " | "
+"""A ``weather_description`` starts with a short label, then this separator, then the details."""
 
 _ONE_HOUR = pd.Timedelta(hours=1)
 
@@ -158,7 +172,19 @@ def read_normals(source: str | Path) -> pd.DataFrame:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
         raise WeatherError(file, "", f"cannot read the normals file: {e.strerror}") from None
-    comments = [ln[1:].strip() for ln in text.splitlines() if ln.lstrip().startswith("#")]
+    comments = [ln.lstrip()[1:].strip() for ln in text.splitlines() if ln.lstrip().startswith("#")]
+    header: dict[str, object] = {}
+    for ln in comments:
+        key, sep, value = ln.partition(":")
+        key = key.strip()
+        if sep and key in NORMALS_HEADER_KEYS:
+            try:
+                header[key] = NORMALS_HEADER_KEYS[key](value.strip())
+            except ValueError:
+                raise WeatherError(file, f"# {key}", f"expected a number after '# {key}:', got {value.strip()!r}") from None
+    sd = header.get("ghi_annual_sd_kwh_m2")
+    if sd is not None and not (0.0 <= float(sd) < 1000.0):  # type: ignore[arg-type]
+        raise WeatherError(file, "# ghi_annual_sd_kwh_m2", f"expected a year-to-year standard deviation between 0 and 1000 kWh/m2, got {sd}")
     try:
         df = pd.read_csv(path, comment="#", skip_blank_lines=True)
     except (ValueError, pd.errors.ParserError) as e:
@@ -189,7 +215,29 @@ def read_normals(source: str | Path) -> pd.DataFrame:
     df.attrs["file"] = file
     df.attrs["name"] = path.stem
     df.attrs["source"] = " ".join(comments)
+    df.attrs.update(header)
     return df
+
+
+def display_path(path: str | Path) -> str:
+    """``path`` as shown in outputs: relative to the weather folder's parent or the working directory, else the name.
+
+    Outputs never carry a machine's absolute path (``weather/normals/wuxi.csv``, not ``/home/.../wuxi.csv``).
+    """
+    p = Path(path)
+    if not p.is_absolute():
+        return p.as_posix()
+    for base in (weather_dir().resolve().parent, Path.cwd().resolve()):
+        try:
+            return p.resolve().relative_to(base).as_posix()
+        except ValueError:
+            continue
+    return p.name
+
+
+def weather_label(description: str) -> str:
+    """The short label at the start of a ``weather_description`` (the text before :data:`WEATHER_LABEL_SEPARATOR`)."""
+    return str(description).split(WEATHER_LABEL_SEPARATOR, 1)[0].strip()
 
 
 # --------------------------------------------------------------------------- #
@@ -591,10 +639,13 @@ def synthetic_year(
     out = pd.DataFrame({"ghi": ghi, "dni": dni, "dhi": dhi, "temp_air": temp, "wind_speed": wind}, index=idx)
     src = normals.attrs.get("source", "")
     name = normals.attrs.get("name", Path(file).stem)
+    label = str(normals.attrs.get("label") or f"monthly normals '{name}'")
     out.attrs["weather_source"] = "synthetic"
+    out.attrs["weather_label"] = f"{label}, synthetic hourly year"
     out.attrs["weather_description"] = (
+        f"{label}, synthetic hourly year{WEATHER_LABEL_SEPARATOR}"
         f"SYNTHETIC typical year (not measured weather): Ineichen clear sky with pvlib's Linke turbidity, "
-        f"scaled day by day (seed {seed}) so monthly GHI equals the normals '{name}' ({file}); DNI/DHI by Erbs; "
+        f"scaled day by day (seed {seed}) so monthly GHI equals the normals '{name}' ({display_path(file)}); DNI/DHI by Erbs; "
         f"temperature from monthly means with a {2 * DIURNAL_TEMP_AMPLITUDE_C:g} °C diurnal range; "
         f"wind at the monthly mean. Normals source: {src}"
     )
@@ -627,14 +678,17 @@ def site_weather(site: "Site", portfolio_dir: Path) -> pd.DataFrame:
     ``site.weather.source == "synthetic"`` builds :func:`synthetic_year` from
     the named normals (seed: ``site.weather.seed``, else a CRC32 of the
     normals name); ``"file"`` reads the file (relative to ``portfolio_dir``)
-    with :func:`read_weather_file` and moves it with :func:`to_site_time`.
+    with :func:`read_weather_file` and moves it with :func:`to_site_time`;
+    ``"pvgis"`` / ``"nasa_power"`` read the weather cache filled by
+    ``pvopt weather fetch`` (:mod:`pvopt.pv.fetch`); they never go online.
 
     Returns
     -------
     pandas.DataFrame
         Index ``hour_index(NOMINAL_YEAR, site.timezone)``; ``attrs`` holds
-        ``weather_source`` (``"synthetic"`` or ``"file"``) and
-        ``weather_description``.
+        ``weather_source`` (``"synthetic"``, ``"file"``, ``"pvgis"`` or
+        ``"nasa_power"``), ``weather_label`` (short) and ``weather_description``
+        (the label, :data:`WEATHER_LABEL_SEPARATOR`, the details).
     """
     w = site.weather
     if w.source == "synthetic":
@@ -643,6 +697,9 @@ def site_weather(site: "Site", portfolio_dir: Path) -> pd.DataFrame:
         df = synthetic_year(normals, site.latitude_deg, site.longitude_deg, site.altitude_m, site.timezone, seed)
         df = check_weather(df, normals.attrs["file"])
         return df
+
+    if w.source in ("pvgis", "nasa_power"):
+        return _online_weather(site, portfolio_dir)
 
     path = resolve_input_path(Path(portfolio_dir), str(w.path), file=f"site '{site.name}'", field="weather.path")
     raw = read_weather_file(path, w.format)
@@ -653,7 +710,42 @@ def site_weather(site: "Site", portfolio_dir: Path) -> pd.DataFrame:
     where = ""
     if isinstance(meta, dict) and "latitude" in meta and "longitude" in meta:
         where = f" (file location {float(meta['latitude']):.3f}, {float(meta['longitude']):.3f})"
-    df.attrs["weather_description"] = f"{raw.attrs.get('format')} weather file {path}{where}, relabelled to {NOMINAL_YEAR}"
+    shown = _portfolio_relative(path, portfolio_dir)
+    df.attrs["weather_label"] = f"{raw.attrs.get('format')} weather file {shown}"
+    df.attrs["weather_description"] = (
+        f"{df.attrs['weather_label']}{WEATHER_LABEL_SEPARATOR}{raw.attrs.get('format')} weather file {shown}{where}, relabelled to {NOMINAL_YEAR}"
+    )
+    return df
+
+
+def _portfolio_relative(path: Path, portfolio_dir: Path) -> str:
+    try:
+        return Path(path).resolve().relative_to(Path(portfolio_dir).resolve()).as_posix()
+    except ValueError:
+        return display_path(path)
+
+
+def _online_weather(site: "Site", portfolio_dir: Path) -> pd.DataFrame:
+    """Weather of a ``pvgis`` / ``nasa_power`` site from the cache (never online; see :mod:`pvopt.pv.fetch`)."""
+    from pvopt.pv.fetch import SOURCE_NAMES, cached_weather
+
+    raw = cached_weather(site, portfolio_dir)
+    file = str(raw.attrs["file"])
+    idx = pd.DatetimeIndex(raw.index)
+    df = raw.copy()
+    df = _coerce_year(df, idx.month, idx.day, idx.hour, idx.tz, file)
+    df = check_weather(df, file)
+    df = to_site_time(df, site.timezone, file)
+    head = raw.attrs.get("header", {})
+    what = "typical meteorological year" if site.weather.source == "pvgis" else f"hourly year {head.get('year', site.weather.year or '')}".strip()
+    label = f"{SOURCE_NAMES[site.weather.source].split(' (')[0]} {what} at {site.latitude_deg:.2f}, {site.longitude_deg:.2f}"
+    df.attrs["weather_source"] = site.weather.source
+    df.attrs["weather_label"] = label
+    df.attrs["weather_description"] = (
+        f"{label}{WEATHER_LABEL_SEPARATOR}{head.get('description', SOURCE_NAMES[site.weather.source])}; "
+        f"fetched {head.get('fetched_utc', '?')} with pvlib {head.get('pvlib', '?')}; cache file {Path(file).name}; "
+        f"relabelled to {NOMINAL_YEAR}"
+    )
     return df
 
 
