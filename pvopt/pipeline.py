@@ -44,6 +44,19 @@ def yield_fingerprint(portfolio: Portfolio) -> str:
         if s.weather.source == "file":
             p = (portfolio.directory / s.weather.path).resolve()
             parts.append({"weather_mtime": p.stat().st_mtime_ns if p.exists() else 0})
+        elif s.weather.source == "synthetic":
+            # the normals' content, so that new normals never reuse a stale yield.nc
+            from pvopt.inputs.files import normals_path
+
+            try:
+                parts.append({"normals_sha": hashlib.sha256(normals_path(str(s.weather.normals)).read_bytes()).hexdigest()})
+            except Exception:  # noqa: BLE001 - a missing file is reported by the yield itself
+                parts.append({"normals_sha": ""})
+        else:  # pvgis / nasa_power: the cache file
+            from pvopt.pv.fetch import cache_path
+
+            c = cache_path(s)
+            parts.append({"weather_mtime": c.stat().st_mtime_ns if c.exists() else 0})
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
 
