@@ -446,6 +446,20 @@ class PlanResult:
             rows.append(row)
         return pd.DataFrame(rows).set_index("name") if rows else pd.DataFrame()
 
+    def weather_sources(self) -> pd.DataFrame:
+        """Per site: weather ``source`` (synthetic, file, pvgis, nasa_power), short ``label`` and full ``description``."""
+        import json
+
+        from pvopt.pv.weather import weather_label
+
+        try:
+            src = json.loads(str(self.dataset.attrs.get("weather_sources_json", "") or "{}"))
+        except ValueError:
+            src = {}
+        rows = [{"site": k, "source": v.get("source", ""), "label": weather_label(v.get("description", "")),
+                 "description": v.get("description", "")} for k, v in src.items()]
+        return pd.DataFrame(rows, columns=["site", "source", "label", "description"]).set_index("site")
+
     def dispatch(self, site: str, start: str, days: int = 7) -> pd.DataFrame:
         """Hourly dispatch of ``site`` from ``start`` (``"2030-06-01"``) for ``days`` days [kW].
 
@@ -518,6 +532,9 @@ class PlanResult:
             met = sum(bool(r["met"]) for r in ms)
             binding = [f"{r['name']} ({r['marginal_cost']:,.1f})" for r in ms if r.get("binding")]
             lines.append(f"  milestones met {met}/{len(ms)}" + (f"; binding, {cur} NPV per unit: {', '.join(binding)}" if binding else ""))
+        ws = self.weather_sources()
+        if len(ws):
+            lines.append("  weather: " + "; ".join(f"{s}: {r['label'] or r['source']}" for s, r in ws.iterrows()))
         return "\n".join(lines)
 
     def __repr__(self) -> str:

@@ -189,9 +189,15 @@ def yield_(
         tab = yield_table(ds)
         if not state.quiet:
             _print_df(tab, "Yield per array", floatfmt={"max_kwp": "{:,.1f}", "annual_kwh_per_kwp": "{:,.0f}", "capacity_factor_pct": "{:.1f}"})
-            note = ds.attrs.get("weather_note") or ""
+            from pvopt.pv.weather import weather_label
+
+            if "weather_description" in ds:
+                out.print("Weather per site: " + "; ".join(f"{s}: {weather_label(d)}" for s, d in
+                                                            zip(ds["sites"].values, ds["weather_description"].values)),
+                          markup=False, soft_wrap=True)
+            note = ds.attrs.get("weather_note") or ds.attrs.get("weather_statement") or ""
             if note:
-                out.print(note, markup=False)
+                out.print(note, markup=False, soft_wrap=True)
         out.print(f"wrote {Path(out_dir) / 'yield.nc'}", markup=False, soft_wrap=True)
 
 
@@ -289,16 +295,60 @@ def print_plan(run) -> None:
         )
     out.print(t)
     m = Table(title="Milestones", header_style="bold")
-    for c in ["milestone", "type", "year", "target", "achieved", "unit", "met", f"marginal cost ({cur} NPV/unit)"]:
+    for c in ["milestone", "type", "year", "target", "achieved", "margin", "unit", "met", f"marginal cost ({cur} NPV/unit)"]:
         m.add_column(c, justify="left" if c in {"milestone", "type", "unit"} else "right")
     for r in run.milestones:
         extra = f"{r['marginal_cost']:,.1f}" if r["marginal_cost"] == r["marginal_cost"] else "-"
         if "cost_vs_without" in r:
             extra += f" (NPC +{r['cost_vs_without']:,.0f})"
-        m.add_row(r["name"], r["type"], str(r["year"]), f"{r['target']:,.2f}", f"{r['achieved']:,.2f}", r["unit"],
-                  "yes" if r["met"] else "NO", extra)
+        m.add_row(r["name"], r["type"], str(r["year"]), f"{r['target']:,.2f}", f"{r['achieved']:,.2f}", milestone_margin_text(r),
+                  r["unit"], "yes" if r["met"] else "NO", extra)
     out.print(m)
     _print_pillars(p, cur)
+    _print_weather(p)
+
+
+MIN_TYPE_MILESTONES = {"min_portfolio_kwp", "rooftop_coverage", "min_pv_onsite_mwh", "min_certificates_mwh"}
+"""Milestones whose achieved value must reach the target (margin = achieved - target); for the others the
+achieved value must stay at or below the target (margin = target - achieved)."""
+
+
+def milestone_margin(row: dict) -> float:
+    """How far a milestone is on the safe side of its target, in its unit (negative: missed)."""
+    t, a = float(row["target"]), float(row["achieved"])
+    return a - t if row["type"] in MIN_TYPE_MILESTONES else t - a
+
+
+def milestone_margin_text(row: dict) -> str:
+    """The margin with its share of the target, e.g. ``+551.26 (+5.5 %)``; ``-`` when not a number."""
+    try:
+        v = milestone_margin(row)
+    except (KeyError, TypeError, ValueError):
+        return "-"
+    if v != v:
+        return "-"
+    v = 0.0 if abs(v) < 5e-3 else v
+    t = float(row["target"])
+    pct = f" ({100.0 * v / abs(t):+.1f} %)" if abs(t) > 1e-9 else ""
+    return f"{v:+,.2f}{pct}"
+
+
+def _print_weather(p) -> None:
+    """One line per site: where its weather comes from (from plan.nc's attrs)."""
+    import json
+
+    try:
+        sources = json.loads(str(p.attrs.get("weather_sources_json", "") or "{}"))
+    except ValueError:
+        sources = {}
+    from pvopt.pv.weather import weather_label
+
+    if sources:
+        out.print("Weather per site: " + "; ".join(f"{s}: {weather_label(v.get('description', '')) or v.get('source', '?')}"
+                                                    for s, v in sources.items()), markup=False, soft_wrap=True)
+    stmt = str(p.attrs.get("weather_statement", "") or "")
+    if stmt:
+        out.print(stmt, markup=False, soft_wrap=True)
 
 
 def _print_pillars(p, cur: str) -> None:

@@ -150,10 +150,21 @@ def build_plan_inputs(portfolio: Portfolio, yields: xr.Dataset) -> xr.Dataset:
             "milestones_json": json.dumps([m.model_dump(mode="json") for m in st.milestones]),
             "hour_convention": "8760 local hours per year, hour-beginning; Feb 29 dropped in leap years",
             "scope2_matching": st.scope2_matching,
-            "weather_note": str(yields.attrs.get("weather_note", "")),
+            "weather_note": str(yields.attrs.get("weather_note", "") or yields.attrs.get("weather_statement", "")),
+            "weather_statement": str(yields.attrs.get("weather_statement", "")),
+            "weather_sources_json": _weather_sources_json(yields),
         },
     )
     return ds
+
+
+def _weather_sources_json(yields: xr.Dataset) -> str:
+    """``{site: {"source": ..., "description": ...}}`` from the yield Dataset (empty when it has none)."""
+    if "weather_description" not in yields or "sites" not in yields.coords:
+        return "{}"
+    src = yields["weather_source"].values if "weather_source" in yields else [""] * yields.sizes["sites"]
+    return json.dumps({str(n): {"source": str(s), "description": str(d)}
+                       for n, s, d in zip(yields["sites"].values, src, yields["weather_description"].values)})
 
 
 def _measure_shape(kind: str, load_row: np.ndarray) -> np.ndarray:

@@ -649,6 +649,24 @@ def _optional(run: Path) -> tuple[dict[str, pd.DataFrame], dict[str, bytes], lis
     return tables, figs, sections
 
 
+def _weather_html(plan: xr.Dataset) -> str:
+    """A note naming every site's weather source (from plan.nc's ``weather_sources_json`` and ``weather_statement``)."""
+    import json
+
+    from pvopt.pv.weather import weather_label
+
+    try:
+        sources = json.loads(str(plan.attrs.get("weather_sources_json", "") or "{}"))
+    except ValueError:
+        sources = {}
+    items = "; ".join(f"{html.escape(str(k))}: {html.escape(weather_label(v.get('description', '')) or str(v.get('source', '')))}"
+                      for k, v in sources.items())
+    stmt = html.escape(str(plan.attrs.get("weather_statement", "") or ""))
+    if not items and not stmt:
+        return ""
+    return f"<p class='note'>Weather per site: {items or 'not recorded'}. {stmt}</p>"
+
+
 def _html(plan: xr.Dataset, t: dict[str, pd.DataFrame], figs: dict[str, bytes], extra_sections: list[str] | None = None) -> str:
     C = str(plan.attrs.get("currency", ""))
     name = html.escape(str(plan.attrs.get("portfolio_name", "")))
@@ -664,6 +682,7 @@ def _html(plan: xr.Dataset, t: dict[str, pd.DataFrame], figs: dict[str, bytes], 
          f"discount rate {float(plan.attrs['discount_rate']):.1%}; PV life {float(plan.attrs['lifetime_years']):.0f} yr; "
          f"solver {html.escape(str(plan.attrs.get('solver', '')))}, status {html.escape(str(plan.attrs.get('solver_status', '')))}. "
          "Every table is also a sheet of report.xlsx.</p>",
+         _weather_html(plan),
          f"<h2>{SECTIONS[0]}</h2>", _answer_html(plan, t), _table(t["summary"]),
          f"<h2>{SECTIONS[1]}</h2>", _img(figs["buildout"], "build-out"),
          _table(t["capacity"].pivot_table(index=["array", "kind"], columns="year", values="installed_kwp").reset_index()),
