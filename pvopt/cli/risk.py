@@ -26,8 +26,10 @@ def risk(
     Plans on the typical year (--design p50) or on a P90 year (per array, the typical profile
     scaled to the 10th percentile of the weather years' annual energy), fixes the PV build,
     measures and batteries, and re-solves onsite use, grid, certificates and offsets in each of
-    N synthetic weather years (new daily-cloudiness seed and monthly GHI x a common inter-annual
-    factor, CV 4.5 % - an assumption; sites on weather files keep their one year).
+    N synthetic weather years (new daily-cloudiness seed and monthly GHI x an inter-annual factor
+    drawn from the year-to-year sd of annual GHI stored in each site's normals file, 4.5 % when a
+    file has none; sites on weather files keep their one year). Prints P50/P90 onsite PV per
+    planning year and per onsite-PV milestone.
     Writes DIR/risk.nc (per weather year and planning year) and DIR/risk.csv (the summary:
     min, P50, P90 and max per metric; P90 = no worse than this in 90 % of the years) and prints it.
     A weather year in which the fixed plan misses a milestone is listed with the reason.
@@ -63,6 +65,18 @@ def risk(
                       floatfmt={"ghi_factor": "{:.3f}", "npc": "{:,.0f}", "feasible": "{:d}"})
             _print_df(res.summary.drop(columns=["spread_pct"]), "Spread across weather years (p90: no worse in 90 % of years)",
                       floatfmt={c: "{:,.0f}" for c in ("design", "min", "p50", "p90", "max")})
+            from pvopt.studies.risk import milestone_risk_table
+
+            mt = milestone_risk_table(ds)
+            if len(mt):
+                _print_df(mt, "Onsite-PV milestones across weather years (lowest year from the milestone year on; P90 = reached in 90 % of years)",
+                          floatfmt={c: "{:,.0f}" for c in ("target_mwh", "design_mwh", "p50_mwh", "p90_mwh")} | {"p90_margin_pct": "{:+.1f}"})
+            if "pv_onsite_p50_mwh" in ds:
+                out.print("onsite PV P50 / P90 per year [MWh]: " + ", ".join(
+                    f"{int(y)} {a:,.0f}/{b:,.0f}" for y, a, b in zip(ds["year"].values, ds["pv_onsite_p50_mwh"].values, ds["pv_onsite_p90_mwh"].values)),
+                    markup=False, soft_wrap=True)
+            if ds.attrs.get("variability_model"):
+                out.print(str(ds.attrs["variability_model"]), markup=False, soft_wrap=True)
             for wy, ok, why in zip(ds["weather_year"].values, ds["feasible"].values, ds["reason"].values):
                 if not ok:
                     out.print(f"{wy}: INFEASIBLE with the plan fixed: {why}", markup=False, soft_wrap=True)

@@ -529,6 +529,13 @@ def _risk_html(risk: xr.Dataset, summary: pd.DataFrame, png: bytes) -> str:
              f"investments fixed, operated in {n} weather years. {html.escape(str(risk.attrs.get('variability_model', '')))}. "
              "p90 = the value the metric is no worse than in 90 % of the weather years. From risk.nc (pvopt risk).</p>",
              _img(png, "weather risk"), _table(summary)]
+    from pvopt.studies.risk import milestone_risk_table
+
+    mt = milestone_risk_table(risk)
+    if len(mt):
+        parts += ["<h3>Onsite-PV milestones across the weather years</h3>",
+                  "<p class='note'>Onsite PV in the lowest year from the milestone year on. P90 = reached in 90 % of the weather years.</p>",
+                  _table(mt)]
     if bad:
         parts.append("<p><b>Weather years in which the fixed plan misses a milestone:</b> " + html.escape("; ".join(bad)) + "</p>")
     if risk.attrs.get("file_weather_note"):

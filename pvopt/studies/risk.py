@@ -22,24 +22,33 @@ happens to the *same investment decisions* in other years:
    plans on the typical (``design="p50"``) or P90 year and evaluates the plan
    across the weather years.
 
-Inter-annual variability model (an assumption)
-----------------------------------------------
+Inter-annual variability model
+------------------------------
 Synthetic years with different seeds differ day by day but every month's GHI
 equals the normal exactly, so on their own they under-state how much annual
 totals vary. Each weather year ``k`` therefore also multiplies every month's GHI
-normal by one factor ``f_k``, lognormal with mean 1 and coefficient of variation
-:data:`INTERANNUAL_GHI_CV` (4.5 %), clipped to ±3 standard deviations. The ``n``
-factors are a Latin-hypercube sample (one draw from each ``1/n`` probability
-band, in seeded order), so that a handful of years spans the distribution. The factor
-is **common to all synthetic sites** of the portfolio in that year (the sites
-of a regional portfolio share the same weather systems; this is the
-conservative choice for portfolio totals). The 4.5 % is typical of published
-year-to-year GHI variability in cloudy, monsoon-influenced climates: PVsyst's
-weather note 4 (after P. Ineichen, *Global irradiation: average and typical
-year, and year-to-year variability*, University of Geneva, 2011, 30 sites with
-10-30 years each) models the annual GHI as Gaussian with a width of a few
-percent that grows with cloudiness. Months are scaled together (no separate
-monthly anomalies), so seasonal shape risk is not modelled.
+normal of a synthetic site by a factor ``f_site,k``, lognormal with mean 1 and a
+coefficient of variation ``cv_site``, clipped to ±3 standard deviations.
+
+* ``cv_site`` is **measured where the normals file says so**: the file's
+  ``# ghi_annual_sd_kwh_m2`` (the year-to-year standard deviation of the annual
+  GHI total) divided by the annual total of its monthly normals. For the shipped
+  station normals (1991-2017, see docs/sources.md) that is 4.5-6.1 %.
+* A normals file without that line falls back to :data:`INTERANNUAL_GHI_CV`
+  (4.5 %, an assumption typical of published year-to-year GHI variability in
+  cloudy, monsoon-influenced climates: PVsyst's weather note after P. Ineichen,
+  *Global irradiation: average and typical year, and year-to-year
+  variability*, University of Geneva, 2011, models the annual GHI as Gaussian
+  with a width of a few percent that grows with cloudiness). ``ghi_cv=`` sets
+  one CV for every site instead.
+
+All sites share one standard-normal draw ``z_k`` per weather year (the sites of
+a regional portfolio share the same weather systems; this is the conservative
+choice for portfolio totals): ``f_site,k = exp(-s²/2 + s z_k)`` with
+``s² = ln(1 + cv_site²)``. The ``n`` draws are a Latin-hypercube sample (one
+from each ``1/n`` probability band, in seeded order), so that a handful of
+years spans the distribution. Months are scaled together (no separate monthly
+anomalies), so seasonal shape risk is not modelled.
 
 Nothing here imports pvlib or Pyomo at module import time.
 """
@@ -77,11 +86,14 @@ __all__ = [
     "evaluate_plan_under_weather",
     "p90_yields",
     "risk_summary",
+    "milestone_risk_table",
+    "site_ghi_cv",
     "plan_with_risk",
 ]
 
 INTERANNUAL_GHI_CV = 0.045
-"""Coefficient of variation of annual GHI between years [1] (assumption, see the module docstring)."""
+"""Fallback coefficient of variation of annual GHI between years [1], used for a normals file without
+``# ghi_annual_sd_kwh_m2`` (assumption, see the module docstring)."""
 
 FACTOR_CLIP_SD = 3.0
 """The inter-annual factor is clipped to 1 ± this many standard deviations."""
@@ -124,11 +136,17 @@ class WeatherYear:
     portfolio
         The portfolio with every synthetic site's ``weather.seed`` replaced.
     ghi_factor
-        Inter-annual factor applied to every synthetic site's monthly GHI normals [1].
+        Mean over the synthetic sites of their inter-annual factors [1] (a summary; see ``ghi_factors``).
     seeds
         Seed of the daily-clearness draw per synthetic site.
     file_sites
         Sites on a weather file: they keep their one year.
+    ghi_factors
+        Inter-annual factor applied to each synthetic site's monthly GHI normals [1].
+    ghi_cvs
+        Coefficient of variation used per synthetic site [1] (from its normals file, or the fallback).
+    z
+        The standard-normal draw common to all sites in this year.
     """
 
     label: str
@@ -136,6 +154,29 @@ class WeatherYear:
     ghi_factor: float
     seeds: dict[str, int] = field(default_factory=dict)
     file_sites: tuple[str, ...] = ()
+    ghi_factors: dict[str, float] = field(default_factory=dict)
+    ghi_cvs: dict[str, float] = field(default_factory=dict)
+    z: float = 0.0
+
+
+def _lhs_z(first_seed: int, n: int) -> np.ndarray:
+    """``n`` standard-normal values, a Latin-hypercube sample: ``z_k = Phi^-1((pi_k + U_k) / n)``
+    (``pi`` a seeded permutation of ``0..n-1``, ``U_k`` seeded uniform draws)."""
+    from statistics import NormalDist
+
+    rng = np.random.default_rng([int(first_seed) & 0xFFFFFFFF, n])
+    u = (rng.permutation(n) + rng.uniform(size=n)) / n
+    u = np.clip(u, 1e-9, 1 - 1e-9)
+    return np.array([NormalDist().inv_cdf(float(x)) for x in u])
+
+
+def _factor(z: np.ndarray | float, cv: float) -> np.ndarray:
+    """Lognormal factor with mean 1 and CV ``cv`` at standard-normal ``z``, clipped to 1 ± 3 cv."""
+    z = np.asarray(z, dtype=float)
+    if cv <= 0:
+        return np.ones_like(z)
+    s = float(np.sqrt(np.log1p(cv * cv)))
+    return np.clip(np.exp(-0.5 * s * s + s * z), 1.0 - FACTOR_CLIP_SD * cv, 1.0 + FACTOR_CLIP_SD * cv)
 
 
 def _lognormal_factors(first_seed: int, n: int, cv: float) -> np.ndarray:
@@ -145,21 +186,29 @@ def _lognormal_factors(first_seed: int, n: int, cv: float) -> np.ndarray:
     seeded permutation of ``0..n-1``, ``U_k`` seeded uniform draws), so that even a
     handful of years spans the distribution evenly instead of clustering by chance.
     """
-    from statistics import NormalDist
-
     if cv <= 0:
         return np.ones(n)
-    rng = np.random.default_rng([int(first_seed) & 0xFFFFFFFF, n])
-    u = (rng.permutation(n) + rng.uniform(size=n)) / n
-    u = np.clip(u, 1e-9, 1 - 1e-9)
-    s = float(np.sqrt(np.log1p(cv * cv)))
-    z = np.array([NormalDist().inv_cdf(float(x)) for x in u])
-    f = np.exp(-0.5 * s * s + s * z)
-    return np.clip(f, 1.0 - FACTOR_CLIP_SD * cv, 1.0 + FACTOR_CLIP_SD * cv)
+    return _factor(_lhs_z(first_seed, n), cv)
+
+
+def site_ghi_cv(site: "Site") -> tuple[float, str]:
+    """Year-to-year CV of a synthetic site's annual GHI [1] and where it comes from.
+
+    ``ghi_annual_sd_kwh_m2`` of the site's normals file divided by the sum of its
+    monthly GHI normals; without that line, :data:`INTERANNUAL_GHI_CV` (fallback).
+    """
+    from pvopt.pv.weather import normals_path, read_normals
+
+    normals = read_normals(normals_path(str(site.weather.normals)))
+    sd = normals.attrs.get("ghi_annual_sd_kwh_m2")
+    total = float(normals["ghi_kwh_m2"].sum())
+    if sd is None or total <= 0:
+        return INTERANNUAL_GHI_CV, f"fallback {INTERANNUAL_GHI_CV:.1%} (normals '{normals.attrs.get('name')}' give no annual sd)"
+    return float(sd) / total, f"sd {float(sd):g} of {total:,.0f} kWh/m2 (normals '{normals.attrs.get('name')}')"
 
 
 def weather_years(pf: "Portfolio", n: int, *, first_seed: int = DEFAULT_FIRST_SEED,
-                  ghi_cv: float = INTERANNUAL_GHI_CV) -> list[WeatherYear]:
+                  ghi_cv: float | None = None) -> list[WeatherYear]:
     """``n`` alternative weather years of ``pf`` (deterministic for a given ``first_seed``).
 
     Parameters
@@ -171,17 +220,19 @@ def weather_years(pf: "Portfolio", n: int, *, first_seed: int = DEFAULT_FIRST_SE
     first_seed
         Seed of the whole set; the same value gives the same years.
     ghi_cv
-        Coefficient of variation of the inter-annual GHI factor [1];
-        0 keeps the monthly normals (seeds differ only day by day).
+        Coefficient of variation of the inter-annual GHI factor [1] for every
+        site; ``None`` (default) takes each site's from its normals file
+        (:func:`site_ghi_cv`, fallback :data:`INTERANNUAL_GHI_CV`); 0 keeps the
+        monthly normals (seeds differ only day by day).
 
     Returns
     -------
     list of WeatherYear
         Weather year ``k`` (1-based) gives every synthetic site the seed
-        ``crc32("<first_seed>:<k>:<site>")``. The common GHI factors of the
-        ``n`` years are a Latin-hypercube sample of the lognormal (seeded by
+        ``crc32("<first_seed>:<k>:<site>")``. The common standard-normal draws
+        of the ``n`` years are a Latin-hypercube sample (seeded by
         ``first_seed`` and ``n``: the same pair gives the same years; another
-        ``n`` gives other factors). Sites on weather files keep their one year
+        ``n`` gives other draws); each site's factor is its lognormal at that draw. Sites on weather files keep their one year
         (listed in ``file_sites``).
 
     Examples
@@ -193,19 +244,22 @@ def weather_years(pf: "Portfolio", n: int, *, first_seed: int = DEFAULT_FIRST_SE
     if n < 1:
         raise ValueError(f"expected at least 1 weather year, got {n}")
     out = []
-    factors = _lognormal_factors(first_seed, n, ghi_cv)
+    zs = _lhs_z(first_seed, n)
+    cvs = {s.name: (float(ghi_cv) if ghi_cv is not None else site_ghi_cv(s)[0]) for s in pf.sites if s.weather.source == "synthetic"}
     for k in range(1, n + 1):
-        factor = float(factors[k - 1])
-        sites, seeds, files = [], {}, []
+        z = float(zs[k - 1])
+        sites, seeds, files, factors = [], {}, [], {}
         for s in pf.sites:
             if s.weather.source == "synthetic":
                 seed = zlib.crc32(f"{first_seed}:{k}:{s.name}".encode("utf-8"))
                 seeds[s.name] = seed
+                factors[s.name] = float(_factor(z, cvs[s.name]))
                 sites.append(s.model_copy(update={"weather": s.weather.model_copy(update={"seed": seed})}))
             else:
                 files.append(s.name)
                 sites.append(s)
-        out.append(WeatherYear(f"wy{k}", pf.model_copy(update={"sites": sites}), factor, seeds, tuple(files)))
+        mean = float(np.mean(list(factors.values()))) if factors else float(_factor(z, INTERANNUAL_GHI_CV if ghi_cv is None else ghi_cv))
+        out.append(WeatherYear(f"wy{k}", pf.model_copy(update={"sites": sites}), mean, seeds, tuple(files), factors, dict(cvs), z))
     return out
 
 
@@ -218,13 +272,15 @@ def _year_weather(wy: WeatherYear) -> Callable[["Site"], pd.DataFrame]:
             return site_weather(site, wy.portfolio.directory)
         normals = read_normals(normals_path(str(site.weather.normals)))
         scaled = normals.copy()
-        scaled["ghi_kwh_m2"] = normals["ghi_kwh_m2"] * wy.ghi_factor
+        f = float(wy.ghi_factors.get(site.name, wy.ghi_factor))
+        scaled["ghi_kwh_m2"] = normals["ghi_kwh_m2"] * f
         scaled.attrs = dict(normals.attrs)
         df = synthetic_year(scaled, site.latitude_deg, site.longitude_deg, site.altitude_m, site.timezone, int(site.weather.seed))
         df = check_weather(df, normals.attrs["file"])
+        cv = wy.ghi_cvs.get(site.name)
         df.attrs["weather_description"] = (
-            f"weather year {wy.label}: monthly GHI normals x {wy.ghi_factor:.4f} (inter-annual factor, assumption); "
-            + str(df.attrs.get("weather_description", ""))
+            f"weather year {wy.label} of " + str(df.attrs.get("weather_description", "")).replace(" | ", " | monthly GHI normals x "
+            f"{f:.4f} (inter-annual factor" + (f", CV {cv:.1%}" if cv is not None else "") + "); ", 1)
         )
         return df
 
@@ -535,6 +591,74 @@ def evaluate_plan_under_weather(
     return ds
 
 
+def _add_milestone_risk(ds: xr.Dataset, run: "PlanRun") -> xr.Dataset:
+    """P50/P90 onsite PV per planning year and per ``min_pv_onsite_mwh`` milestone across the weather years.
+
+    Adds ``pv_onsite_p50_mwh[year]`` / ``pv_onsite_p90_mwh[year]`` (P90: the 10th percentile, the onsite PV
+    reached in 90 % of weather years) and, per onsite-PV milestone (dimension ``pv_milestone``):
+    ``pv_milestone_target_mwh``, ``pv_milestone_mwh[weather_year, pv_milestone]`` (the lowest year from the
+    milestone's year on, as the milestone counts it), its ``_design``, ``_p50`` and ``_p90`` values and
+    ``pv_milestone_p90_margin_pct`` (P90 against the target).
+    """
+    import json
+
+    if "pv_onsite_mwh_by_year" not in ds:
+        return ds
+    v = np.asarray(ds["pv_onsite_mwh_by_year"].values, dtype=float)  # (weather_year, year)
+    ds["pv_onsite_p50_mwh"] = (("year",), np.nanquantile(v, 0.5, axis=0), _a("MWh", "onsite PV, portfolio total: median across the weather years"))
+    ds["pv_onsite_p90_mwh"] = (("year",), np.nanquantile(v, 0.1, axis=0),
+                               _a("MWh", "onsite PV, portfolio total: reached in 90 % of the weather years (10th percentile)"))
+    try:
+        ms = json.loads(str(run.inputs.attrs.get("milestones_json", "[]")))
+    except ValueError:
+        ms = []
+    pv = [m for m in ms if m.get("type") == "min_pv_onsite_mwh"]
+    if not pv:
+        return ds
+    years = np.asarray(ds["year"].values, dtype=int)
+    design = np.asarray(run.plan["pv_onsite_mwh"].sum("site").values, dtype=float)
+    names, target, val, dval = [], [], [], []
+    for m in pv:
+        sel = years >= int(m["year"])
+        if not sel.any():
+            continue
+        names.append(str(m["name"]))
+        target.append(float(m["mwh"]))
+        val.append(v[:, sel].min(axis=1))
+        dval.append(float(design[sel].min()))
+    if not names:
+        return ds
+    val_a = np.stack(val, axis=1)  # (weather_year, pv_milestone)
+    t = np.array(target)
+    p90 = np.nanquantile(val_a, 0.1, axis=0)
+    ds = ds.assign_coords(pv_milestone=("pv_milestone", names, _a("", "min_pv_onsite_mwh milestones")))
+    ds["pv_milestone_target_mwh"] = (("pv_milestone",), t, _a("MWh/yr", "the milestone's onsite-PV target"))
+    ds["pv_milestone_mwh"] = (("weather_year", "pv_milestone"), val_a,
+                              _a("MWh/yr", "onsite PV in the lowest year from the milestone year on, per weather year"))
+    ds["pv_milestone_design_mwh"] = (("pv_milestone",), np.array(dval), _a("MWh/yr", "the same on the plan's design year"))
+    ds["pv_milestone_p50_mwh"] = (("pv_milestone",), np.nanquantile(val_a, 0.5, axis=0), _a("MWh/yr", "median across the weather years"))
+    ds["pv_milestone_p90_mwh"] = (("pv_milestone",), p90, _a("MWh/yr", "reached in 90 % of the weather years (10th percentile)"))
+    ds["pv_milestone_p90_margin_pct"] = (("pv_milestone",), 100.0 * (p90 - t) / t, _a("%", "P90 against the target"))
+    return ds
+
+
+def milestone_risk_table(ds: xr.Dataset) -> pd.DataFrame:
+    """Per onsite-PV milestone: target, design, P50, P90 [MWh/yr], P90 margin [%], weather years below target."""
+    if "pv_milestone" not in ds.coords:
+        return pd.DataFrame(columns=["milestone", "target_mwh", "design_mwh", "p50_mwh", "p90_mwh", "p90_margin_pct", "years_below"])
+    v = np.asarray(ds["pv_milestone_mwh"].values, dtype=float)
+    t = np.asarray(ds["pv_milestone_target_mwh"].values, dtype=float)
+    return pd.DataFrame({
+        "milestone": [str(n) for n in ds["pv_milestone"].values],
+        "target_mwh": t,
+        "design_mwh": np.asarray(ds["pv_milestone_design_mwh"].values, dtype=float),
+        "p50_mwh": np.asarray(ds["pv_milestone_p50_mwh"].values, dtype=float),
+        "p90_mwh": np.asarray(ds["pv_milestone_p90_mwh"].values, dtype=float),
+        "p90_margin_pct": np.asarray(ds["pv_milestone_p90_margin_pct"].values, dtype=float),
+        "years_below": [f"{int((v[:, j] < t[j] - 1e-6).sum())} of {v.shape[0]}" for j in range(len(t))],
+    })
+
+
 def risk_summary(ds: xr.Dataset) -> pd.DataFrame:
     """Min / P50 / P90 / max per metric across the weather years.
 
@@ -595,7 +719,7 @@ def plan_with_risk(
     *,
     design: Literal["p50", "p90"] = "p50",
     first_seed: int = DEFAULT_FIRST_SEED,
-    ghi_cv: float = INTERANNUAL_GHI_CV,
+    ghi_cv: float | None = None,
     opts: "SolveOptions | None" = None,
     base_yields: xr.Dataset | None = None,
     progress: Callable[[int, int], None] | None = None,
@@ -662,7 +786,15 @@ def plan_with_risk(
         units, worse, desc = RISK_METRICS[key]
         ds[f"design_{key}"] = ((), float(run.plan[key].sum("site").mean("year")), _a(units.format(cur=cur), f"the plan's own value on its design year: {desc}"))
     ds["design_npc"] = ((), float(run.plan["npc"]), _a(cur, "the plan's own NPC on its design year"))
-    ds["ghi_factor"] = (("weather_year",), np.array([w.ghi_factor for w in wys]), _a("1", "inter-annual factor on the monthly GHI normals (synthetic sites)"))
+    ds["ghi_factor"] = (("weather_year",), np.array([w.ghi_factor for w in wys]), _a("1", "inter-annual factor on the monthly GHI normals, mean over the synthetic sites"))
+    synth = sorted(wys[0].ghi_factors) if wys else []
+    if synth:
+        ds = ds.assign_coords(synthetic_site=("synthetic_site", synth, _a("", "sites on synthetic weather")))
+        ds["ghi_factor_site"] = (("weather_year", "synthetic_site"), np.array([[w.ghi_factors[s_] for s_ in synth] for w in wys]),
+                                 _a("1", "inter-annual factor on the site's monthly GHI normals"))
+        ds["ghi_cv_site"] = (("synthetic_site",), np.array([wys[0].ghi_cvs[s_] for s_ in synth]),
+                             _a("1", "year-to-year CV of the site's annual GHI (from its normals file's annual sd, or the fallback)"))
+    ds = _add_milestone_risk(ds, run)
     ds["annual_kwh_per_kwp"] = (("weather_year", "array"), np.stack([y["annual_kwh_per_kwp"].values for y in ys]),
                                 _a("kWh/kWp", "specific yield per array in each weather year"))
     ds = ds.assign_coords(array=("array", [str(a) for a in ys[0]["array"].values]))
@@ -674,10 +806,14 @@ def plan_with_risk(
         design_npc=float(run.plan["npc"]),
         n_weather_years=n_years,
         first_seed=int(first_seed),
-        interannual_ghi_cv=float(ghi_cv),
+        interannual_ghi_cv=float(ghi_cv) if ghi_cv is not None else float("nan"),
         variability_model=(
-            f"synthetic sites: a new daily-clearness seed per weather year and monthly GHI normals x a common lognormal factor "
-            f"(mean 1, CV {ghi_cv:.1%}, clipped at ±{FACTOR_CLIP_SD:g} sd; assumption, typical of published year-to-year GHI variability)"
+            "synthetic sites: a new daily-clearness seed per weather year and monthly GHI normals x a lognormal factor "
+            "(mean 1, clipped at ±3 sd) driven by one standard-normal draw common to all sites; CV per site "
+            + (f"{ghi_cv:.1%} for every site (set by the caller)" if ghi_cv is not None else
+               "from the year-to-year sd of the annual GHI in its normals file: "
+               + ", ".join(f"{s_} {c:.1%}" for s_, c in sorted((wys[0].ghi_cvs if wys else {}).items()))
+               + f" (fallback {INTERANNUAL_GHI_CV:.1%} where a file gives no sd)")
         ),
         file_weather_sites=", ".join(file_sites),
         file_weather_note=("sites on weather files keep their one year in every weather year: " + ", ".join(file_sites)) if file_sites else "",
