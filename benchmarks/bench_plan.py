@@ -49,7 +49,7 @@ NORMALS = {"wuxi": (31.49, 120.31), "suzhou": (31.30, 120.62), "changzhou": (31.
 
 
 def jiangsu_tou() -> Tariff:
-    """Jiangsu 2025 C&I TOU windows (facts.md §4) with the Nanjing example prices."""
+    """Jiangsu 2025 C&I TOU windows (docs/sources.md S4) with the Nanjing example prices."""
     sw = [("valley", 0, 6), ("flat", 6, 11), ("valley", 11, 13), ("flat", 13, 14), ("peak", 14, 22), ("flat", 22, 24)]
     sa = [("valley", 2, 6), ("flat", 6, 10), ("valley", 10, 14), ("flat", 14, 15), ("peak", 15, 22), ("flat", 22, 2)]
     return Tariff(

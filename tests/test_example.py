@@ -15,7 +15,7 @@ from pvopt.inputs.summary import baseline_emissions
 
 AUDIT_2023_TCO2E = 28_474.0  # roadmap: 2023 audited inventory, calibrated here as Scope 1 + location Scope 2
 AUDIT_RTOL = 0.02
-ASSUMED_YIELD_KWH_PER_KWP = 1_050.0  # facts.md §5, Wuxi full-load hours [R]
+ASSUMED_YIELD_KWH_PER_KWP = 1_050.0  # docs/sources.md S5, Wuxi full-load hours [R]
 ROOFTOP_TARGET_MWH = 10_000.0  # roadmap: rooftop PV above 10 GWh/yr
 ROOFTOP_FULL_MWH_RANGE = (10_500.0, 11_200.0)  # design band of the example at full rooftop coverage, first year (PVWatts-grade yield: ~10.98 GWh)
 SCOPE1_SHARE_RANGE = (0.08, 0.15)  # stated assumption: Scope 1 about 10-12 % of Scope 1+2
