@@ -17,7 +17,12 @@ AUDIT_2023_TCO2E = 28_474.0  # roadmap: 2023 audited inventory, calibrated here 
 AUDIT_RTOL = 0.02
 ASSUMED_YIELD_KWH_PER_KWP = 1_050.0  # docs/sources.md S5, Wuxi full-load hours [R]
 ROOFTOP_TARGET_MWH = 10_000.0  # roadmap: rooftop PV above 10 GWh/yr
-ROOFTOP_FULL_MWH_RANGE = (10_500.0, 11_200.0)  # design band of the example at full rooftop coverage, first year (PVWatts-grade yield: ~10.98 GWh)
+# design band of the example at full rooftop coverage, first year, on the station normals (10.67 GWh with the
+# SAPM close-mount chain; a PVWatts-type cell temperature adds ~3 %, hence the upper bound)
+ROOFTOP_FULL_MWH_RANGE = (10_300.0, 11_300.0)
+# the lowest planning year must clear 10 GWh with a margin: ~0.5 %/yr degradation over up to 11 years, plus curtailment
+DEGRADATION_TO_2035 = 1.0 - 0.005 * 11
+MARGIN_LOW, MARGIN_HIGH = 1.03, 1.12  # all PV (roofs + carports) after degradation against the 10 GWh target
 SCOPE1_SHARE_RANGE = (0.08, 0.15)  # stated assumption: Scope 1 about 10-12 % of Scope 1+2
 MWH_RTOL = 1e-9
 
@@ -144,3 +149,27 @@ def test_full_rooftop_yield_and_surplus_hours(lead_portfolio):
         surplus_hours += int((pv_kw > load_profile_kw(s, 2027, lead_portfolio.directory)).sum())
     assert ROOFTOP_FULL_MWH_RANGE[0] <= roof_mwh <= ROOFTOP_FULL_MWH_RANGE[1]
     assert surplus_hours > 0
+    all_mwh = sum(float(y.sel(array=f"{s.name}/{a.name}").values.sum()) * a.max_kwp_value / 1000.0
+                  for s in lead_portfolio.sites for a in s.arrays)
+    ratio = all_mwh * DEGRADATION_TO_2035 / ROOFTOP_TARGET_MWH
+    assert MARGIN_LOW <= ratio <= MARGIN_HIGH, ratio  # near the line at P90, not far above it
+    for s in lead_portfolio.sites:  # the example runs on the station normals
+        assert str(ds["weather_description"].sel(sites=s.name).values).startswith("station normals CSRDD ")
+
+
+def test_vehicles_are_load_not_an_option():
+    """The roadmap's vehicles were fully electric in 2024: no electrification option in the examples."""
+    from pvopt import load_portfolio
+
+    for d in (LEAD_DIR, LEAD_DIR.parent / "lead-pillars"):
+        pf = load_portfolio(d)
+        assert not [m.name for s in pf.sites for m in (s.measures or []) if m.type == "electrification"], d.name
+    wuxi = (LEAD_DIR / "wuxi.yaml").read_text(encoding="utf-8")
+    assert "fully electric in 2024" in wuxi and "diesel" not in wuxi
+
+
+def test_readme_states_the_prior_year_irec_claim_and_margin():
+    readme = (LEAD_DIR / "README.md").read_text(encoding="utf-8")
+    assert "covered the\ncompany's 2023 electricity" in readme or "2023 electricity" in readme
+    assert "Known gap" in readme
+    assert "5.5 %" in readme and "P90" in readme

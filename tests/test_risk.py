@@ -170,3 +170,69 @@ def test_cli_risk_writes_outputs(tmp_path, cli):
 
     assert "weather_risk" in openpyxl.load_workbook(out / "report.xlsx").sheetnames
     assert (out / "figures" / "weather_risk.png").exists()
+
+
+STATION_CV_RTOL = 1e-9  # the CV is the file's sd over the sum of its monthly normals, exactly
+
+
+def test_spread_comes_from_the_normals_sd(tmp_path, monkeypatch):
+    """Each synthetic site's inter-annual CV is its normals file's annual sd / annual total; no sd -> the fallback."""
+    from pvopt import load_portfolio
+    from pvopt.pv.weather import normals_path, read_normals
+    from pvopt.studies.risk import INTERANNUAL_GHI_CV, _factor, site_ghi_cv, weather_years
+
+    d = mini_portfolio(tmp_path / "pf")
+    pf = load_portfolio(d)
+    n = read_normals(normals_path("wuxi"))
+    cv, why = site_ghi_cv(pf.sites[0])
+    assert cv == pytest.approx(n.attrs["ghi_annual_sd_kwh_m2"] / n["ghi_kwh_m2"].sum(), rel=STATION_CV_RTOL)
+    assert 0.04 < cv < 0.065 and cv != INTERANNUAL_GHI_CV and "sd 63" in why
+    wys = weather_years(pf, 4)
+    for w in wys:
+        assert w.ghi_cvs["alpha"] == pytest.approx(cv, rel=STATION_CV_RTOL)
+        assert w.ghi_factors["alpha"] == pytest.approx(float(_factor(w.z, cv)), rel=1e-12)
+    # a normals file without the sd line falls back to the documented constant
+    wd = tmp_path / "wdir"
+    (wd / "normals").mkdir(parents=True)
+    text = normals_path("wuxi").read_text()
+    (wd / "normals" / "wuxi.csv").write_text("\n".join(ln for ln in text.splitlines() if "ghi_annual_sd_kwh_m2:" not in ln) + "\n")
+    monkeypatch.setenv("PVOPT_WEATHER_DIR", str(wd))
+    cv2, why2 = site_ghi_cv(pf.sites[0])
+    assert cv2 == INTERANNUAL_GHI_CV and "fallback" in why2
+    # the same draw with a larger CV moves the factor further from 1
+    z = 1.5
+    assert abs(float(_factor(z, 0.06)) - 1) > abs(float(_factor(z, 0.04)) - 1)
+
+
+def test_milestone_p50_p90_in_risk_outputs(setup):
+    from pvopt.studies.risk import milestone_risk_table, plan_with_risk
+
+    pf, base, _, _, _ = setup
+    res = plan_with_risk(pf, N_YEARS, base_yields=base)
+    ds = res.dataset
+    v = np.asarray(ds["pv_onsite_mwh_by_year"].values)
+    np.testing.assert_allclose(ds["pv_onsite_p90_mwh"].values, np.quantile(v, 0.1, axis=0))
+    np.testing.assert_allclose(ds["pv_onsite_p50_mwh"].values, np.quantile(v, 0.5, axis=0))
+    assert (ds["pv_onsite_p90_mwh"].values <= ds["pv_onsite_p50_mwh"].values + 1e-9).all()
+    assert "from the year-to-year sd" in ds.attrs["variability_model"] and "alpha 5.0%" in ds.attrs["variability_model"]
+    assert list(ds["ghi_cv_site"].values) == pytest.approx([63 / 1270.3], rel=1e-6)
+    assert milestone_risk_table(ds).empty  # the mini portfolio has no onsite-PV milestone
+
+
+def test_onsite_milestone_p50_p90(tmp_path):
+    """An onsite-PV milestone gets its lowest-year P50/P90 across the weather years and a P90 margin."""
+    from pvopt import load_portfolio
+    from pvopt.studies.risk import milestone_risk_table, plan_with_risk
+
+    d = mini_portfolio(tmp_path / "pf")
+    edit_yaml(d / "portfolio.yaml", lambda s: s["milestones"].append(
+        {"name": "onsite-floor", "type": "min_pv_onsite_mwh", "year": 2024, "mwh": 300}))
+    res = plan_with_risk(load_portfolio(d), N_YEARS)
+    t = milestone_risk_table(res.dataset)
+    assert list(t["milestone"]) == ["onsite-floor"]
+    vals = np.asarray(res.dataset["pv_milestone_mwh"].values)[:, 0]
+    lowest = np.asarray(res.dataset["pv_onsite_mwh_by_year"].values).min(axis=1)
+    np.testing.assert_allclose(vals, lowest)
+    row = t.iloc[0]
+    assert row.p90_mwh == pytest.approx(np.quantile(vals, 0.1)) and row.p50_mwh == pytest.approx(np.quantile(vals, 0.5))
+    assert row.p90_margin_pct == pytest.approx(100 * (row.p90_mwh - 300) / 300)

@@ -264,13 +264,59 @@ def test_normals_brighter_than_clear_sky_are_refused(wuxi_normals):
         W.synthetic_year(bright, seed=0, **WUXI)
 
 
+# station normals (docs/sources.md S8): annual mean and year-to-year sd [kWh/m2] of the station each file uses
+STATION_NORMALS = {
+    "wuxi": ("Wuxi 58354", 1270.0, 63.0),
+    "changzhou": ("Wuxi 58354", 1270.0, 63.0),  # no Changzhou station: Wuxi stands in
+    "nanjing": ("Nanjing 58238", 1303.0, 57.0),
+    "suzhou": ("Suzhou 58349", 1228.0, 75.0),
+    "shanghai": ("Shanghai Baoshan 58362", 1208.0, 54.0),
+}
+STATION_ANNUAL_ATOL_KWH_M2 = 1.0  # the 12 rounded monthly means sum to the station's annual mean within this
+
+
+@pytest.mark.parametrize("name", NORMALS)
+def test_shipped_normals_are_station_normals(name):
+    df = W.read_normals(W.normals_path(name))
+    station, annual, sd = STATION_NORMALS[name]
+    assert df.attrs["label"].startswith(f"station normals CSRDD {station}, 1991-2017")
+    assert df["ghi_kwh_m2"].sum() == pytest.approx(annual, abs=STATION_ANNUAL_ATOL_KWH_M2)
+    assert df.attrs["ghi_annual_sd_kwh_m2"] == sd
+    assert 0.04 <= sd / annual <= 0.065  # the stations' year-to-year spread, 4-6 % of the annual total
+    assert "docs/sources.md S8" in df.attrs["source"] and "reanalysis-grade" in df.attrs["source"]
+    if name == "changzhou":
+        assert "stands in" in df.attrs["source"]
+    if name == "shanghai":
+        assert "Xujiahui" in df.attrs["source"]  # the choice is explained
+
+
+def test_normals_header_sd_is_checked_and_optional(tmp_path):
+    text = W.normals_path("wuxi").read_text()
+    p = tmp_path / "nosd.csv"
+    p.write_text("\n".join(ln for ln in text.splitlines() if "ghi_annual_sd_kwh_m2:" not in ln and "label:" not in ln) + "\n")
+    df = W.read_normals(p)
+    assert "ghi_annual_sd_kwh_m2" not in df.attrs and "label" not in df.attrs
+    bad = tmp_path / "badsd.csv"
+    bad.write_text(text.replace("# ghi_annual_sd_kwh_m2: 63", "# ghi_annual_sd_kwh_m2: lots"))
+    with pytest.raises(WeatherError) as ei:
+        W.read_normals(bad)
+    assert ei.value.issues[0].field == "# ghi_annual_sd_kwh_m2" and "badsd.csv" in str(ei.value)
+
+
+def test_synthetic_description_has_label_and_no_machine_path(wuxi_normals):
+    a = W.synthetic_year(wuxi_normals, seed=1, **WUXI)
+    d = a.attrs["weather_description"]
+    assert W.weather_label(d) == "station normals CSRDD Wuxi 58354, 1991-2017, synthetic hourly year"
+    assert "weather/normals/wuxi.csv" in d and str(W.normals_path("wuxi").resolve()) not in d
+
+
 @pytest.mark.parametrize("name", NORMALS)
 def test_shipped_normals_read_and_cite_sources(name):
     df = W.read_normals(W.normals_path(name))
     assert list(df.index) == list(range(1, 13))
     src = df.attrs["source"]
     assert "ghi_kwh_m2" in src and "temp_air_c" in src and "wind_speed_m_s" in src
-    assert "ASSUMPTION" in src  # the derived figures say so
+    assert "ASSUMPTION" in src  # the assumed columns say so
     assert 1000 < df["ghi_kwh_m2"].sum() < 1800
 
 

@@ -737,8 +737,8 @@ def _online_weather(site: "Site", portfolio_dir: Path) -> pd.DataFrame:
     df = check_weather(df, file)
     df = to_site_time(df, site.timezone, file)
     head = raw.attrs.get("header", {})
-    what = "typical meteorological year" if site.weather.source == "pvgis" else f"hourly year {head.get('year', site.weather.year or '')}".strip()
-    label = f"{SOURCE_NAMES[site.weather.source].split(' (')[0]} {what} at {site.latitude_deg:.2f}, {site.longitude_deg:.2f}"
+    what = "PVGIS typical meteorological year" if site.weather.source == "pvgis" else f"NASA POWER hourly year {head.get('year', site.weather.year or '')}".strip()
+    label = f"{what} at {site.latitude_deg:.2f}, {site.longitude_deg:.2f}"
     df.attrs["weather_source"] = site.weather.source
     df.attrs["weather_label"] = label
     df.attrs["weather_description"] = (
