@@ -12,8 +12,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ROOT / "docs" / "sources.md"
 
-# tests/data/golden_lead is a frozen copy of an older example for the golden tests; it is compared byte for byte
-# with its own outputs and must not change, so it is the one exemption (see tests/golden).
+# tests/data/golden_lead is a frozen copy of an older example used by the golden tests (its YAML and stored
+# yield.nc must not change), so it is the one exemption (see tests/golden/_golden.py).
 EXEMPT_PREFIXES = ("tests/data/golden_lead/",)
 THIS_FILE = "tests/test_sources.py"
 
