@@ -276,7 +276,7 @@ try:
 except pvopt.PortfolioError as e:
     print(e)'''),
     md("""
-## A custom constraint: Suzhou builds at most 500 kWp a year
+## A custom constraint: Suzhou builds at most 600 kWp a year
 
 The hook receives the Pyomo model and the LP input Dataset. `model.build[a, y]` is the new PV [kWp] of
 array `a` in year `y`, where `a` and `y` are integer positions into `data["array"]` and `data["year"]`
@@ -286,7 +286,7 @@ it and every table reflects it.
     code('''
 import pyomo.environ as pyo
 
-SUZHOU_MAX_KWP_PER_YEAR = 500.0
+SUZHOU_MAX_KWP_PER_YEAR = 600.0
 
 def suzhou_build_rate(model, data):
     suzhou = [a for a in model.A if data["array_site"].values[a] == "suzhou"]
@@ -301,7 +301,7 @@ pd.concat({"base": base.capacity(by="site")["suzhou_kwp"], "limited": limited.ca
 cost = limited.npc - base.npc
 print(f"Spreading Suzhou's build over several years costs {cost:,.0f} CNY of net present cost "
       f"({cost / base.npc:.2%} of the base plan).")
-pvopt.compare_plans({"base": base, "Suzhou <= 500 kWp/yr": limited}).T'''),
+pvopt.compare_plans({"base": base, "Suzhou <= 600 kWp/yr": limited}).T'''),
     code('''
 print(json.dumps({"notebook": "analyst", "npc_base": base.npc, "npc_limited": limited.npc,
                   "suzhou_max_build_kwp": float(limited.dataset["build_kwp"].where(limited.dataset["array_site"] == "suzhou", 0).sum("array").max()),

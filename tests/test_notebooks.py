@@ -91,7 +91,7 @@ def test_analyst_notebook(tmp_path, monkeypatch):
     out = _run("03_analyst_scenarios.ipynb", tmp_path, monkeypatch)
     assert out["notebook"] == "analyst"
     assert out["npc_limited"] >= out["npc_base"] * (1 - NPC_RTOL)
-    assert out["suzhou_max_build_kwp"] <= 500.0 + KWP_ATOL
+    assert out["suzhou_max_build_kwp"] <= 600.0 + KWP_ATOL  # the notebook's SUZHOU_MAX_KWP_PER_YEAR
     assert len(out["scenarios"]) >= 3
 
 
