@@ -12,9 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ROOT / "docs" / "sources.md"
 
-# tests/data/golden_lead is a frozen copy of an older example used by the golden tests (its YAML and stored
-# yield.nc must not change), so it is the one exemption (see tests/golden/_golden.py).
-EXEMPT_PREFIXES = ("tests/data/golden_lead/",)
+EXEMPT_PREFIXES: tuple[str, ...] = ()
 THIS_FILE = "tests/test_sources.py"
 
 FORBIDDEN = {
