@@ -224,7 +224,7 @@ def scale_factors(lp: StandardLP, *, passes: int = 12, max_exp: int = 64) -> Sca
     has_cost = ~np.isnan(lc)
     # bounds as entries: a column bound u scales to u / c, a row bound b to b * r
     cb = np.stack([-_log2_abs(lp.col_lo), -_log2_abs(lp.col_hi)])
-    cb_hi, cb_lo = np.nanmax(np.where(np.isnan(cb), -INF, cb), axis=0), np.nanmin(np.where(np.isnan(cb), INF, cb), axis=0)
+    cb_hi, cb_lo = np.max(np.where(np.isnan(cb), -INF, cb), axis=0), np.min(np.where(np.isnan(cb), INF, cb), axis=0)
     rb = np.stack([_log2_abs(lp.row_lo), _log2_abs(lp.row_hi)])
     rb_hi, rb_lo = np.max(np.where(np.isnan(rb), -INF, rb), axis=0), np.min(np.where(np.isnan(rb), INF, rb), axis=0)
 
@@ -330,7 +330,9 @@ def solve_direct(
 
     ``scale``: hand HiGHS the LP scaled by :func:`scale_factors` (default) and
     unscale the answer; ``False`` hands it over in the model's own units.
-    ``highs_options``: further HiGHS options (name -> value).
+    The scaled LP is solved with HiGHS's forced equilibration on top
+    (``simplex_scale_strategy=3``). ``highs_options``: further HiGHS options
+    (name -> value), set last.
     """
     import highspy
     from pyomo.common.tee import capture_output
@@ -350,6 +352,10 @@ def solve_direct(
             # asking for another thread count fails ("Not Set") unless the scheduler is reset.
             highspy.Highs.resetGlobalScheduler(True)
             h.setOptionValue("threads", int(threads))
+        if scaling is not None:
+            # HiGHS's own equilibration skips a matrix that already looks well scaled; forced, it
+            # still pays on the scaled plan (battery + demand-charge case: 3.4 s against 6.8 s)
+            h.setOptionValue("simplex_scale_strategy", 3)
         for k, v in (highs_options or {}).items():
             h.setOptionValue(k, v)
         h.passModel(lp)
