@@ -8,9 +8,15 @@ so that building and handing over the model costs a fraction of the solve.
 Every other constraint goes through Pyomo's ``generate_standard_repn``, so an
 analyst's ``extra_constraints`` hook works unchanged.
 
-The answer is loaded back into the Pyomo variables; row duals are returned
-per constraint. ``tests/test_highs_direct.py`` checks objective, primal
-values and duals against Pyomo's own HiGHS interface.
+The model's own units (kW, kWh, kWp, MWh, tCO2e, CNY) span many orders of
+magnitude (hourly kW next to annual kWh sums of 1e7 and costs of 1e6 CNY a
+unit), which HiGHS reports as badly scaled. The hand-over therefore scales
+columns, rows and the objective by powers of two (:func:`scale_factors`;
+exact in floating point), gives HiGHS the scaled LP and unscales the primal
+values, row duals and objective on the way back, so that callers see the
+model's own units. ``tests/test_highs_direct.py`` checks objective, primal
+values and duals against Pyomo's own HiGHS interface, and
+``tests/test_scaling.py`` the scaled hand-over against the unscaled one.
 """
 
 from __future__ import annotations
@@ -24,9 +30,61 @@ import scipy.sparse as sp
 from pyomo.core.base.matrix_constraint import MatrixConstraint
 from pyomo.repn import generate_standard_repn
 
-__all__ = ["DirectResult", "solve_direct"]
+__all__ = ["DirectResult", "Scaling", "StandardLP", "scale_factors", "solve_direct", "standard_lp"]
 
 INF = float("inf")
+
+
+@dataclass
+class StandardLP:
+    """``min cost @ x + offset`` s.t. ``row_lo <= A x <= row_hi``, ``col_lo <= x <= col_hi`` (model units)."""
+
+    cost: np.ndarray
+    col_lo: np.ndarray
+    col_hi: np.ndarray
+    A: sp.csr_matrix
+    row_lo: np.ndarray
+    row_hi: np.ndarray
+    offset: float = 0.0
+
+    def ranges(self) -> dict[str, tuple[float, float]]:
+        """Smallest and largest finite nonzero magnitude of matrix, cost, bound and RHS (as HiGHS logs them)."""
+
+        def rng(*arrs: np.ndarray) -> tuple[float, float]:
+            a = np.abs(np.concatenate([np.asarray(x, dtype=float).ravel() for x in arrs]))
+            a = a[np.isfinite(a) & (a > 0)]
+            return (float(a.min()), float(a.max())) if a.size else (0.0, 0.0)
+
+        return {
+            "matrix": rng(self.A.data),
+            "cost": rng(self.cost),
+            "bound": rng(self.col_lo, self.col_hi),
+            "rhs": rng(self.row_lo, self.row_hi),
+        }
+
+
+@dataclass
+class Scaling:
+    """Powers of two: model column ``x_j = col[j] * x~_j``; scaled row ``i`` = ``row[i]`` * model row ``i``;
+    scaled objective = ``obj`` * model objective."""
+
+    col: np.ndarray
+    row: np.ndarray
+    obj: float
+
+    def apply(self, lp: StandardLP) -> StandardLP:
+        c, r = self.col, self.row
+        rows = np.repeat(np.arange(lp.A.shape[0]), np.diff(lp.A.indptr))
+        A = sp.csr_matrix((lp.A.data * r[rows] * c[lp.A.indices], lp.A.indices, lp.A.indptr), shape=lp.A.shape)
+        return StandardLP(
+            cost=lp.cost * c * self.obj,
+            col_lo=lp.col_lo / c,
+            col_hi=lp.col_hi / c,
+            A=A,
+            row_lo=lp.row_lo * r,
+            row_hi=lp.row_hi * r,
+            offset=lp.offset * self.obj,
+        )
 
 
 @dataclass
@@ -41,6 +99,7 @@ class DirectResult:
     row_dual: np.ndarray | None = None
     row_of: dict[int, int] = field(default_factory=dict)  #: id(ConstraintData) -> row, for non-matrix rows
     col_of_component: dict[str, tuple[int, int]] = field(default_factory=dict)  #: component name -> (first col, count)
+    scaling: Scaling | None = None  #: factors used for the hand-over (``None``: unscaled)
 
     def dual(self, con) -> float:
         """Dual value of a (non-matrix) constraint, in objective units per unit of its bound."""
@@ -112,19 +171,87 @@ def _repn_rows(cons: list, col_of: dict[int, int]) -> tuple[sp.csr_matrix, np.nd
     return A, lo, hi
 
 
-def solve_direct(
-    m: pyo.Block,
-    *,
-    time_limit_s: float | None = None,
-    threads: int | None = None,
-    solver: str = "choose",
-    log: bool = False,
-) -> DirectResult:
-    """Solve the linear model ``m`` with highspy; load primal values into its variables when optimal."""
-    import highspy
-    from pyomo.common.tee import capture_output
+def _log2_abs(a: np.ndarray) -> np.ndarray:
+    """log2 |a| where a is finite and nonzero, NaN elsewhere."""
+    a = np.abs(np.asarray(a, dtype=float))
+    out = np.full(a.shape, np.nan)
+    ok = np.isfinite(a) & (a > 0)
+    out[ok] = np.log2(a[ok])
+    return out
 
-    t0 = time.perf_counter()
+
+def _segment_minmax(v: np.ndarray, starts: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Max and min of ``v`` over the CSR-like segments ``starts`` (length n+1); -inf/+inf for empty ones."""
+    hi = np.full(n, -INF)
+    lo = np.full(n, INF)
+    nonempty = np.flatnonzero(np.diff(starts) > 0)
+    if nonempty.size:
+        hi[nonempty] = np.maximum.reduceat(v, starts[nonempty])
+        lo[nonempty] = np.minimum.reduceat(v, starts[nonempty])
+    return hi, lo
+
+
+def _center(hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
+    """Exponent that centres [lo, hi] on 0 (log2 domain); 0 where there is nothing to centre."""
+    c = -(hi + lo) / 2.0
+    return np.where(np.isfinite(c), c, 0.0)
+
+
+def scale_factors(lp: StandardLP, *, passes: int = 12, max_exp: int = 64) -> Scaling:
+    """Power-of-two column, row and objective factors that equilibrate the LP's magnitudes.
+
+    Alternating min-max geometric scaling (log2 domain) of the matrix extended
+    by the cost row and the column- and row-bound columns: each row is scaled
+    so that its largest and smallest entries (matrix and finite nonzero row
+    bounds) are reciprocal, each column likewise over its matrix entries,
+    its scaled cost and the reciprocal of its finite nonzero bounds, and the
+    objective so that its largest and smallest costs are. Exponents are
+    rounded to integers, so that scaling and unscaling are exact.
+    """
+    A = lp.A.tocsr()
+    m, n = A.shape
+    rows = np.repeat(np.arange(m), np.diff(A.indptr))
+    cols = A.indices.astype(np.int64)
+    la = _log2_abs(A.data)
+    keep = ~np.isnan(la)
+    rows, cols, la = rows[keep], cols[keep], la[keep]
+    row_start = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=m))])
+    perm = np.argsort(cols, kind="stable")
+    col_rows, col_la = rows[perm], la[perm]
+    col_start = np.concatenate([[0], np.cumsum(np.bincount(cols, minlength=n))])
+
+    lc = _log2_abs(lp.cost)
+    has_cost = ~np.isnan(lc)
+    # bounds as entries: a column bound u scales to u / c, a row bound b to b * r
+    cb = np.stack([-_log2_abs(lp.col_lo), -_log2_abs(lp.col_hi)])
+    cb_hi, cb_lo = np.max(np.where(np.isnan(cb), -INF, cb), axis=0), np.min(np.where(np.isnan(cb), INF, cb), axis=0)
+    rb = np.stack([_log2_abs(lp.row_lo), _log2_abs(lp.row_hi)])
+    rb_hi, rb_lo = np.max(np.where(np.isnan(rb), -INF, rb), axis=0), np.min(np.where(np.isnan(rb), INF, rb), axis=0)
+
+    rho = np.zeros(m)
+    gam = np.zeros(n)
+    sig = 0.0
+    for _ in range(passes):
+        hi, lo = _segment_minmax(la + gam[cols], row_start, m)
+        rho = _center(np.maximum(hi, rb_hi), np.minimum(lo, rb_lo))
+        if has_cost.any():
+            sc = lc[has_cost] + gam[has_cost]
+            sig = float(-(sc.max() + sc.min()) / 2.0)
+        hi, lo = _segment_minmax(col_la + rho[col_rows], col_start, n)
+        ch = np.where(has_cost, lc + sig, -INF)
+        cl = np.where(has_cost, lc + sig, INF)
+        gam = _center(np.maximum.reduce([hi, ch, cb_hi]), np.minimum.reduce([lo, cl, cb_lo]))
+    if has_cost.any():
+        sc = lc[has_cost] + np.rint(gam[has_cost])
+        sig = float(-(sc.max() + sc.min()) / 2.0)
+
+    def p2(e):
+        return np.ldexp(1.0, np.clip(np.rint(e), -max_exp, max_exp).astype(np.int64))
+
+    return Scaling(col=p2(gam), row=p2(rho), obj=float(p2(np.array([sig]))[0]))
+
+
+def _assemble(m: pyo.Block):
     cols, col_of, col_lo, col_hi, blocks = _collect_columns(m)
     mats, los, his = [], [], []
     row_of: dict[int, int] = {}
@@ -158,22 +285,62 @@ def solve_direct(
     for v, c in zip(repn.linear_vars, repn.linear_coefs):
         cost[col_of[id(v)]] += float(c)
     sign = 1.0 if obj.sense == pyo.minimize else -1.0
+    lp = StandardLP(sign * cost, col_lo, col_hi, A, row_lo, row_hi, sign * float(repn.constant))
+    return lp, sign, cols, blocks, row_of
 
-    lp = highspy.HighsLp()
-    lp.num_col_ = len(cols)
-    lp.num_row_ = A.shape[0]
-    lp.col_cost_ = sign * cost
-    lp.col_lower_ = col_lo
-    lp.col_upper_ = col_hi
-    lp.row_lower_ = row_lo
-    lp.row_upper_ = row_hi
-    lp.offset_ = sign * float(repn.constant)
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
-    lp.a_matrix_.start_ = A.indptr.astype(np.int32)
-    lp.a_matrix_.index_ = A.indices.astype(np.int32)
-    lp.a_matrix_.value_ = A.data
-    lp.a_matrix_.num_col_ = len(cols)
-    lp.a_matrix_.num_row_ = A.shape[0]
+
+def standard_lp(m: pyo.Block) -> StandardLP:
+    """The linear model ``m`` as arrays in its own units (minimisation), as handed to HiGHS before scaling."""
+    return _assemble(m)[0]
+
+
+def _highs_lp(lp: StandardLP):
+    import highspy
+
+    n = len(lp.cost)
+    h = highspy.HighsLp()
+    h.num_col_ = n
+    h.num_row_ = lp.A.shape[0]
+    h.col_cost_ = lp.cost
+    h.col_lower_ = lp.col_lo
+    h.col_upper_ = lp.col_hi
+    h.row_lower_ = lp.row_lo
+    h.row_upper_ = lp.row_hi
+    h.offset_ = lp.offset
+    h.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+    h.a_matrix_.start_ = lp.A.indptr.astype(np.int32)
+    h.a_matrix_.index_ = lp.A.indices.astype(np.int32)
+    h.a_matrix_.value_ = lp.A.data
+    h.a_matrix_.num_col_ = n
+    h.a_matrix_.num_row_ = lp.A.shape[0]
+    return h
+
+
+def solve_direct(
+    m: pyo.Block,
+    *,
+    time_limit_s: float | None = None,
+    threads: int | None = None,
+    solver: str = "choose",
+    log: bool = False,
+    scale: bool = True,
+    highs_options: dict | None = None,
+) -> DirectResult:
+    """Solve the linear model ``m`` with highspy; load primal values into its variables when optimal.
+
+    ``scale``: hand HiGHS the LP scaled by :func:`scale_factors` (default) and
+    unscale the answer; ``False`` hands it over in the model's own units.
+    The scaled LP is solved with HiGHS's forced equilibration on top
+    (``simplex_scale_strategy=3``). ``highs_options``: further HiGHS options
+    (name -> value), set last.
+    """
+    import highspy
+    from pyomo.common.tee import capture_output
+
+    t0 = time.perf_counter()
+    lp0, sign, cols, blocks, row_of = _assemble(m)
+    scaling = scale_factors(lp0) if scale else None
+    lp = _highs_lp(scaling.apply(lp0) if scaling is not None else lp0)
 
     def _run(h):
         h.setOptionValue("output_flag", bool(log))
@@ -185,6 +352,12 @@ def solve_direct(
             # asking for another thread count fails ("Not Set") unless the scheduler is reset.
             highspy.Highs.resetGlobalScheduler(True)
             h.setOptionValue("threads", int(threads))
+        if scaling is not None:
+            # HiGHS's own equilibration skips a matrix that already looks well scaled; forced, it
+            # still pays on the scaled plan (battery + demand-charge case: 3.4 s against 6.8 s)
+            h.setOptionValue("simplex_scale_strategy", 3)
+        for k, v in (highs_options or {}).items():
+            h.setOptionValue(k, v)
         h.passModel(lp)
         handover = time.perf_counter() - t0
         h.run()
@@ -199,13 +372,19 @@ def solve_direct(
             handover = _run(h)
     status = h.modelStatusToString(h.getModelStatus())
     highs_s = float(h.getRunTime())
-    res = DirectResult(status, None, highs_s, handover, row_of=row_of, col_of_component=blocks)
+    res = DirectResult(status, None, highs_s, handover, row_of=row_of, col_of_component=blocks, scaling=scaling)
     if status == "Optimal":
         sol = h.getSolution()
         x = np.asarray(sol.col_value, dtype=float)
+        y = np.asarray(sol.row_dual, dtype=float)
+        z = float(h.getInfo().objective_function_value)
+        if scaling is not None:
+            x = x * scaling.col
+            y = y * scaling.row / scaling.obj
+            z = z / scaling.obj
         res.col_value = x
-        res.row_dual = sign * np.asarray(sol.row_dual, dtype=float)
-        res.objective = sign * float(h.getInfo().objective_function_value)
+        res.row_dual = sign * y
+        res.objective = sign * z
         for v, val in zip(cols, x.tolist()):
             v.set_value(val, skip_validation=True)
     return res
