@@ -22,6 +22,11 @@ PLAN_ATOL = 1e-3
 
 CASES = sorted(lp_cases())
 
+#: Variables whose split between sites is a tie in the example: a certificate costs the same and
+#: counts the same (equal residual factors) at every site, so the solver may buy it for any site
+#: with the same NPC. They are compared as portfolio totals per year; everything else per site.
+SITE_TIES = ("certificates_mwh", "certificates_by_instrument_mwh", "scope2_market_tco2e", "net_tco2e", "certificate_cost", "total_cost")
+
 
 @pytest.mark.parametrize("name", CASES)
 def test_lp_structure_matches_golden(name, tmp_path):
@@ -50,5 +55,8 @@ def test_example_plan_matches_golden():
     common = sorted(set(want.data_vars) & set(got.data_vars))
     missing = sorted(set(want.data_vars) - set(got.data_vars))
     assert not missing, f"plan variables disappeared: {missing}"
-    xr.testing.assert_allclose(got[common], want[common], rtol=PLAN_RTOL, atol=PLAN_ATOL)
+    per_site = [k for k in common if k not in SITE_TIES]
+    xr.testing.assert_allclose(got[per_site], want[per_site], rtol=PLAN_RTOL, atol=PLAN_ATOL)
+    for k in SITE_TIES:
+        xr.testing.assert_allclose(got[k].sum("site"), want[k].sum("site"), rtol=PLAN_RTOL, atol=PLAN_ATOL)
     assert np.isclose(float(got["total_cost"].sum()), float(want["total_cost"].sum()), rtol=PLAN_RTOL)
