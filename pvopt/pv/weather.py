@@ -300,8 +300,27 @@ def read_weather_file(path: str | Path, format: WeatherFormat | None = None) -> 
         raise WeatherError(file, "path", "the weather file does not exist")
     fmt = format or _guess_format(p)
     _check_header(p, fmt)
+    raw, meta = _read_raw(p, fmt)
+    df = raw.rename(columns=COLUMN_MAP)
+    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
+    if missing:
+        raise WeatherError(file, ",".join(missing), f"missing column(s) after reading as {fmt}; expected {list(REQUIRED_COLUMNS)}")
+    idx = pd.DatetimeIndex(df.index)
+    if idx.tz is None:
+        raise WeatherError(file, "time", "time stamps are naive (no time zone); expected time-zone-aware stamps")
+    month, day, hour = _month_day_hour(raw, idx, fmt, file)
+    df = df[list(REQUIRED_COLUMNS)].astype(float)
+    df.index = idx
+    df = _coerce_year(df, month, day, hour, idx.tz, file)
+    df.attrs.update(file=file, format=fmt, metadata=dict(meta) if isinstance(meta, dict) else {"meta": meta})
+    return check_weather(df, file)
+
+
+def _read_raw(p: Path, fmt: str) -> tuple[pd.DataFrame, object]:
+    """Parse a weather file with :mod:`pvlib.iotools`; reader errors become a :class:`WeatherError`."""
     from pvlib import iotools  # imported here so that the portfolio loader stays light
 
+    file = str(p)
     try:
         if fmt == "epw":
             raw, meta = iotools.read_epw(str(p))
@@ -316,13 +335,11 @@ def read_weather_file(path: str | Path, format: WeatherFormat | None = None) -> 
     except Exception as e:  # pvlib raises many kinds on malformed files; report, never trace back
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise WeatherError(file, "", f"cannot read as {fmt}: {type(e).__name__}: {msg}") from None
-    df = raw.rename(columns=COLUMN_MAP)
-    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
-    if missing:
-        raise WeatherError(file, ",".join(missing), f"missing column(s) after reading as {fmt}; expected {list(REQUIRED_COLUMNS)}")
-    idx = pd.DatetimeIndex(df.index)
-    if idx.tz is None:
-        raise WeatherError(file, "time", "time stamps are naive (no time zone); expected time-zone-aware stamps")
+    return raw, meta
+
+
+def _month_day_hour(raw: pd.DataFrame, idx: pd.DatetimeIndex, fmt: str, file: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Month, day and hour-beginning clock hour of every row, as the file's format states them."""
     try:
         if fmt == "tmy3":
             # hour-ending "HH:MM" 01:00..24:00 of the row's own date -> hour-beginning 0..23 of that date
@@ -336,11 +353,7 @@ def read_weather_file(path: str | Path, format: WeatherFormat | None = None) -> 
             month, day, hour = idx.month.to_numpy(), idx.day.to_numpy(), idx.hour.to_numpy()
     except (KeyError, ValueError, TypeError) as e:
         raise WeatherError(file, "time", f"cannot read the date/hour columns as {fmt}: {e}") from None
-    df = df[list(REQUIRED_COLUMNS)].astype(float)
-    df.index = idx
-    df = _coerce_year(df, month, day, hour, idx.tz, file)
-    df.attrs.update(file=file, format=fmt, metadata=dict(meta) if isinstance(meta, dict) else {"meta": meta})
-    return check_weather(df, file)
+    return month, day, hour
 
 
 _HEADER_FIELDS = {
@@ -425,7 +438,6 @@ def check_weather(df: pd.DataFrame, file: str) -> pd.DataFrame:
     WeatherError
         Carrying every problem found (the first in ``issues[0]``).
     """
-    issues: list[InputIssue] = []
     if not isinstance(df.index, pd.DatetimeIndex):
         raise WeatherError(file, "time", f"expected a DatetimeIndex of hourly stamps, got {type(df.index).__name__}")
     if df.index.tz is None:
@@ -434,51 +446,10 @@ def check_weather(df: pd.DataFrame, file: str) -> pd.DataFrame:
     if missing:
         raise WeatherError(file, ",".join(missing), f"missing column(s); expected {list(REQUIRED_COLUMNS)}, got {list(df.columns)}")
     repairs = list(df.attrs.get("repairs", []))
-    dup = df.index.duplicated(keep="first")
-    if dup.any():
-        issues.append(InputIssue(file, "time", f"{int(dup.sum())} duplicated hour(s) (first at {_first(df.index[dup])}); expected each hour once"))
-    idx = df.index
-    n = len(df)
-    if not dup.any():
-        leap_day = (idx.month == 2) & (idx.day == 29)
-        if n == HOURS_PER_YEAR + 24 and int(leap_day.sum()) == 24:
-            df = df.loc[~leap_day]
-            repairs.append("dropped the 24 hours of Feb 29 (8784-row leap year -> 8760 hours)")
-            idx = df.index
-            n = len(df)
-        if n != HOURS_PER_YEAR:
-            issues.append(InputIssue(file, "time", f"expected {HOURS_PER_YEAR} hourly rows, got {n}"))
-        if n:
-            year = int(idx.sort_values()[0].year)
-            expected = hour_index(year, idx.tz)
-            gone = expected.difference(idx)
-            extra = idx.difference(expected)
-            if len(gone):
-                issues.append(InputIssue(file, "time", f"{len(gone)} missing hour(s) of {year} (first at {_first(gone)}); expected consecutive hourly stamps"))
-            if len(extra):
-                issues.append(InputIssue(file, "time", f"{len(extra)} stamp(s) outside the hours of {year} or not on the hour (first at {_first(extra)})"))
+    issues: list[InputIssue] = []
+    df = _check_hours(df, file, issues, repairs)
     for c in REQUIRED_COLUMNS:
-        col = pd.to_numeric(df[c], errors="coerce")
-        nan = col.isna().to_numpy()
-        if nan.any():
-            issues.append(InputIssue(file, c, f"{int(nan.sum())} NaN value(s) in column {c} (first at {_first(df.index[nan])}); expected a number every hour"))
-        vals = col.to_numpy(dtype=float)
-        with np.errstate(invalid="ignore"):
-            if c in IRRADIANCE_COLUMNS:
-                neg = vals < 0
-                if neg.any():
-                    issues.append(InputIssue(file, c, f"{int(neg.sum())} negative value(s) in column {c} (min {np.nanmin(vals):g} W/m2, first at {_first(df.index[neg])}); expected >= 0 W/m2"))
-                hi = vals > GHI_MAX_W_M2
-                if hi.any():
-                    issues.append(InputIssue(file, c, f"{int(hi.sum())} value(s) above {GHI_MAX_W_M2:g} W/m2 in column {c} (max {np.nanmax(vals):g}, first at {_first(df.index[hi])}); expected hourly irradiance <= {GHI_MAX_W_M2:g} W/m2 (a missing-value code?)"))
-            elif c == "temp_air":
-                out = (vals < TEMP_AIR_RANGE_C[0]) | (vals > TEMP_AIR_RANGE_C[1])
-                if out.any():
-                    issues.append(InputIssue(file, c, f"{int(out.sum())} value(s) outside {TEMP_AIR_RANGE_C[0]:g}..{TEMP_AIR_RANGE_C[1]:g} °C (first {vals[out][0]:g} at {_first(df.index[out])}); a missing-value code?"))
-            elif c == "wind_speed":
-                out = (vals < 0) | (vals > WIND_SPEED_MAX_M_S)
-                if out.any():
-                    issues.append(InputIssue(file, c, f"{int(out.sum())} value(s) outside 0..{WIND_SPEED_MAX_M_S:g} m/s (first {vals[out][0]:g} at {_first(df.index[out])}); a missing-value code?"))
+        issues.extend(_column_issues(df, c, file))
     if issues:
         err = WeatherError(issues[0].file, issues[0].field, issues[0].message)
         err.issues.extend(issues[1:])
@@ -488,6 +459,61 @@ def check_weather(df: pd.DataFrame, file: str) -> pd.DataFrame:
     if repairs:
         out.attrs["repairs"] = repairs
     return out
+
+
+def _check_hours(df: pd.DataFrame, file: str, issues: list[InputIssue], repairs: list[str]) -> pd.DataFrame:
+    """Append the issues of the time stamps to ``issues``; return ``df`` without Feb 29 of an 8784-row leap year."""
+    dup = df.index.duplicated(keep="first")
+    if dup.any():
+        issues.append(InputIssue(file, "time", f"{int(dup.sum())} duplicated hour(s) (first at {_first(df.index[dup])}); expected each hour once"))
+        return df
+    idx = pd.DatetimeIndex(df.index)
+    n = len(df)
+    leap_day = (idx.month == 2) & (idx.day == 29)
+    if n == HOURS_PER_YEAR + 24 and int(leap_day.sum()) == 24:
+        df = df.loc[~leap_day]
+        repairs.append("dropped the 24 hours of Feb 29 (8784-row leap year -> 8760 hours)")
+        idx = pd.DatetimeIndex(df.index)
+        n = len(df)
+    if n != HOURS_PER_YEAR:
+        issues.append(InputIssue(file, "time", f"expected {HOURS_PER_YEAR} hourly rows, got {n}"))
+    if n:
+        year = int(idx.sort_values()[0].year)
+        expected = hour_index(year, idx.tz)
+        gone = expected.difference(idx)
+        extra = idx.difference(expected)
+        if len(gone):
+            issues.append(InputIssue(file, "time", f"{len(gone)} missing hour(s) of {year} (first at {_first(gone)}); expected consecutive hourly stamps"))
+        if len(extra):
+            issues.append(InputIssue(file, "time", f"{len(extra)} stamp(s) outside the hours of {year} or not on the hour (first at {_first(extra)})"))
+    return df
+
+
+def _column_issues(df: pd.DataFrame, c: str, file: str) -> list[InputIssue]:
+    """List the NaN and out-of-range values of weather column ``c``."""
+    issues: list[InputIssue] = []
+    col = pd.to_numeric(df[c], errors="coerce")
+    nan = col.isna().to_numpy()
+    if nan.any():
+        issues.append(InputIssue(file, c, f"{int(nan.sum())} NaN value(s) in column {c} (first at {_first(df.index[nan])}); expected a number every hour"))
+    vals = col.to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        if c in IRRADIANCE_COLUMNS:
+            neg = vals < 0
+            if neg.any():
+                issues.append(InputIssue(file, c, f"{int(neg.sum())} negative value(s) in column {c} (min {np.nanmin(vals):g} W/m2, first at {_first(df.index[neg])}); expected >= 0 W/m2"))
+            hi = vals > GHI_MAX_W_M2
+            if hi.any():
+                issues.append(InputIssue(file, c, f"{int(hi.sum())} value(s) above {GHI_MAX_W_M2:g} W/m2 in column {c} (max {np.nanmax(vals):g}, first at {_first(df.index[hi])}); expected hourly irradiance <= {GHI_MAX_W_M2:g} W/m2 (a missing-value code?)"))
+        elif c == "temp_air":
+            out = (vals < TEMP_AIR_RANGE_C[0]) | (vals > TEMP_AIR_RANGE_C[1])
+            if out.any():
+                issues.append(InputIssue(file, c, f"{int(out.sum())} value(s) outside {TEMP_AIR_RANGE_C[0]:g}..{TEMP_AIR_RANGE_C[1]:g} °C (first {vals[out][0]:g} at {_first(df.index[out])}); a missing-value code?"))
+        elif c == "wind_speed":
+            out = (vals < 0) | (vals > WIND_SPEED_MAX_M_S)
+            if out.any():
+                issues.append(InputIssue(file, c, f"{int(out.sum())} value(s) outside 0..{WIND_SPEED_MAX_M_S:g} m/s (first {vals[out][0]:g} at {_first(df.index[out])}); a missing-value code?"))
+    return issues
 
 
 def to_site_time(df: pd.DataFrame, tz: str, file: str = "<weather>") -> pd.DataFrame:
@@ -580,17 +606,12 @@ def synthetic_year(
     WeatherError
         If a month's GHI exceeds its clear-sky GHI.
     """
-    from pvlib import clearsky, irradiance, location
+    from pvlib import irradiance
 
     file = str(normals.attrs.get("file", "<normals>"))
     idx = hour_index(NOMINAL_YEAR, tz)
     mid = idx + pd.Timedelta(minutes=30)
-    loc = location.Location(latitude_deg, longitude_deg, tz=tz, altitude=altitude_m)
-    solpos = loc.get_solarposition(mid, method="nrel_numpy")
-    linke = clearsky.lookup_linke_turbidity(mid, latitude_deg, longitude_deg)
-    cs = loc.get_clearsky(mid, model="ineichen", solar_position=solpos, linke_turbidity=linke)
-    ghi_cs = cs["ghi"].to_numpy(dtype=float)
-    ghi_cs = np.where(solpos["apparent_elevation"].to_numpy() > 0, np.clip(ghi_cs, 0, None), 0.0)
+    solpos, ghi_cs = _clear_sky(mid, latitude_deg, longitude_deg, altitude_m, tz)
 
     month = idx.month.to_numpy()
     # day number 0..364 over the 8760 hours (Feb 29 is already absent)
@@ -599,6 +620,43 @@ def synthetic_year(
     cs_day = np.bincount(day, weights=ghi_cs, minlength=365) / 1000.0  # kWh/m2 per day
     month_of_day = month[::24]
 
+    k = _daily_clearness(normals, cs_day, month_of_day, seed, file, latitude_deg, longitude_deg)
+    ghi = k[day] * ghi_cs
+    zenith = solpos["zenith"].to_numpy(dtype=float)
+    dec = irradiance.erbs(ghi, zenith, mid.day_of_year.to_numpy())
+    dni = np.nan_to_num(np.asarray(dec["dni"], dtype=float))
+    dhi = np.nan_to_num(np.asarray(dec["dhi"], dtype=float))
+    temp = _hourly_temperature(normals, idx, month_of_day, day)
+    wind = normals["wind_speed_m_s"].to_numpy(dtype=float)[month - 1]
+
+    out = pd.DataFrame({"ghi": ghi, "dni": dni, "dhi": dhi, "temp_air": temp, "wind_speed": wind}, index=idx)
+    out.attrs.update(_synthetic_attrs(normals, file, seed))
+    return out
+
+
+def _clear_sky(mid: pd.DatetimeIndex, latitude_deg: float, longitude_deg: float, altitude_m: float, tz: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """Compute the solar position and the Ineichen clear-sky GHI [W/m2] (0 at night) at the stamps ``mid``."""
+    from pvlib import clearsky, location
+
+    loc = location.Location(latitude_deg, longitude_deg, tz=tz, altitude=altitude_m)
+    solpos = loc.get_solarposition(mid, method="nrel_numpy")
+    linke = clearsky.lookup_linke_turbidity(mid, latitude_deg, longitude_deg)
+    cs = loc.get_clearsky(mid, model="ineichen", solar_position=solpos, linke_turbidity=linke)
+    ghi_cs = cs["ghi"].to_numpy(dtype=float)
+    ghi_cs = np.where(solpos["apparent_elevation"].to_numpy() > 0, np.clip(ghi_cs, 0, None), 0.0)
+    return solpos, ghi_cs
+
+
+def _daily_clearness(
+    normals: pd.DataFrame,
+    cs_day: np.ndarray,
+    month_of_day: np.ndarray,
+    seed: int,
+    file: str,
+    latitude_deg: float,
+    longitude_deg: float,
+) -> np.ndarray:
+    """Draw the 365 daily clear-sky indices, rescaled so every month's GHI total equals the normal."""
     rng = np.random.default_rng(seed)
     k = np.empty(365)
     for m in range(1, 13):
@@ -618,13 +676,12 @@ def synthetic_year(
         km = rng.beta(a, b, size=int(sel.sum())) if b > 0 else np.full(int(sel.sum()), K_CLEAR_MAX)
         km = _rescale_capped(km, cs_day[sel], target, K_CLEAR_MAX)
         k[sel] = km
-    ghi = k[day] * ghi_cs
-    zenith = solpos["zenith"].to_numpy(dtype=float)
-    dec = irradiance.erbs(ghi, zenith, mid.day_of_year.to_numpy())
-    dni = np.nan_to_num(np.asarray(dec["dni"], dtype=float))
-    dhi = np.nan_to_num(np.asarray(dec["dhi"], dtype=float))
+    return k
 
-    # temperature: monthly means interpolated (periodic) at mid-month, corrected to exact monthly means
+
+def _hourly_temperature(normals: pd.DataFrame, idx: pd.DatetimeIndex, month_of_day: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Build the hourly air temperature [°C]: exact monthly means plus a diurnal cosine peaking at 15:00."""
+    # monthly means interpolated (periodic) at mid-month, corrected to exact monthly means
     t_m = normals["temp_air_c"].to_numpy(dtype=float)
     mid_days = np.array([month_of_day.tolist().index(m) + (month_of_day == m).sum() / 2.0 for m in range(1, 13)])
     xs = np.concatenate([mid_days - 365, mid_days, mid_days + 365])
@@ -633,24 +690,26 @@ def synthetic_year(
         sel = month_of_day == m
         t_daily[sel] += t_m[m - 1] - t_daily[sel].mean()
     hour_mid = idx.hour.to_numpy() + 0.5
-    temp = t_daily[day] + DIURNAL_TEMP_AMPLITUDE_C * np.cos(2 * np.pi * (hour_mid - 15.0) / 24.0)
-    wind = normals["wind_speed_m_s"].to_numpy(dtype=float)[month - 1]
+    return t_daily[day] + DIURNAL_TEMP_AMPLITUDE_C * np.cos(2 * np.pi * (hour_mid - 15.0) / 24.0)
 
-    out = pd.DataFrame({"ghi": ghi, "dni": dni, "dhi": dhi, "temp_air": temp, "wind_speed": wind}, index=idx)
+
+def _synthetic_attrs(normals: pd.DataFrame, file: str, seed: int) -> dict[str, str]:
+    """Return the ``attrs`` of a synthetic year: source, label, description and normals file."""
     src = normals.attrs.get("source", "")
     name = normals.attrs.get("name", Path(file).stem)
     label = str(normals.attrs.get("label") or f"monthly normals '{name}'")
-    out.attrs["weather_source"] = "synthetic"
-    out.attrs["weather_label"] = f"{label}, synthetic hourly year"
-    out.attrs["weather_description"] = (
-        f"{label}, synthetic hourly year{WEATHER_LABEL_SEPARATOR}"
-        f"SYNTHETIC typical year (not measured weather): Ineichen clear sky with pvlib's Linke turbidity, "
-        f"scaled day by day (seed {seed}) so monthly GHI equals the normals '{name}' ({display_path(file)}); DNI/DHI by Erbs; "
-        f"temperature from monthly means with a {2 * DIURNAL_TEMP_AMPLITUDE_C:g} °C diurnal range; "
-        f"wind at the monthly mean. Normals source: {src}"
-    )
-    out.attrs["file"] = file
-    return out
+    return {
+        "weather_source": "synthetic",
+        "weather_label": f"{label}, synthetic hourly year",
+        "weather_description": (
+            f"{label}, synthetic hourly year{WEATHER_LABEL_SEPARATOR}"
+            f"SYNTHETIC typical year (not measured weather): Ineichen clear sky with pvlib's Linke turbidity, "
+            f"scaled day by day (seed {seed}) so monthly GHI equals the normals '{name}' ({display_path(file)}); DNI/DHI by Erbs; "
+            f"temperature from monthly means with a {2 * DIURNAL_TEMP_AMPLITUDE_C:g} °C diurnal range; "
+            f"wind at the monthly mean. Normals source: {src}"
+        ),
+        "file": file,
+    }
 
 
 def _rescale_capped(k: np.ndarray, weight: np.ndarray, target: float, cap: float) -> np.ndarray:
