@@ -26,7 +26,6 @@ This module never imports Pyomo.
 from __future__ import annotations
 
 import datetime as _dt
-import os
 import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -34,7 +33,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import pandas as pd
 
-from pvopt.errors import InputIssue, PortfolioError, WeatherError
+from pvopt.errors import InputIssue, WeatherError
 from pvopt.inputs.files import normals_path, resolve_input_path, weather_dir
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -116,7 +115,7 @@ _ONE_HOUR = pd.Timedelta(hours=1)
 # Hour index
 # --------------------------------------------------------------------------- #
 def hour_index(year: int, tz: str | _dt.tzinfo) -> pd.DatetimeIndex:
-    """The 8760 hour-beginning stamps of calendar ``year`` in zone ``tz``.
+    """Return the 8760 hour-beginning stamps of calendar ``year`` in zone ``tz``.
 
     Parameters
     ----------
@@ -236,7 +235,7 @@ def display_path(path: str | Path) -> str:
 
 
 def weather_label(description: str) -> str:
-    """The short label at the start of a ``weather_description`` (the text before :data:`WEATHER_LABEL_SEPARATOR`)."""
+    """Return the short label at the start of a ``weather_description`` (the text before :data:`WEATHER_LABEL_SEPARATOR`)."""
     return str(description).split(WEATHER_LABEL_SEPARATOR, 1)[0].strip()
 
 
@@ -562,7 +561,7 @@ def synthetic_year(
     tz: str,
     seed: int,
 ) -> pd.DataFrame:
-    """A deterministic synthetic typical year matching monthly normals.
+    """Build a deterministic synthetic typical year matching monthly normals.
 
     Steps:
 
@@ -732,7 +731,7 @@ def _rescale_capped(k: np.ndarray, weight: np.ndarray, target: float, cap: float
 # Dispatch
 # --------------------------------------------------------------------------- #
 def site_weather(site: "Site", portfolio_dir: Path) -> pd.DataFrame:
-    """The checked 8760-hour weather of ``site`` in its own time zone.
+    """Return the checked 8760-hour weather of ``site`` in its own time zone.
 
     ``site.weather.source == "synthetic"`` builds :func:`synthetic_year` from
     the named normals (seed: ``site.weather.seed``, else a CRC32 of the
