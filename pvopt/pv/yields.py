@@ -329,8 +329,20 @@ def simulate_yield(portfolio, *, progress: Callable[[int, int], None] | None = N
         ``weather_description[sites]`` per site (the per-site dimension is
         ``sites`` because ``site`` is the array coordinate).
     """
-    from pvlib.location import Location
+    geoms, rows = _unique_geometries(portfolio)
+    data, sources, descriptions = _simulate_sites(portfolio, geoms, len(rows), weather, progress)
+    site_names = [s.name for s in portfolio.sites]
+    labels = [f"{s.name}/{a.name}" for s, a in rows]
+    ds = xr.Dataset(
+        data_vars=_yield_data_vars(data, site_names, sources, descriptions),
+        coords=_array_coords(rows, labels, site_names),
+    )
+    ds.attrs.update(_yield_attrs(sources, len(geoms)))
+    return ds
 
+
+def _unique_geometries(portfolio) -> tuple[dict[Geometry, list[int]], list[tuple]]:
+    """Map every unique geometry to its array rows; list the ``(site, array)`` rows in portfolio order."""
     geoms: dict[Geometry, list[int]] = {}
     rows: list[tuple] = []
     for site in portfolio.sites:
@@ -338,9 +350,21 @@ def simulate_yield(portfolio, *, progress: Callable[[int, int], None] | None = N
             g = _geometry(site, a)
             geoms.setdefault(g, []).append(len(rows))
             rows.append((site, a))
+    return geoms, rows
+
+
+def _simulate_sites(
+    portfolio,
+    geoms: dict[Geometry, list[int]],
+    n_rows: int,
+    weather: Callable[[Any], pd.DataFrame] | None,
+    progress: Callable[[int, int], None] | None,
+) -> tuple[np.ndarray, dict[str, str], dict[str, str]]:
+    """Run the chain once per geometry, site by site; return the yields [kW/kWp] and each site's weather source and description."""
+    from pvlib.location import Location
+
     total = len(geoms)
-    data = np.zeros((len(rows), HOURS_PER_YEAR), dtype=float)
-    site_names = [s.name for s in portfolio.sites]
+    data = np.zeros((n_rows, HOURS_PER_YEAR), dtype=float)
     sources: dict[str, str] = {}
     descriptions: dict[str, str] = {}
     done = 0
@@ -364,76 +388,82 @@ def simulate_yield(portfolio, *, progress: Callable[[int, int], None] | None = N
             done += 1
             if progress is not None:
                 progress(done, total)
+    return data, sources, descriptions
 
-    labels = [f"{s.name}/{a.name}" for s, a in rows]
+
+def _yield_data_vars(data: np.ndarray, site_names: list[str], sources: dict[str, str], descriptions: dict[str, str]) -> dict[str, tuple]:
+    """Build the data variables of the yield Dataset: hourly and annual yield per array, weather per site."""
     annual = data.sum(axis=1)
-    ds = xr.Dataset(
-        data_vars={
-            "yield_kw_per_kwp": (
-                ("array", "hour"),
-                data,
-                {"units": "kW/kWp", "description": "hourly AC output per kWp DC installed (mean power over hour-of-year t, hour-beginning, site local time)"},
-            ),
-            "annual_kwh_per_kwp": (
-                ("array",),
-                annual,
-                {"units": "kWh/kWp", "description": "annual AC energy per kWp DC (specific yield), before degradation"},
-            ),
-            "capacity_factor": (
-                ("array",),
-                annual / HOURS_PER_YEAR,
-                {"units": "1", "description": "AC kWh per kWp DC divided by 8760 h"},
-            ),
-            "weather_source": (
-                ("sites",),
-                np.array([sources.get(n, "") for n in site_names], dtype=object),
-                {"units": "", "description": "'synthetic' (typical year built from monthly normals) or 'file' (weather file)"},
-            ),
-            "weather_description": (
-                ("sites",),
-                np.array([descriptions.get(n, "") for n in site_names], dtype=object),
-                {"units": "", "description": "where the site's weather comes from"},
-            ),
-        },
-        coords={
-            "array": ("array", labels, {"units": "", "description": "'<site>/<array>'"}),
-            "hour": ("hour", np.arange(HOURS_PER_YEAR), {"units": "h", "description": "hour-of-year t = 0..8759, site local time, hour-beginning; Feb 29 dropped"}),
-            "sites": ("sites", site_names, {"units": "", "description": "site names (dimension of the per-site variables)"}),
-            "site": ("array", [s.name for s, _ in rows], {"units": "", "description": "site of the array"}),
-            "array_name": ("array", [a.name for _, a in rows], {"units": "", "description": "array name within its site"}),
-            "kind": ("array", [a.kind for _, a in rows], {"units": "", "description": "rooftop or carport"}),
-            "max_kwp": ("array", [a.max_kwp_value for _, a in rows], {"units": "kWp", "description": "maximum DC capacity"}),
-            "tilt_deg": ("array", [float(a.tilt_deg) for _, a in rows], {"units": "deg", "description": "surface tilt from horizontal"}),
-            "azimuth_deg": ("array", [float(a.azimuth_deg) for _, a in rows], {"units": "deg", "description": "surface azimuth clockwise from north (180 = south)"}),
-            "mount": ("array", [a.mount_value for _, a in rows], {"units": "", "description": "how the modules are mounted (close_mount, open_rack, insulated_back)"}),
-            "temperature_model": ("array", [a.temperature_model_value for _, a in rows], {"units": "", "description": "cell-temperature model used (pvopt.pv.yields.TEMPERATURE_MODELS)"}),
-            "existing_kwp": ("array", [float(a.existing_kwp) for _, a in rows], {"units": "kWp", "description": "capacity installed before the first planning year"}),
-            "existing_year": ("array", np.array([a.existing_year if a.existing_year is not None else -1 for _, a in rows], dtype=np.int64), {"units": "", "description": "install year of existing_kwp, -1 if none"}),
-            "degradation_pct_per_year": ("array", [float(a.degradation_pct_per_year) for _, a in rows], {"units": "%/yr", "description": "capacity loss per year of age"}),
-            "dc_ac_ratio": ("array", [float(a.dc_ac_ratio) for _, a in rows], {"units": "1", "description": "DC/AC nameplate ratio"}),
-            "losses_pct": ("array", [float(a.losses_pct) for _, a in rows], {"units": "%", "description": "PVWatts system losses"}),
-        },
-    )
+    return {
+        "yield_kw_per_kwp": (
+            ("array", "hour"),
+            data,
+            {"units": "kW/kWp", "description": "hourly AC output per kWp DC installed (mean power over hour-of-year t, hour-beginning, site local time)"},
+        ),
+        "annual_kwh_per_kwp": (
+            ("array",),
+            annual,
+            {"units": "kWh/kWp", "description": "annual AC energy per kWp DC (specific yield), before degradation"},
+        ),
+        "capacity_factor": (
+            ("array",),
+            annual / HOURS_PER_YEAR,
+            {"units": "1", "description": "AC kWh per kWp DC divided by 8760 h"},
+        ),
+        "weather_source": (
+            ("sites",),
+            np.array([sources.get(n, "") for n in site_names], dtype=object),
+            {"units": "", "description": "'synthetic' (typical year built from monthly normals) or 'file' (weather file)"},
+        ),
+        "weather_description": (
+            ("sites",),
+            np.array([descriptions.get(n, "") for n in site_names], dtype=object),
+            {"units": "", "description": "where the site's weather comes from"},
+        ),
+    }
+
+
+def _array_coords(rows: list[tuple], labels: list[str], site_names: list[str]) -> dict[str, tuple]:
+    """Build the coordinates of the yield Dataset: array, hour, sites and each array's properties."""
+    return {
+        "array": ("array", labels, {"units": "", "description": "'<site>/<array>'"}),
+        "hour": ("hour", np.arange(HOURS_PER_YEAR), {"units": "h", "description": "hour-of-year t = 0..8759, site local time, hour-beginning; Feb 29 dropped"}),
+        "sites": ("sites", site_names, {"units": "", "description": "site names (dimension of the per-site variables)"}),
+        "site": ("array", [s.name for s, _ in rows], {"units": "", "description": "site of the array"}),
+        "array_name": ("array", [a.name for _, a in rows], {"units": "", "description": "array name within its site"}),
+        "kind": ("array", [a.kind for _, a in rows], {"units": "", "description": "rooftop or carport"}),
+        "max_kwp": ("array", [a.max_kwp_value for _, a in rows], {"units": "kWp", "description": "maximum DC capacity"}),
+        "tilt_deg": ("array", [float(a.tilt_deg) for _, a in rows], {"units": "deg", "description": "surface tilt from horizontal"}),
+        "azimuth_deg": ("array", [float(a.azimuth_deg) for _, a in rows], {"units": "deg", "description": "surface azimuth clockwise from north (180 = south)"}),
+        "mount": ("array", [a.mount_value for _, a in rows], {"units": "", "description": "how the modules are mounted (close_mount, open_rack, insulated_back)"}),
+        "temperature_model": ("array", [a.temperature_model_value for _, a in rows], {"units": "", "description": "cell-temperature model used (pvopt.pv.yields.TEMPERATURE_MODELS)"}),
+        "existing_kwp": ("array", [float(a.existing_kwp) for _, a in rows], {"units": "kWp", "description": "capacity installed before the first planning year"}),
+        "existing_year": ("array", np.array([a.existing_year if a.existing_year is not None else -1 for _, a in rows], dtype=np.int64), {"units": "", "description": "install year of existing_kwp, -1 if none"}),
+        "degradation_pct_per_year": ("array", [float(a.degradation_pct_per_year) for _, a in rows], {"units": "%/yr", "description": "capacity loss per year of age"}),
+        "dc_ac_ratio": ("array", [float(a.dc_ac_ratio) for _, a in rows], {"units": "1", "description": "DC/AC nameplate ratio"}),
+        "losses_pct": ("array", [float(a.losses_pct) for _, a in rows], {"units": "%", "description": "PVWatts system losses"}),
+    }
+
+
+def _yield_attrs(sources: dict[str, str], total: int) -> dict[str, Any]:
+    """Build the global attributes of the yield Dataset, with the statement on synthetic weather."""
     synthetic = sorted(n for n, s in sources.items() if s == "synthetic")
-    ds.attrs.update(
-        {
-            "title": "pvopt hourly PV yield per kWp",
-            "pvopt_version": __version__,
-            "model_chain": MODEL_CHAIN_DESCRIPTION,
-            "unique_geometries": total,
-            "any_synthetic_weather": int(bool(synthetic)),
-            "weather_statement": (
-                (
-                    f"SYNTHETIC WEATHER at {len(synthetic)} site(s) ({', '.join(synthetic)}): a typical year built from monthly "
-                    "climate normals in weather/normals/ (see weather/README.md for their sources and assumptions); "
-                    "hourly values are not measured weather."
-                )
-                if synthetic
-                else "All weather from weather files."
-            ),
-        }
-    )
-    return ds
+    return {
+        "title": "pvopt hourly PV yield per kWp",
+        "pvopt_version": __version__,
+        "model_chain": MODEL_CHAIN_DESCRIPTION,
+        "unique_geometries": total,
+        "any_synthetic_weather": int(bool(synthetic)),
+        "weather_statement": (
+            (
+                f"SYNTHETIC WEATHER at {len(synthetic)} site(s) ({', '.join(synthetic)}): a typical year built from monthly "
+                "climate normals in weather/normals/ (see weather/README.md for their sources and assumptions); "
+                "hourly values are not measured weather."
+            )
+            if synthetic
+            else "All weather from weather files."
+        ),
+    }
 
 
 def write_yield(ds: xr.Dataset, path: str | Path) -> Path:
