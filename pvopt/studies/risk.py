@@ -59,7 +59,7 @@ import time
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -529,58 +529,89 @@ def evaluate_plan_under_weather(
     from pvopt.lp.model import SolveOptions
 
     opts = opts or SolveOptions()
-    if hasattr(plan_or_run, "inputs") and hasattr(plan_or_run, "plan"):
-        inputs, plan = plan_or_run.inputs, plan_or_run.plan
-    else:
-        plan = plan_or_run
-        inputs = plan_inputs_from_plan(plan)
+    inputs, plan = _inputs_and_plan(plan_or_run)
     hook = fix_decisions(plan)
-    cur = str(inputs.attrs.get("currency", ""))
-    n = len(yields_by_year)
     labels = list(labels) if labels is not None else [str(y.attrs.get("weather_year", f"wy{k + 1}")) for k, y in enumerate(yields_by_year)]
     years = [int(y) for y in inputs["year"].values]
-    by_year = {k: np.full((n, len(years)), np.nan) for k in _ANNUAL}
-    npc = np.full(n, np.nan)
-    feasible = np.zeros(n, dtype=np.int8)
-    reasons, mnames = [], []
-    met_rows: list[dict[str, bool]] = []
-    build_fixed = None
-    seconds = np.zeros(n)
+    r = _resolve_weather_years(inputs, yields_by_year, len(years), hook, opts, progress)
+    return _evaluation_dataset(inputs, labels, years, r)
+
+
+def _inputs_and_plan(plan_or_run: "xr.Dataset | PlanRun") -> tuple[xr.Dataset, xr.Dataset]:
+    """Return the LP inputs and the plan Dataset of a :class:`pvopt.pipeline.PlanRun` or a plan Dataset."""
+    if hasattr(plan_or_run, "inputs") and hasattr(plan_or_run, "plan"):
+        return plan_or_run.inputs, plan_or_run.plan
+    plan = cast(xr.Dataset, plan_or_run)
+    return plan_inputs_from_plan(plan), plan
+
+
+@dataclass
+class _Resolved:
+    """Per weather year: the outcomes of the re-solves with the plan's decisions fixed."""
+
+    by_year: dict[str, np.ndarray]
+    npc: np.ndarray
+    feasible: np.ndarray
+    reasons: list[str] = field(default_factory=list)
+    mnames: list[str] = field(default_factory=list)
+    met_rows: list[dict[str, bool]] = field(default_factory=list)
+    build_fixed: xr.DataArray | None = None
+    seconds: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+
+def _resolve_weather_years(
+    inputs: xr.Dataset,
+    yields_by_year: Sequence[xr.Dataset],
+    n_years: int,
+    hook: Callable[[Any, xr.Dataset], None],
+    opts: "SolveOptions",
+    progress: Callable[[int, int], None] | None,
+) -> _Resolved:
+    """Re-solve the operation in every weather year and collect the portfolio totals per planning year."""
+    n = len(yields_by_year)
+    r = _Resolved({k: np.full((n, n_years), np.nan) for k in _ANNUAL}, np.full(n, np.nan), np.zeros(n, dtype=np.int8), seconds=np.zeros(n))
     for k, y in enumerate(yields_by_year):
         t0 = time.perf_counter()
         d = inputs_with_yields(inputs, y)
         oc = _solve_fixed(d, hook, opts)
         for key in _ANNUAL:
-            by_year[key][k] = oc.plan[key].sum("site").values
-        npc[k] = float(oc.plan["npc"])
-        feasible[k] = int(oc.feasible)
-        reasons.append(oc.reason)
-        met_rows.append({r["name"]: bool(r["met"]) for r in oc.rows})
-        if not mnames:
-            mnames = [r["name"] for r in oc.rows]
-        if build_fixed is None:
-            build_fixed = oc.plan["build_kwp"]
-        seconds[k] = time.perf_counter() - t0
+            r.by_year[key][k] = oc.plan[key].sum("site").values
+        r.npc[k] = float(oc.plan["npc"])
+        r.feasible[k] = int(oc.feasible)
+        r.reasons.append(oc.reason)
+        r.met_rows.append({row["name"]: bool(row["met"]) for row in oc.rows})
+        if not r.mnames:
+            r.mnames = [row["name"] for row in oc.rows]
+        if r.build_fixed is None:
+            r.build_fixed = oc.plan["build_kwp"]
+        r.seconds[k] = time.perf_counter() - t0
         if progress is not None:
             progress(k + 1, n)
+    return r
+
+
+def _evaluation_dataset(inputs: xr.Dataset, labels: list[str], years: list[int], r: _Resolved) -> xr.Dataset:
+    """Assemble the evaluation Dataset of :func:`evaluate_plan_under_weather` from the re-solves."""
+    cur = str(inputs.attrs.get("currency", ""))
+    n = len(r.npc)
     ds = xr.Dataset(coords={"weather_year": ("weather_year", labels, _a("", "weather year label")),
                             "year": ("year", years, _a("year", "planning year")),
-                            "milestone": ("milestone", mnames, _a("", "milestone name"))})
+                            "milestone": ("milestone", r.mnames, _a("", "milestone name"))})
     for key in _ANNUAL:
         units, worse, desc = RISK_METRICS[key]
         u = units.format(cur=cur)
-        ds[f"{key}_by_year"] = (("weather_year", "year"), by_year[key], _a(u.replace("/yr", ""), desc.split(",")[0] + ", portfolio total per planning year"))
-        ds[key] = (("weather_year",), by_year[key].mean(axis=1), {**_a(u, desc), "worse_when": worse})
-    ds["npc"] = (("weather_year",), npc, {**_a(cur, RISK_METRICS["npc"][2]), "worse_when": "higher"})
-    ds["feasible"] = (("weather_year",), feasible, _a("1", "1: the fixed plan meets every milestone in this weather; 0: it cannot (see reason)"))
-    ds["reason"] = (("weather_year",), np.array(reasons, dtype=object), _a("", "why the year is infeasible (empty when feasible)"))
-    met = np.array([[row.get(mn, False) for mn in mnames] for row in met_rows], dtype=np.int8).reshape(n, len(mnames))
+        ds[f"{key}_by_year"] = (("weather_year", "year"), r.by_year[key], _a(u.replace("/yr", ""), desc.split(",")[0] + ", portfolio total per planning year"))
+        ds[key] = (("weather_year",), r.by_year[key].mean(axis=1), {**_a(u, desc), "worse_when": worse})
+    ds["npc"] = (("weather_year",), r.npc, {**_a(cur, RISK_METRICS["npc"][2]), "worse_when": "higher"})
+    ds["feasible"] = (("weather_year",), r.feasible, _a("1", "1: the fixed plan meets every milestone in this weather; 0: it cannot (see reason)"))
+    ds["reason"] = (("weather_year",), np.array(r.reasons, dtype=object), _a("", "why the year is infeasible (empty when feasible)"))
+    met = np.array([[row.get(mn, False) for mn in r.mnames] for row in r.met_rows], dtype=np.int8).reshape(n, len(r.mnames))
     ds["milestone_met"] = (("weather_year", "milestone"), met, _a("1", "1: milestone met in this weather year"))
-    ds["all_milestones_met"] = (("weather_year",), met.all(axis=1).astype(np.int8) if len(mnames) else np.ones(n, np.int8),
+    ds["all_milestones_met"] = (("weather_year",), met.all(axis=1).astype(np.int8) if len(r.mnames) else np.ones(n, np.int8),
                                 _a("1", "1: every milestone met"))
-    ds["solve_seconds"] = (("weather_year",), seconds, _a("s", "wall time of the re-solve"))
-    if build_fixed is not None:
-        ds["build_kwp_fixed"] = build_fixed.assign_attrs(_a("kWp", "PV built per array and year, as re-solved with the plan's decisions fixed"))
+    ds["solve_seconds"] = (("weather_year",), r.seconds, _a("s", "wall time of the re-solve"))
+    if r.build_fixed is not None:
+        ds["build_kwp_fixed"] = r.build_fixed.assign_attrs(_a("kWp", "PV built per array and year, as re-solved with the plan's decisions fixed"))
     ds.attrs.update(
         title="pvopt weather risk: the plan's fixed investments operated in other weather years",
         currency=cur,
@@ -781,11 +812,28 @@ def plan_with_risk(
     t2 = time.perf_counter()
     ds = evaluate_plan_under_weather(run, ys, labels=[w.label for w in wys], opts=opts, progress=lambda d, n: tick())
     t["evaluate"] = time.perf_counter() - t2
+    _add_design_values(ds, run)
+    ds = _add_weather_factors(ds, wys)
+    ds = _add_milestone_risk(ds, run)
+    ds = _add_specific_yields(ds, ys, design_yields)
+    ds.attrs.update(_risk_attrs(design, run, n_years, first_seed, ghi_cv, wys))
+    if design == "p90":
+        ds.attrs["design_method"] = str(design_yields.attrs.get("design_method", ""))
+    t["total"] = time.perf_counter() - t0
+    return RiskResult(ds, risk_summary(ds), run, t)
+
+
+def _add_design_values(ds: xr.Dataset, run: "PlanRun") -> None:
+    """Add ``design_<metric>`` and ``design_npc``: the plan's own values on its design year."""
     cur = str(run.inputs.attrs.get("currency", ""))
     for key in _ANNUAL:
         units, worse, desc = RISK_METRICS[key]
         ds[f"design_{key}"] = ((), float(run.plan[key].sum("site").mean("year")), _a(units.format(cur=cur), f"the plan's own value on its design year: {desc}"))
     ds["design_npc"] = ((), float(run.plan["npc"]), _a(cur, "the plan's own NPC on its design year"))
+
+
+def _add_weather_factors(ds: xr.Dataset, wys: Sequence[WeatherYear]) -> xr.Dataset:
+    """Add the inter-annual GHI factors of the weather years, overall and per synthetic site."""
     ds["ghi_factor"] = (("weather_year",), np.array([w.ghi_factor for w in wys]), _a("1", "inter-annual factor on the monthly GHI normals, mean over the synthetic sites"))
     synth = sorted(wys[0].ghi_factors) if wys else []
     if synth:
@@ -794,14 +842,23 @@ def plan_with_risk(
                                  _a("1", "inter-annual factor on the site's monthly GHI normals"))
         ds["ghi_cv_site"] = (("synthetic_site",), np.array([wys[0].ghi_cvs[s_] for s_ in synth]),
                              _a("1", "year-to-year CV of the site's annual GHI (from its normals file's annual sd, or the fallback)"))
-    ds = _add_milestone_risk(ds, run)
+    return ds
+
+
+def _add_specific_yields(ds: xr.Dataset, ys: Sequence[xr.Dataset], design_yields: xr.Dataset) -> xr.Dataset:
+    """Add the specific yield per array [kWh/kWp] in each weather year and in the design year."""
     ds["annual_kwh_per_kwp"] = (("weather_year", "array"), np.stack([y["annual_kwh_per_kwp"].values for y in ys]),
                                 _a("kWh/kWp", "specific yield per array in each weather year"))
     ds = ds.assign_coords(array=("array", [str(a) for a in ys[0]["array"].values]))
     ds["design_annual_kwh_per_kwp"] = (("array",), np.asarray(design_yields["annual_kwh_per_kwp"].sel(array=ds["array"].values).values, dtype=float),
                                        _a("kWh/kWp", "specific yield per array in the design year"))
+    return ds
+
+
+def _risk_attrs(design: str, run: "PlanRun", n_years: int, first_seed: int, ghi_cv: float | None, wys: Sequence[WeatherYear]) -> dict[str, Any]:
+    """Return the attributes of a risk Dataset: design, seeds and the variability model in words."""
     file_sites = sorted({s for w in wys for s in w.file_sites})
-    ds.attrs.update(
+    return dict(
         design=design,
         design_npc=float(run.plan["npc"]),
         n_weather_years=n_years,
@@ -818,7 +875,3 @@ def plan_with_risk(
         file_weather_sites=", ".join(file_sites),
         file_weather_note=("sites on weather files keep their one year in every weather year: " + ", ".join(file_sites)) if file_sites else "",
     )
-    if design == "p90":
-        ds.attrs["design_method"] = str(design_yields.attrs.get("design_method", ""))
-    t["total"] = time.perf_counter() - t0
-    return RiskResult(ds, risk_summary(ds), run, t)
