@@ -160,8 +160,11 @@ class WeatherYear:
 
 
 def _lhs_z(first_seed: int, n: int) -> np.ndarray:
-    """``n`` standard-normal values, a Latin-hypercube sample: ``z_k = Phi^-1((pi_k + U_k) / n)``
-    (``pi`` a seeded permutation of ``0..n-1``, ``U_k`` seeded uniform draws)."""
+    """Draw ``n`` standard-normal values as a Latin-hypercube sample.
+
+    ``z_k = Phi^-1((pi_k + U_k) / n)`` (``pi`` a seeded permutation of ``0..n-1``,
+    ``U_k`` seeded uniform draws).
+    """
     from statistics import NormalDist
 
     rng = np.random.default_rng([int(first_seed) & 0xFFFFFFFF, n])
@@ -264,7 +267,7 @@ def weather_years(pf: "Portfolio", n: int, *, first_seed: int = DEFAULT_FIRST_SE
 
 
 def _year_weather(wy: WeatherYear) -> Callable[["Site"], pd.DataFrame]:
-    """The ``weather`` callable for :func:`pvopt.pv.yields.simulate_yield` of one weather year."""
+    """Return the ``weather`` callable for :func:`pvopt.pv.yields.simulate_yield` of one weather year."""
     from pvopt.pv.weather import check_weather, normals_path, read_normals, site_weather, synthetic_year
 
     def weather(site: "Site") -> pd.DataFrame:
@@ -275,7 +278,10 @@ def _year_weather(wy: WeatherYear) -> Callable[["Site"], pd.DataFrame]:
         f = float(wy.ghi_factors.get(site.name, wy.ghi_factor))
         scaled["ghi_kwh_m2"] = normals["ghi_kwh_m2"] * f
         scaled.attrs = dict(normals.attrs)
-        df = synthetic_year(scaled, site.latitude_deg, site.longitude_deg, site.altitude_m, site.timezone, int(site.weather.seed))
+        seed = site.weather.seed
+        if seed is None:  # weather_years gives every synthetic site a seed
+            raise TypeError(f"site '{site.name}' has no weather seed; expected a site of a WeatherYear")
+        df = synthetic_year(scaled, site.latitude_deg, site.longitude_deg, site.altitude_m, site.timezone, int(seed))
         df = check_weather(df, normals.attrs["file"])
         cv = wy.ghi_cvs.get(site.name)
         df.attrs["weather_description"] = (
@@ -304,7 +310,7 @@ def weather_year_yields(wy: WeatherYear, *, progress: Callable[[int, int], None]
 
 
 def p90_yields(yields_by_year: Sequence[xr.Dataset], *, base: xr.Dataset | None = None, quantile: float = 0.10) -> xr.Dataset:
-    """A P90 design year: per array, the base profile scaled to the P90 annual energy.
+    """Build a P90 design year: per array, the base profile scaled to the P90 annual energy.
 
     Method: for every array, take its annual energy ``E_k`` [kWh/kWp] in each
     weather year ``k``; the P90 energy is the 10th percentile of the ``E_k``
@@ -365,7 +371,7 @@ def p90_yields(yields_by_year: Sequence[xr.Dataset], *, base: xr.Dataset | None 
 # evaluation with fixed decisions
 # --------------------------------------------------------------------------- #
 def plan_inputs_from_plan(plan: xr.Dataset) -> xr.Dataset:
-    """The LP inputs carried by a plan Dataset (``plan.nc`` holds every input).
+    """Return the LP inputs carried by a plan Dataset (``plan.nc`` holds every input).
 
     The plan overwrites ``scope1_tco2e`` with Scope 1 after measures; the input
     is restored from ``scope1_before_measures_tco2e``. Hourly results are dropped.
@@ -417,7 +423,7 @@ def inputs_with_yields(inputs: xr.Dataset, yields: xr.Dataset) -> xr.Dataset:
 
 
 def fix_decisions(plan: xr.Dataset) -> Callable[[Any, xr.Dataset], None]:
-    """An ``extra_constraints`` hook that fixes the plan's investment decisions.
+    """Return an ``extra_constraints`` hook that fixes the plan's investment decisions.
 
     Fixes ``build[a, y]`` to ``plan.build_kwp`` [kWp], ``madopt[k, y]`` to
     ``plan.measure_new_fraction`` [1] and the battery capacities ``bE[b, y]``,
