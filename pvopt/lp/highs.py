@@ -65,14 +65,18 @@ class StandardLP:
 
 @dataclass
 class Scaling:
-    """Powers of two: model column ``x_j = col[j] * x~_j``; scaled row ``i`` = ``row[i]`` * model row ``i``;
-    scaled objective = ``obj`` * model objective."""
+    """Powers of two that scale a :class:`StandardLP`.
+
+    Model column ``x_j = col[j] * x~_j``; scaled row ``i`` = ``row[i]`` * model row ``i``;
+    scaled objective = ``obj`` * model objective.
+    """
 
     col: np.ndarray
     row: np.ndarray
     obj: float
 
     def apply(self, lp: StandardLP) -> StandardLP:
+        """Return ``lp`` in the scaled units."""
         c, r = self.col, self.row
         rows = np.repeat(np.arange(lp.A.shape[0]), np.diff(lp.A.indptr))
         A = sp.csr_matrix((lp.A.data * r[rows] * c[lp.A.indices], lp.A.indices, lp.A.indptr), shape=lp.A.shape)
@@ -290,7 +294,7 @@ def _assemble(m: pyo.Block):
 
 
 def standard_lp(m: pyo.Block) -> StandardLP:
-    """The linear model ``m`` as arrays in its own units (minimisation), as handed to HiGHS before scaling."""
+    """Return the linear model ``m`` as arrays in its own units (minimisation), as handed to HiGHS before scaling."""
     return _assemble(m)[0]
 
 
