@@ -32,7 +32,7 @@ import math
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -131,10 +131,10 @@ def read_meter(path: str | Path) -> pd.DataFrame:
             issues.append(_issue(file, line, column, msg))
 
     col = {c: header.index(c) for c in METER_COLUMNS}
-    recs = [_meter_record(no, r, header, col, add) for no, r in rows]
+    parsed = [_meter_record(no, r, header, col, add) for no, r in rows]
     if issues:
         raise PortfolioError(issues)
-    recs = [r for r in recs if r is not None]
+    recs = [r for r in parsed if r is not None]
     stamps = [r[1] for r in recs]
     df = pd.DataFrame({"timestamp": pd.DatetimeIndex(stamps, tz="UTC") if stamps else pd.DatetimeIndex([], tz="UTC"),
                        "site": [r[2] for r in recs], "pv_kwh": [r[3] for r in recs], "load_kwh": [r[4] for r in recs],
@@ -177,7 +177,7 @@ def _meter_rows(p: Path) -> tuple[int, list[str], list[tuple[int, list[str]]]]:
 
 
 def _meter_stamp(no: int, ts: str, add) -> pd.Timestamp | None:
-    """A tz-aware stamp in UTC, or ``None`` after reporting why not."""
+    """Return a tz-aware stamp in UTC, or ``None`` after reporting why not."""
     try:
         stamp = pd.Timestamp(ts)
     except (ValueError, TypeError):
@@ -193,7 +193,7 @@ def _meter_stamp(no: int, ts: str, add) -> pd.Timestamp | None:
 
 
 def _meter_record(no: int, r: list[str], header: list[str], col: dict[str, int], add) -> tuple | None:
-    """``(line, stamp, site, pv_kwh, load_kwh)`` of one data row; problems go to ``add``."""
+    """Return ``(line, stamp, site, pv_kwh, load_kwh)`` of one data row; problems go to ``add``."""
     if len(r) != len(header):
         add(no, "", f"expected {len(header)} fields (as in the header), got {len(r)}")
         return None
@@ -339,7 +339,7 @@ def compare_actuals(
     multiplied by the location-based grid factor and by the residual-mix factor
     (market-based: the plan's certificates were bought for the planned grid MWh).
     """
-    tz = site_timezones(timezones) if hasattr(timezones, "sites") else dict(timezones)
+    tz = site_timezones(cast("Portfolio", timezones)) if hasattr(timezones, "sites") else dict(cast("Mapping[str, str]", timezones))
     h = _hourly(plan, meter, tz)
     h["hours"] = 1.0
     h["planned_grid_kwh"] = np.clip(h["planned_load_kwh"] - h["expected_pv_kwh"], 0.0, None)
