@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from pvopt.inputs.schema import Portfolio, PortfolioSettings, Site
+from pvopt.inputs.schema import CsvProfile, Portfolio, PortfolioSettings, Site
 from pvopt.errors import InputIssue, PortfolioError
 from pvopt.inputs.files import normals_path, resolve_input_path
 from pvopt.inputs.profiles import read_hourly_csv
@@ -142,7 +142,7 @@ def load_portfolio(directory: str | Path) -> Portfolio:
         # must not also be reported as "site not in the portfolio"
         all_sites_loaded = len(sites) == len(site_files)
         issues.extend(_check_cross(d, pfile, settings, sites, site_files, check_site_names=all_sites_loaded))
-    if issues:
+    if issues or settings is None:  # settings is None only after an issue was reported
         raise PortfolioError(issues)
     try:
         return Portfolio(settings=settings, sites=sites, directory=d)
@@ -152,14 +152,15 @@ def load_portfolio(directory: str | Path) -> Portfolio:
 
 def _check_site_files(d: Path, sf: Path, site: Site) -> list[InputIssue]:
     out: list[InputIssue] = []
-    refs = []
+    # (field, path, hourly CSV column or None); the schema guarantees the path of each source
+    refs: list[tuple[str, str, str | None]] = []
     if site.weather.source == "file":
-        refs.append(("weather.path", site.weather.path))
-    if site.load.profile.type == "csv":
-        refs.append(("load.profile.path", site.load.profile.path))
+        refs.append(("weather.path", str(site.weather.path), None))
+    if isinstance(site.load.profile, CsvProfile):
+        refs.append(("load.profile.path", site.load.profile.path, site.load.profile.column))
     if site.tariff.type == "hourly_file":
-        refs.append(("tariff.path", site.tariff.path))
-    for field, rel in refs:
+        refs.append(("tariff.path", str(site.tariff.path), site.tariff.column))
+    for field, rel, column in refs:
         try:
             resolve_input_path(d, rel, file=str(sf), field=field)
         except PortfolioError as e:
@@ -167,9 +168,7 @@ def _check_site_files(d: Path, sf: Path, site: Site) -> list[InputIssue]:
             continue
         # hourly CSVs are small: read them now (cached), so `validate` catches a bad column,
         # row count, NaN or negative value before the yield study runs
-        if field != "weather.path":
-
-            column = site.load.profile.column if field == "load.profile.path" else site.tariff.column
+        if column is not None:
             what = "load [kW]" if field == "load.profile.path" else "price [currency/kWh]"
             try:
                 read_hourly_csv(d, rel, column, field=field, what=what)
@@ -188,9 +187,8 @@ def _check_site_files(d: Path, sf: Path, site: Site) -> list[InputIssue]:
                 )
             )
     if site.weather.source == "synthetic":
-
         try:
-            normals_path(site.weather.normals)
+            normals_path(str(site.weather.normals))
         except PortfolioError as e:
             out.extend(InputIssue(str(sf), "weather.normals", i.message) for i in e.issues)
     return out
@@ -210,9 +208,9 @@ def _check_cross(
     seen: dict[str, int] = {}
     for n in names:
         seen[n] = seen.get(n, 0) + 1
-    for n, c in seen.items():
-        if c > 1:
-            out.append(InputIssue(str(d), "name", f"site name '{n}' is used by {c} site files; site names must be unique"))
+    for n, count in seen.items():
+        if count > 1:
+            out.append(InputIssue(str(d), "name", f"site name '{n}' is used by {count} site files; site names must be unique"))
     years = settings.planning.years
     for i, m in enumerate(settings.milestones):
         site = getattr(m, "site", None)

@@ -261,7 +261,7 @@ def import_price_per_kwh(site: Site, year: int, first_year: int, portfolio_dir: 
     if tariff.type == "tou":
         base, _ = _tou_prices_and_labels(site, year)
     else:
-        base = np.array(read_hourly_csv(portfolio_dir, tariff.path, tariff.column, field="tariff.path", what="price [currency/kWh]"))
+        base = np.array(read_hourly_csv(portfolio_dir, str(tariff.path), tariff.column, field="tariff.path", what="price [currency/kWh]"))
     base_year = tariff.base_year if tariff.base_year is not None else first_year
     factor = (1.0 + tariff.escalation_pct_per_year / 100.0) ** (year - base_year)
     out = base * factor

@@ -245,13 +245,13 @@ class ShiftProfile(_Model):
     """A built-in shift pattern: production hours on working days, base load otherwise."""
 
     type: Literal["shift"] = "shift"
-    shift_start_hour: int = Field(8, ge=0, le=23, description="first production hour on a working day (local time)")
-    shift_end_hour: int = Field(24, ge=1, le=24, description="hour production stops (exclusive)")
-    working_days: list[int] = Field([0, 1, 2, 3, 4], description="working weekdays, 0 = Monday")
-    base_load_fraction: float = Field(0.3, ge=0, le=1, description="load outside shifts as a fraction of shift load")
-    weekend_fraction: float = Field(0.4, ge=0, le=1, description="load on non-working days as a fraction of shift load")
-    holidays: str | None = Field("CN", description="country code of public holidays (python-holidays), or null")
-    holiday_fraction: float = Field(0.25, ge=0, le=1, description="load on public holidays as a fraction of shift load")
+    shift_start_hour: int = Field(default=8, ge=0, le=23, description="first production hour on a working day (local time)")
+    shift_end_hour: int = Field(default=24, ge=1, le=24, description="hour production stops (exclusive)")
+    working_days: list[int] = Field(default=[0, 1, 2, 3, 4], description="working weekdays, 0 = Monday")
+    base_load_fraction: float = Field(default=0.3, ge=0, le=1, description="load outside shifts as a fraction of shift load")
+    weekend_fraction: float = Field(default=0.4, ge=0, le=1, description="load on non-working days as a fraction of shift load")
+    holidays: str | None = Field(default="CN", description="country code of public holidays (python-holidays), or null")
+    holiday_fraction: float = Field(default=0.25, ge=0, le=1, description="load on public holidays as a fraction of shift load")
 
     @model_validator(mode="after")
     def _hours(self) -> "ShiftProfile":
@@ -368,10 +368,10 @@ class ExportPolicy(_Model):
     """What may happen to PV the site does not use."""
 
     policy: Literal["zero_export", "surplus"] = Field(
-        "zero_export", description="zero_export: unused PV is curtailed; surplus: it may be sold"
+        default="zero_export", description="zero_export: unused PV is curtailed; surplus: it may be sold"
     )
-    price_per_kwh: NonNegSeries = Field(0.0, description="export price [currency/kWh]")
-    limit_kw: float | None = Field(None, gt=0, description="export limit [kW]; none = unlimited")
+    price_per_kwh: NonNegSeries = Field(default=0.0, description="export price [currency/kWh]")
+    limit_kw: float | None = Field(default=None, gt=0, description="export limit [kW]; none = unlimited")
 
     @field_validator("price_per_kwh")
     @classmethod
@@ -382,9 +382,9 @@ class ExportPolicy(_Model):
 class GridConnection(_Model):
     """Grid connection limits and the capacity part of a two-part tariff."""
 
-    import_limit_kw: float | None = Field(None, gt=0, description="most the site may draw from the grid [kW]; none = unlimited")
+    import_limit_kw: float | None = Field(default=None, gt=0, description="most the site may draw from the grid [kW]; none = unlimited")
     demand_charge_per_kw_month: float = Field(
-        0.0, ge=0, description="two-part tariff: charge on each month's peak grid import [currency/kW/month]"
+        default=0.0, ge=0, description="two-part tariff: charge on each month's peak grid import [currency/kW/month]"
     )
     source: str | None = None
 
