@@ -27,6 +27,7 @@ def resolve_input_path(directory: Path, rel: str, *, file: str, field: str) -> P
 
 
 def weather_dir() -> Path:
+    """Return the weather folder: ``$PVOPT_WEATHER_DIR`` if set, else ``weather/`` of the repository."""
     env = os.environ.get("PVOPT_WEATHER_DIR")
     if env:
         return Path(env)

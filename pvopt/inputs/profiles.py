@@ -71,7 +71,7 @@ def _local_hours_cached(year: int) -> pd.DatetimeIndex:
 
 
 def local_hours(year: int) -> pd.DatetimeIndex:
-    """The 8760 local wall-clock hour-beginning stamps of ``year``, naive, Feb 29 dropped.
+    """Return the 8760 local wall-clock hour-beginning stamps of ``year``, naive, Feb 29 dropped.
 
     Examples
     --------

@@ -315,7 +315,7 @@ class TouSeason(_Model):
         return self
 
     def period_of_hour(self) -> list[str]:
-        """The period name of each hour 0..23."""
+        """Return the period name of each hour 0..23."""
         out = [""] * 24
         for w in self.windows:
             hours = range(w.start_hour, w.end_hour) if w.end_hour > w.start_hour else [*range(w.start_hour, 24), *range(0, w.end_hour)]
@@ -495,6 +495,8 @@ class Site(_Model):
 # Portfolio level
 # --------------------------------------------------------------------------- #
 class Planning(_Model):
+    """The planning horizon and the discount rate."""
+
     first_year: int = Field(ge=2000, le=2100, description="first planning year (y0)")
     last_year: int = Field(ge=2000, le=2100, description="last planning year")
     baseline_year: int = Field(ge=1990, le=2100, description="year of the emissions baseline (before planning)")
@@ -512,10 +514,13 @@ class Planning(_Model):
 
     @property
     def years(self) -> list[int]:
+        """The planning years, ``first_year`` to ``last_year``."""
         return list(range(self.first_year, self.last_year + 1))
 
 
 class PVCosts(_Model):
+    """PV installed cost and O&M by surface kind."""
+
     capex_per_kwp: dict[Literal["rooftop", "carport"], YearSeries] = Field(description="installed cost [currency/kWp] by kind and year")
     om_per_kwp_year: dict[Literal["rooftop", "carport"], YearSeries] = Field(description="O&M [currency/kWp/yr] by kind")
     lifetime_years: int = Field(25, ge=1, le=60, description="PV economic lifetime [yr], for the salvage value")
@@ -557,6 +562,8 @@ class CertificateInstrument(_Model):
 
 
 class Offsets(_Model):
+    """Offset credits the plan may buy."""
+
     price_per_tco2e: YearSeries = Field(description="offset credit price [currency/tCO2e]")
     source: str | None = None
 
@@ -720,9 +727,11 @@ class Portfolio(_Model):
 
     @property
     def years(self) -> list[int]:
+        """The planning years."""
         return self.settings.planning.years
 
     def site(self, name: str) -> Site:
+        """Return the site called ``name``; ``KeyError`` if there is none."""
         for s in self.sites:
             if s.name == name:
                 return s

@@ -56,7 +56,7 @@ _BRACKET = re.compile(r"\[([^\[\]]+)\]\s*[.;)]?\s*$|\[([^\[\]]+)\]")
 
 
 def unit_of(name: str, description: str | None) -> str:
-    """Unit of a field: a ``[unit]`` in its description, else its name's suffix; ``""`` when unitless.
+    """Return the unit of a field: a ``[unit]`` in its description, else its name's suffix; ``""`` when unitless.
 
     Examples
     --------
@@ -182,7 +182,7 @@ FILES = {
 
 
 def render() -> str:
-    """The whole input reference as Markdown."""
+    """Render the whole input reference as Markdown."""
     lines = [
         "# Input reference",
         "",
