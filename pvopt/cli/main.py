@@ -99,6 +99,7 @@ def main(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Also print timings of each step and the solver's log."),
     debug: bool = typer.Option(False, "--debug", help="Show a traceback on errors."),
 ) -> None:
+    """Set the output options shared by every command (the app's help text is ``APP_HELP``)."""
     state.quiet, state.verbose, state.debug = quiet, verbose, debug
 
 
@@ -320,7 +321,7 @@ def milestone_margin(row: dict) -> float:
 
 
 def milestone_margin_text(row: dict) -> str:
-    """The margin with its share of the target, e.g. ``+551.26 (+5.5 %)``; ``-`` when not a number."""
+    """Format the margin with its share of the target, e.g. ``+551.26 (+5.5 %)``; ``-`` when not a number."""
     try:
         v = milestone_margin(row)
     except (KeyError, TypeError, ValueError):

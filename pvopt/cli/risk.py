@@ -127,7 +127,7 @@ def actuals(
             if not plan_file.is_file():
                 raise PortfolioError([InputIssue(str(plan_file), "", "the plan file does not exist; run `pvopt plan` first")])
             plan = load_plan(plan_file)
-            target = out_dir if out_dir is not None else plan_file.parent
+            target: Path | None = out_dir if out_dir is not None else plan_file.parent
         else:
             from pvopt.pipeline import run_plan
 

@@ -16,7 +16,7 @@ __all__ = ["validate_summary"]
 
 
 def validate_summary(portfolio: Portfolio, *, width: int = 110) -> str:
-    """A one-screen plain-text summary of ``portfolio``.
+    """Build a one-screen plain-text summary of ``portfolio``.
 
     Lists each site (arrays, max kWp by kind, existing kWp, load in the first
     planning year, baseline Scope 1 and location-based Scope 2), portfolio
