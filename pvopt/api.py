@@ -354,6 +354,11 @@ class PlanResult:
         return [int(y) for y in self.dataset["year"].values]
 
     @property
+    def weather_statement(self) -> str:
+        """Where the weather came from; starts with ``SYNTHETIC WEATHER`` when any site's weather is synthetic."""
+        return str(self.dataset.attrs.get("weather_statement", ""))
+
+    @property
     def timings_s(self) -> dict[str, float]:
         return dict(self.run.timings_s)
 
@@ -417,17 +422,21 @@ class PlanResult:
         return df
 
     def emissions(self, by: Literal["portfolio", "site"] = "portfolio") -> pd.DataFrame:
-        """Per year (and site): Scope 1, Scope 2 location- and market-based, offsets, net [tCO2e]; certificates [MWh]."""
-        names = ["scope1_tco2e", "scope2_location_tco2e", "scope2_market_tco2e", "certificates_mwh", "offsets_tco2e", "net_tco2e"]
+        """Per year (and site): Scope 1 after measures, Scope 2 location- and market-based, offsets, net [tCO2e]; certificates [MWh]."""
+        names = ["scope1_after_measures_tco2e", "scope2_location_tco2e", "scope2_market_tco2e", "certificates_mwh", "offsets_tco2e", "net_tco2e"]
         return self._site_year(names, by)
 
     def costs(self, by: Literal["portfolio", "site"] = "portfolio") -> pd.DataFrame:
-        """Per year (and site), undiscounted, in the portfolio currency: PV capex and O&M, grid energy,
-        export revenue, certificates, offsets, total; for the portfolio also the discount factor and present value."""
+        """Per year (and site), undiscounted, in the portfolio currency: one column per cost category of
+        :data:`pvopt.costs.COST_CATEGORIES` (PV capex and O&M, measures, batteries, grid energy, demand
+        charges, export revenue, certificates, offsets; export revenue is a revenue, subtracted) and the total;
+        for the portfolio also the discount factor and present value."""
+        from pvopt.costs import COST_NAMES, TOTAL_COST, column_name
+
         cur = _cur(self.dataset)
-        src = ["capex_cost", "om_cost", "energy_cost", "export_revenue", "certificate_cost", "offset_cost", "total_cost"]
+        src = [*COST_NAMES, TOTAL_COST]
         df = self._site_year(src, by)
-        df.columns = [c.replace("_cost", "").replace("export_revenue", "export_revenue") + f"_{cur}" for c in df.columns]
+        df.columns = [column_name(c, cur) for c in df.columns]
         if by == "portfolio":
             df["discount_factor"] = self.dataset["discount_factor"].to_pandas()
             df[f"present_value_{cur}"] = df[f"total_{cur}"] * df["discount_factor"]
@@ -517,6 +526,8 @@ class PlanResult:
         scen = ", ".join(f"{k}={v:g}" if isinstance(v, (int, float)) else f"{k}={v}" for k, v in self.scenario.items())
         head = f"PlanResult '{name}' {years[0]}-{years[-1]}" + (f" (scenario: {scen})" if scen else "")
         lines = [head, f"  NPC {self.npc:,.0f} {cur} (salvage {float(p['salvage_value']):,.0f} deducted)"]
+        if self.weather_statement:
+            lines.append(f"  {self.weather_statement}")
         cap = self.capacity()
         shown = [years[0]] + [y for y in years[1:] if abs(cap.loc[y, "total_kwp"] - cap.loc[y - 1, "total_kwp"]) > 1e-6]
         if years[-1] not in shown:

@@ -55,7 +55,7 @@ def _certificates(plan: xr.Dataset, ms: Mapping[str, Any]) -> float:
 
 def _gross_scope12(plan: xr.Dataset, ms: Mapping[str, Any]) -> np.ndarray:
     s2 = plan["scope2_market_tco2e"] if ms.get("scope2", "market") == "market" else plan["scope2_location_tco2e"]
-    s1 = plan["scope1_tco2e"]
+    s1 = plan["scope1_after_measures_tco2e"]  # Scope 1 after measures (the input scope1_tco2e is before)
     return (s1 + s2).sum("site").values
 
 

@@ -20,6 +20,8 @@ from typing import Any
 import pandas as pd
 import xarray as xr
 
+from pvopt.costs import COST_NAMES, TOTAL_COST
+from pvopt.inputs.fingerprint import FINGERPRINT_ATTR, portfolio_fingerprint
 from pvopt.inputs.schema import Portfolio
 from pvopt.io import check_target as _check_target
 from pvopt.io import discard as _discard
@@ -31,7 +33,7 @@ from pvopt.lp.outcome import solve
 from pvopt.lp.inputs import build_plan_inputs
 from pvopt.inputs.loading import load_portfolio
 
-__all__ = ["PlanRun", "run_yield", "run_plan", "plan_portfolio", "plan_from_inputs", "yield_fingerprint", "write_netcdf_atomic", "write_plan_atomic", "summary_frame"]
+__all__ = ["portfolio_fingerprint", "PlanRun", "run_yield", "run_plan", "plan_portfolio", "plan_from_inputs", "yield_fingerprint", "write_netcdf_atomic", "write_plan_atomic", "summary_frame"]
 
 
 def yield_fingerprint(portfolio: Portfolio) -> str:
@@ -108,6 +110,7 @@ def run_yield(portfolio_dir: str | Path, out_dir: str | Path | None = None, *, f
         _check_target(Path(out_dir) / "yield.nc", force)
     ds = simulate_yield(pf, progress=progress)
     ds.attrs["yield_fingerprint"] = yield_fingerprint(pf)
+    ds.attrs[FINGERPRINT_ATTR] = portfolio_fingerprint(pf)
     if out_dir is not None:
         write_netcdf_atomic(ds, Path(out_dir) / "yield.nc")
     return pf, ds
@@ -167,6 +170,7 @@ def run_plan(portfolio_dir: str | Path, out_dir: str | Path | None = None, *, fo
     if yields is None:
         yields = simulate_yield(pf, progress=progress)
         yields.attrs["yield_fingerprint"] = fp
+        yields.attrs[FINGERPRINT_ATTR] = portfolio_fingerprint(pf)
         if out is not None:
             write_netcdf_atomic(yields, out / "yield.nc")
     t_yield = time.perf_counter() - t
@@ -183,9 +187,10 @@ def run_plan(portfolio_dir: str | Path, out_dir: str | Path | None = None, *, fo
 
 SUMMARY_VARS = [
     "load_mwh", "pv_generated_mwh", "pv_onsite_mwh", "curtailed_mwh", "export_mwh", "grid_import_mwh",
-    "certificates_mwh", "offsets_tco2e", "scope1_tco2e", "scope2_location_tco2e", "scope2_market_tco2e", "net_tco2e",
-    "capex_cost", "om_cost", "energy_cost", "export_revenue", "certificate_cost", "offset_cost", "total_cost",
+    "certificates_mwh", "offsets_tco2e", "scope1_after_measures_tco2e", "scope2_location_tco2e", "scope2_market_tco2e", "net_tco2e",
+    *COST_NAMES, TOTAL_COST,
 ]
+"""Plan variables of ``summary.csv``; the costs are :data:`pvopt.costs.COST_CATEGORIES` (signed sum = ``total_cost``)."""
 
 
 def summary_frame(plan: xr.Dataset) -> pd.DataFrame:

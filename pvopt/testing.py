@@ -3,17 +3,21 @@
 :func:`small_inputs` makes an input Dataset of the same form as
 :func:`pvopt.lp.inputs.build_plan_inputs`, from simple analytic shapes (a
 sine-day yield with day-to-day variation, a shift load, a three-band
-tariff), without pvlib. It exists so that optimiser tests (exactness of the
+tariff), without pvlib. Units and descriptions come from the declared table
+:data:`pvopt.datasets.LP_INPUTS`; absent optional inputs take its defaults. It exists so that optimiser tests (exactness of the
 reductions, invariants) are small, fast and independent of weather files.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
 import numpy as np
 import xarray as xr
+
+from pvopt.datasets import annotate
 
 __all__ = ["small_inputs"]
 
@@ -72,6 +76,7 @@ def small_inputs(
     matching
         ``"annual"`` or ``"hourly"`` certificate matching.
     """
+    call = json.dumps(dict(locals()), sort_keys=True, default=str)  # the arguments: this case's fingerprint
     rng = np.random.default_rng(seed)
     years = list(range(first_year, first_year + n_years))
     sites = [f"s{i}" for i in range(n_sites)]
@@ -162,9 +167,12 @@ def small_inputs(
             "portfolio_name": "small test case",
             "milestones_json": json.dumps(milestones or []),
             "scope2_matching": matching,
+            "weather_statement": "SYNTHETIC WEATHER: analytic sine-day yield shapes (pvopt.testing.small_inputs), not measured weather.",
+            "any_synthetic_weather": 1,
+            "portfolio_fingerprint": hashlib.sha256(call.encode()).hexdigest()[:16],
         },
     )
-    return ds
+    return annotate(ds, "inputs", fill_defaults=True)
 
 
 def _pillars(sites, years, load, battery_sites, battery_capex, measures, charge, limit, n_cert):

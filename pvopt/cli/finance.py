@@ -88,3 +88,5 @@ def report(
 
         files = write_report(run_dir)
         out.print(f"wrote {files.html}, {files.xlsx} and {len(files.figures)} figures in {Path(run_dir) / 'figures'}", markup=False)
+        for why in files.left_out.values():
+            out.print(why, markup=False, soft_wrap=True)

@@ -196,7 +196,7 @@ def yield_(
                 out.print("Weather per site: " + "; ".join(f"{s}: {weather_label(d)}" for s, d in
                                                             zip(ds["sites"].values, ds["weather_description"].values)),
                           markup=False, soft_wrap=True)
-            note = ds.attrs.get("weather_note") or ds.attrs.get("weather_statement") or ""
+            note = ds.attrs.get("weather_statement") or ""
             if note:
                 out.print(note, markup=False, soft_wrap=True)
         out.print(f"wrote {Path(out_dir) / 'yield.nc'}", markup=False, soft_wrap=True)
@@ -247,6 +247,8 @@ def plan(
             run = run_plan(portfolio, out_dir, force=force, opts=opts, hourly=not no_hourly, progress=step)
         if not state.quiet:
             print_plan(run)
+        if run.plan.attrs.get("weather_statement"):
+            out.print(str(run.plan.attrs["weather_statement"]), markup=False, soft_wrap=True)
         _timings(run.timings_s)
         out.print(f"wrote {Path(out_dir) / 'plan.nc'} and {Path(out_dir) / 'summary.csv'}; NPC {float(run.plan['npc']):,.0f} {run.inputs.attrs['currency']}", markup=False, soft_wrap=True)
         if report:
@@ -254,8 +256,10 @@ def plan(
 
             if no_hourly:
                 raise typer.BadParameter("--report needs the hourly dispatch; drop --no-hourly")
-            write_report(out_dir, plan=run.plan)
+            files = write_report(out_dir, plan=run.plan)
             out.print(f"wrote {Path(out_dir) / 'report.html'} and {Path(out_dir) / 'report.xlsx'}", markup=False)
+            for why in files.left_out.values():
+                out.print(why, markup=False, soft_wrap=True)
 
 
 def _print_df(df, title: str, floatfmt: dict[str, str] | None = None) -> None:
@@ -291,7 +295,7 @@ def print_plan(run) -> None:
             f"{float(inst.where(kind == 'carport', 0).isel(year=j).sum()):,.0f}",
             f"{S('pv_generated_mwh', j):,.0f}", f"{S('pv_onsite_mwh', j):,.0f}", f"{S('curtailed_mwh', j):,.0f}",
             f"{S('grid_import_mwh', j):,.0f}", f"{S('certificates_mwh', j):,.0f}", f"{S('offsets_tco2e', j):,.0f}",
-            f"{S('scope1_tco2e', j):,.0f}", f"{S('scope2_location_tco2e', j):,.0f}", f"{S('scope2_market_tco2e', j):,.0f}",
+            f"{S('scope1_after_measures_tco2e', j):,.0f}", f"{S('scope2_location_tco2e', j):,.0f}", f"{S('scope2_market_tco2e', j):,.0f}",
             f"{S('net_tco2e', j):,.0f}", f"{S('total_cost', j) / 1000:,.0f}",
         )
     out.print(t)

@@ -139,8 +139,9 @@ def actuals(
         daily = compare_actuals(plan, m, timezones=pf, freq="day")
         assert target is not None
         target.mkdir(parents=True, exist_ok=True)
-        _write_text_atomic(monthly.to_csv(index=False), target / "actuals.csv")
-        _atomic_bytes(plot_actuals(daily), target / "figures" / "actuals.png")
+        fp = str(plan.attrs.get("portfolio_fingerprint", ""))  # the inputs of the plan compared with
+        _write_text_atomic(monthly.assign(portfolio_fingerprint=fp).to_csv(index=False), target / "actuals.csv")
+        _atomic_bytes(plot_actuals(daily, fingerprint=fp), target / "figures" / "actuals.png")
         if not state.quiet:
             cols = ["site", "year", "month", "hours", "expected_pv_mwh", "metered_pv_mwh", "performance_ratio", "yield_gap_mwh",
                     "yield_gap_pct", "load_gap_mwh", "extra_grid_mwh", "emissions_gap_location_tco2e", "emissions_gap_market_tco2e"]

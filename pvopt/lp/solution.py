@@ -1,7 +1,10 @@
 """Turn a solved plan model into the plan Dataset (inputs + decisions + accounting).
 
-Every variable carries ``units`` and ``description`` attrs; the Dataset also
-holds every LP input, so ``plan.nc`` is a complete, self-describing record.
+Every variable carries ``units`` and ``description`` attrs, declared in
+:data:`pvopt.datasets.PLAN_VARIABLES`; the Dataset also holds every LP input
+(unchanged: outputs never reuse an input's name), so ``plan.nc`` is a
+complete, self-describing record. ``total_cost`` is the signed sum of
+:data:`pvopt.costs.COST_CATEGORIES`.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ import xarray as xr
 
 from pvopt.milestones import achieved as achieved_of
 from pvopt.milestones import baseline_tco2e
+from pvopt.costs import COST_CATEGORIES, COST_NAMES, TOTAL_COST, signed_total
+from pvopt.datasets import annotate
 from pvopt.lp.model import (
     KWH_PER_MWH,
     PlanModel,
@@ -278,9 +283,13 @@ def plan_dataset(pm: PlanModel, sol: PlanSolution, res: Any, opts: SolveOptions,
     energy_cost = (imp * disp["grid_import_kw"]).sum(axis=2)
     export_rev = (expp * disp["export_kw"]).sum(axis=2)
     offset_cost = offsets * np.nan_to_num(d["offset_price_per_tco2e"].values)[None, :]
-    total = capex_cost + om_cost + measure_cost + battery_cost + energy_cost + demand_cost - export_rev + cert_cost + offset_cost
-    const_existing_om = 0.0  # existing PV O&M is in om_cost already
-    npc = float((total.sum(axis=0) * df).sum() - salvage + const_existing_om)
+    costs = {"capex_cost": capex_cost, "om_cost": om_cost, "measure_cost": measure_cost, "battery_cost": battery_cost,
+             "energy_cost": energy_cost, "demand_cost": demand_cost, "export_revenue": export_rev,
+             "certificate_cost": cert_cost, "offset_cost": offset_cost}
+    if set(costs) != set(COST_NAMES):  # the declaration defines the categories; every one must be computed here
+        raise RuntimeError(f"plan_dataset computes cost categories {sorted(costs)}, pvopt.costs declares {sorted(COST_NAMES)}")
+    total = signed_total(costs)
+    npc = float((total.sum(axis=0) * df).sum() - salvage)  # existing PV O&M is in om_cost already
 
     out = d.copy()
     out["build_kwp"] = (("array", "year"), build, _a("kWp", "new PV built in the year"))
@@ -295,13 +304,15 @@ def plan_dataset(pm: PlanModel, sol: PlanSolution, res: Any, opts: SolveOptions,
     ]:
         out[k] = (sy, mwh[k], _a("MWh", desc))
     out["load_mwh"] = (sy, mwh["load_mwh"], _a("MWh", "site demand after adopted measures"))
+    if "battery_charge_kw" in disp:
+        out["battery_charge_mwh"] = (sy, mwh["battery_charge_mwh"], _a("MWh", "energy into batteries"))
+        out["battery_discharge_mwh"] = (sy, mwh["battery_discharge_mwh"], _a("MWh", "energy out of batteries"))
     out["load_before_measures_mwh"] = (sy, d["load_kw"].values.sum(axis=2) / KWH_PER_MWH, _a("MWh", "site demand before measures"))
     out["certificates_mwh"] = (sy, cert_total, _a("MWh", "certificates claimed against the site's grid electricity (all instruments)"))
     out["certificates_by_instrument_mwh"] = (("certificate", "site", "year"), cert, _a("MWh", "certificates bought, by instrument (hourly matching: portfolio volume shared by matched MWh)"))
     out["certificates_bought_mwh"] = (("certificate", "year"), volume, _a("MWh", "certificates bought by the portfolio, by instrument"))
     out["offsets_tco2e"] = (sy, offsets, _a("tCO2e", "offset credits retired"))
-    out["scope1_tco2e"] = (sy, s1, _a("tCO2e", "Scope 1 after electrification measures"))
-    out["scope1_before_measures_tco2e"] = (sy, d["scope1_tco2e"].values, _a("tCO2e", "Scope 1 input, before measures"))
+    out["scope1_after_measures_tco2e"] = (sy, s1, _a("tCO2e", "Scope 1 after electrification measures"))
     out["scope2_location_tco2e"] = (sy, s2l, _a("tCO2e", "Scope 2 location-based: grid MWh x grid factor"))
     out["scope2_market_tco2e"] = (sy, s2m, _a("tCO2e", "Scope 2 market-based: (grid MWh - certificate MWh) x residual factor"))
     if not hourly_matching:
@@ -314,19 +325,9 @@ def plan_dataset(pm: PlanModel, sol: PlanSolution, res: Any, opts: SolveOptions,
                                                    _a("MWh", "certificates to buy for the same claimed MWh matched hour by hour (same dispatch; inf: not possible)"))
         out["certificate_cost_hourly_matching"] = (("year",), cmp_["hourly_cost"], _a(cur, "their cost at the cheapest available instrument"))
     out["net_tco2e"] = (sy, net, _a("tCO2e", "Scope 1 + market-based Scope 2 - offsets"))
-    for k, v, desc in [
-        ("capex_cost", capex_cost, "PV investment"),
-        ("om_cost", om_cost, "PV operation and maintenance"),
-        ("measure_cost", measure_cost, "efficiency and electrification measures (capex and O&M)"),
-        ("battery_cost", battery_cost, "battery capex and O&M"),
-        ("energy_cost", energy_cost, "grid electricity at the hourly tariff"),
-        ("demand_cost", demand_cost, "demand (capacity) charges on monthly peak import"),
-        ("export_revenue", export_rev, "revenue from exported PV"),
-        ("certificate_cost", cert_cost, "certificates"),
-        ("offset_cost", offset_cost, "offset credits"),
-    ]:
-        out[k] = (sy, v, _a(cur, f"{desc} (undiscounted, in the year)"))
-    out["total_cost"] = (sy, total, _a(cur, "sum of the cost categories less export revenue (undiscounted)"))
+    for c in COST_CATEGORIES:
+        out[c.name] = (sy, costs[c.name], _a(cur, f"{c.description} (undiscounted, in the year)"))
+    out[TOTAL_COST] = (sy, total, _a(cur, "signed sum of the cost categories (pvopt.costs.COST_CATEGORIES; export revenue subtracted), undiscounted"))
     out["discount_factor"] = (("year",), df, _a("1", "(1+r)^-(y-y0)"))
     out["npc"] = ((), npc, _a(cur, "net present cost of the plan, salvage deducted"))
     out["salvage_value"] = ((), salvage, _a(cur, "present value of asset life left after the horizon"))
@@ -354,7 +355,7 @@ def plan_dataset(pm: PlanModel, sol: PlanSolution, res: Any, opts: SolveOptions,
         reduced=int(pm.reduce),
         hourly_variables=pm.n_hourly_vars,
     )
-    return out
+    return annotate(out, "plan", currency=cur)
 
 
 def milestone_table(pm: PlanModel, plan: xr.Dataset, pm_sol: PlanSolution, opts: SolveOptions) -> list[dict[str, Any]]:

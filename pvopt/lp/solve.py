@@ -138,6 +138,9 @@ def diagnose(d: xr.Dataset, opts: SolveOptions) -> InfeasiblePlanError:
 
 def solve_plan(d: xr.Dataset, opts: SolveOptions = SolveOptions()) -> tuple[PlanModel, PlanSolution, Any]:
     """Build and solve; raise :class:`InfeasiblePlanError` or :class:`SolverError` when there is no plan."""
+    from pvopt.datasets import check_lp_inputs
+
+    check_lp_inputs(d)  # every declared input on its declared dims, else an error naming the variable
     pm = build_model(d, reduce=opts.reduce, matrix=opts.interface == "direct")
     if opts.extra_constraints is not None:
         opts.extra_constraints(pm.model, d)

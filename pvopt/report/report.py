@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 import html
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +25,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from pvopt.costs import COST_CATEGORIES, COST_NAMES, TOTAL_COST, column_name
+from pvopt.inputs.fingerprint import FINGERPRINT_ATTR
 from pvopt.milestones import MILESTONE_TYPES
 from pvopt.results import accounting
-
 from pvopt.results import finance
 
 __all__ = ["write_report", "ReportFiles", "report_tables", "SHEETS", "FIGURES", "load_plan", "plot_macc"]
@@ -50,6 +51,8 @@ class ReportFiles:
     html: Path
     xlsx: Path
     figures: dict[str, Path]
+    left_out: dict[str, str] = field(default_factory=dict)
+    """Run-folder files not shown in the report, with the reason (e.g. computed from other inputs)."""
 
 
 # --------------------------------------------------------------------------- #
@@ -84,9 +87,9 @@ def _capacity(plan: xr.Dataset) -> pd.DataFrame:
 
 
 def _costs(plan: xr.Dataset) -> pd.DataFrame:
+    """Per site and year (and ``ALL``): every cost category of :data:`pvopt.costs.COST_CATEGORIES` and the total."""
     cur = finance.currency_code(plan)
-    cats = ["capex_cost", "om_cost", "energy_cost", "export_revenue", "certificate_cost", "offset_cost", "total_cost"]
-    ds = xr.Dataset({f"{k.replace('_cost', '').replace('_revenue', '_revenue')}_{cur}": plan[k] for k in cats})
+    ds = xr.Dataset({column_name(k, cur): plan[k] for k in (*COST_NAMES, TOTAL_COST)})
     df = ds.to_dataframe().reset_index()
     tot = ds.sum("site").to_dataframe().reset_index()
     tot.insert(0, "site", accounting.ALL)
@@ -231,9 +234,9 @@ def _pyplot():
     return plt
 
 
-def _png(fig) -> bytes:
+def _png(fig, metadata: dict[str, str] | None = None) -> bytes:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight", metadata=metadata)
     _pyplot().close(fig)
     return buf.getvalue()
 
@@ -410,23 +413,52 @@ def plot_macc(macc: pd.DataFrame, currency: str) -> bytes:
     return _png(fig)
 
 
+def cost_stack(plan: xr.Dataset) -> pd.DataFrame:
+    """The cost chart's bars: per year (index) and category of :data:`pvopt.costs.COST_CATEGORIES` (columns),
+    the signed portfolio value [currency, undiscounted] (revenues negative), plus ``total_cost``.
+
+    Raises
+    ------
+    ValueError
+        When the bars do not add up to ``total_cost`` (a category missing from the plan's total).
+    """
+    years = plan["year"].values.astype(int)
+    df = pd.DataFrame({c.name: c.sign * plan[c.name].sum("site").values for c in COST_CATEGORIES}, index=pd.Index(years, name="year"))
+    df[TOTAL_COST] = plan[TOTAL_COST].sum("site").values
+    gap = (df[list(COST_NAMES)].sum(axis=1) - df[TOTAL_COST]).abs()
+    if (gap > COST_SUM_ATOL * np.maximum(1.0, df[TOTAL_COST].abs())).any():
+        raise ValueError(f"cost categories do not add up to total_cost (largest gap {gap.max():,.2f}); see pvopt.costs")
+    return df
+
+
+COST_SUM_ATOL = 1e-9
+"""Relative tolerance of :func:`cost_stack`'s check that the bars add up to the total."""
+
+
 def plot_costs(plan: xr.Dataset) -> bytes:
-    """Undiscounted portfolio cost by category and year; export revenue below zero [million currency]."""
+    """Undiscounted portfolio cost by category (:data:`pvopt.costs.COST_CATEGORIES`) and year; revenues below zero [million currency].
+
+    Costs stack up from zero, revenues down from zero; the line is ``total_cost`` (costs less revenues).
+    """
     plt = _pyplot()
     C = str(plan.attrs.get("currency", ""))
-    years = plan["year"].values.astype(int)
-    cats = [("capex_cost", "PV capex", "#2ca02c"), ("om_cost", "PV O&M", "#98df8a"), ("energy_cost", "grid electricity", "#7f7f7f"),
-            ("certificate_cost", "certificates", "#1f77b4"), ("offset_cost", "offsets", "#9467bd")]
+    stack = cost_stack(plan)
+    years = stack.index.values
     fig, ax = plt.subplots(figsize=(10, 4.5))
-    bottom = np.zeros(len(years))
-    for k, lab, c in cats:
-        v = plan[k].sum("site").values / 1e6
-        ax.bar(years, v, bottom=bottom, color=c, label=lab)
-        bottom += v
-    ex = plan["export_revenue"].sum("site").values / 1e6
-    if ex.any():
-        ax.bar(years, -ex, color="#17becf", label="export revenue")
-    ax.plot(years, plan["total_cost"].sum("site").values / 1e6, "k-o", ms=3, label="total")
+    up = np.zeros(len(years))
+    down = np.zeros(len(years))
+    for c in COST_CATEGORIES:
+        v = stack[c.name].values / 1e6
+        if not np.any(v):
+            continue
+        pos, neg = np.clip(v, 0, None), np.clip(v, None, 0)
+        if pos.any():
+            ax.bar(years, pos, bottom=up, color=c.color, label=c.label)
+            up += pos
+        if neg.any():
+            ax.bar(years, neg, bottom=down, color=c.color, label=c.label if not pos.any() else None)
+            down += neg
+    ax.plot(years, stack[TOTAL_COST].values / 1e6, "k-o", ms=3, label="total (costs less revenues)")
     ax.set_xticks(years)
     ax.set_ylabel(f"million {C} (undiscounted)")
     ax.set_title("Cost by category and year (portfolio)")
@@ -467,7 +499,8 @@ h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-to
 table{border-collapse:collapse;font-size:12px;margin:.6em 0}td,th{border:1px solid #ddd;padding:3px 6px;text-align:right}
 th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}img{max-width:100%}
 .answer{background:#f4f9f4;border-left:4px solid #2ca02c;padding:.6em 1em}.note{color:#555;font-size:.9em}
-.scroll{overflow-x:auto}"""
+.scroll{overflow-x:auto}tr.fail td{color:#b00000;background:#fde8e8;font-weight:bold}
+.warn{background:#fde8e8;border-left:4px solid #b00000;padding:.6em 1em}"""
 
 
 def _fmt(v: Any) -> str:
@@ -481,11 +514,43 @@ def _fmt(v: Any) -> str:
     return html.escape(str(v))
 
 
-def _table(df: pd.DataFrame, *, max_rows: int = 400) -> str:
+def _table(df: pd.DataFrame, *, max_rows: int = 400, failed: Any = None) -> str:
+    """HTML table; rows where ``failed`` (a boolean sequence) is true are marked ``class='fail'`` (red)."""
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
-    body = "".join("<tr>" + "".join(f"<td>{_fmt(v)}</td>" for v in row) + "</tr>" for row in df.head(max_rows).itertuples(index=False))
+    bad = np.zeros(len(df), dtype=bool) if failed is None else np.asarray(failed, dtype=bool)
+    body = "".join(("<tr class='fail'>" if b else "<tr>") + "".join(f"<td>{_fmt(v)}</td>" for v in row) + "</tr>"
+                   for row, b in zip(df.head(max_rows).itertuples(index=False), bad))
     more = f"<p class='note'>{len(df) - max_rows} more rows in the workbook.</p>" if len(df) > max_rows else ""
     return f"<div class='scroll'><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>{more}"
+
+
+def failed_checks(checks: pd.DataFrame) -> np.ndarray:
+    """Rows of the checks table that fail: an identity not ``ok`` or a check not ``met``."""
+    ok = checks["ok"] if "ok" in checks else pd.Series(True, index=checks.index)
+    met = checks["met"] if "met" in checks else pd.Series(True, index=checks.index)
+    ident = checks["kind"] == "identity"
+    return np.where(ident, ~ok.fillna(True).astype(bool), ~met.fillna(True).astype(bool))
+
+
+def _checks_html(checks: pd.DataFrame) -> str:
+    bad = failed_checks(checks)
+    parts = []
+    if bad.any():
+        names = "; ".join(str(c) for c in checks.loc[bad, "check"])
+        parts.append(f"<p class='warn'><b>{int(bad.sum())} check(s) fail</b> (red rows): {html.escape(names)}. "
+                     "A failed identity means the plan's numbers do not add up; do not use them before it is explained.</p>")
+    else:
+        parts.append("<p class='note'>Every identity holds within its tolerance and every check is met.</p>")
+    parts.append(_table(checks, failed=bad))
+    return "".join(parts)
+
+
+def _weather_html(plan: xr.Dataset) -> str:
+    stmt = str(plan.attrs.get("weather_statement", ""))
+    if not stmt:
+        return ""
+    cls = "warn" if stmt.upper().startswith("SYNTHETIC") else "note"
+    return f"<p class='{cls}'>{html.escape(stmt)}</p>"
 
 
 def _img(png: bytes, alt: str) -> str:
@@ -634,26 +699,80 @@ def _pillars_html(t: dict[str, pd.DataFrame]) -> str:
     return "".join(parts) if len(parts) > 1 else ""
 
 
-def _optional(run: Path) -> tuple[dict[str, pd.DataFrame], dict[str, bytes], list[str]]:
-    """Tables, figures and HTML sections from ``risk.nc`` and ``actuals.csv`` when present."""
+def png_fingerprint(path: Path) -> str:
+    """The ``portfolio_fingerprint`` text chunk of a PNG written by pvopt (``""`` when absent)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return str(getattr(im, "text", {}).get(FINGERPRINT_ATTR, ""))
+    except OSError:
+        return ""
+
+
+def _mismatch(name: str, got: str, want: str, command: str) -> str | None:
+    """Why a run-folder artefact is left out, or ``None`` when its fingerprint is the plan's."""
+    if got and got == want:
+        return None
+    why = ("it records no input fingerprint (written by an older pvopt)" if not got else
+           f"it was computed from other inputs (fingerprint {got}) than this plan ({want or 'none recorded'})")
+    return f"{name}: left out because {why}; run `{command}` again to include it"
+
+
+def _optional(run: Path, plan: xr.Dataset) -> tuple[dict[str, pd.DataFrame], dict[str, bytes], list[str], dict[str, str]]:
+    """Tables, figures and HTML sections from ``risk.nc`` and ``actuals.csv`` when present and from the plan's inputs.
+
+    An artefact is included only when its ``portfolio_fingerprint`` equals the plan's; the
+    fourth value maps each file left out to the reason.
+    """
     tables: dict[str, pd.DataFrame] = {}
     figs: dict[str, bytes] = {}
     sections: list[str] = []
+    left: dict[str, str] = {}
+    want = str(plan.attrs.get(FINGERPRINT_ATTR, ""))
     if (run / "risk.nc").exists():
         from pvopt.studies.risk import risk_summary
 
         with xr.open_dataset(run / "risk.nc", engine="h5netcdf") as ds:
             risk = ds.load()
-        summary = risk_summary(risk)
-        figs["weather_risk"] = plot_risk(risk)
-        tables["weather_risk"] = summary
-        sections.append(_risk_html(risk, summary, figs["weather_risk"]))
+        why = _mismatch("risk.nc", str(risk.attrs.get(FINGERPRINT_ATTR, "")), want, f"pvopt risk PORTFOLIO --out {run.name} --force")
+        if why:
+            left["risk.nc"] = why
+        else:
+            summary = risk_summary(risk)
+            figs["weather_risk"] = plot_risk(risk)
+            tables["weather_risk"] = summary
+            sections.append(_risk_html(risk, summary, figs["weather_risk"]))
     if (run / "actuals.csv").exists():
         df = pd.read_csv(run / "actuals.csv")
-        png = (run / "figures" / "actuals.png").read_bytes() if (run / "figures" / "actuals.png").exists() else None
-        tables["actuals"] = df
-        sections.append(_actuals_html(df, png))
-    return tables, figs, sections
+        fps = sorted({str(v) for v in df[FINGERPRINT_ATTR].dropna()}) if FINGERPRINT_ATTR in df else []
+        why = _mismatch("actuals.csv", fps[0] if len(fps) == 1 else "", want, f"pvopt actuals PORTFOLIO METER --plan {run.name}/plan.nc")
+        if why:
+            left["actuals.csv"] = why
+        else:
+            png_path = run / "figures" / "actuals.png"
+            png = None
+            if png_path.exists():
+                why_png = _mismatch("figures/actuals.png", png_fingerprint(png_path), want, f"pvopt actuals PORTFOLIO METER --plan {run.name}/plan.nc")
+                if why_png:
+                    left["figures/actuals.png"] = why_png
+                else:
+                    png = png_path.read_bytes()
+            df = df.drop(columns=[FINGERPRINT_ATTR])
+            tables["actuals"] = df
+            sections.append(_actuals_html(df, png))
+    return tables, figs, sections, left
+
+
+def _left_out_html(left: dict[str, str]) -> str:
+    if not left:
+        return ""
+    items = "".join(f"<li>{html.escape(why)}</li>" for why in left.values())
+    return f"<h2>{LEFT_OUT_SECTION}</h2><p class='warn'>Files in the run folder not shown in this report:</p><ul>{items}</ul>"
+
+
+LEFT_OUT_SECTION = "Left out of this report"
+"""Heading of the section listing run-folder files left out (their inputs differ from the plan's)."""
 
 
 def _weather_html(plan: xr.Dataset) -> str:
@@ -707,7 +826,7 @@ def _html(plan: xr.Dataset, t: dict[str, pd.DataFrame], figs: dict[str, bytes], 
          f"<h2>{SECTIONS[6]}</h2>", _img(figs["costs"], "costs"), _table(costs[costs.site == accounting.ALL]),
          f"<h2>{SECTIONS[7]}</h2>", _img(figs["milestones"], "milestone costs"), _table(t["milestones"]),
          f"<h2>{SECTIONS[8]}</h2>", _table(t["inputs_prices"]),
-         f"<h2>{SECTIONS[9]}</h2>", _table(t["checks"]),
+         f"<h2>{SECTIONS[9]}</h2>", _checks_html(t["checks"]),
          *(extra_sections or []),
          f"<h2>{SECTIONS[10]}</h2>",
          "<p class='note'>Definitions, conventions and sources: docs/accounting.md in the pvopt repository. "
@@ -754,7 +873,10 @@ def write_report(run_dir: str | Path, *, plan: xr.Dataset | None = None) -> Repo
     Optional sections: when ``run_dir/risk.nc`` (``pvopt risk``) exists, a
     "Weather risk" section, sheet ``weather_risk`` and ``figures/weather_risk.png``;
     when ``run_dir/actuals.csv`` (``pvopt actuals``) exists, a "Metered actuals"
-    section (with ``figures/actuals.png``) and sheet ``actuals``.
+    section (with ``figures/actuals.png``) and sheet ``actuals``. Each is included
+    only when its ``portfolio_fingerprint`` equals the plan's (it came from the same
+    inputs); otherwise a section "Left out of this report" says which file was left
+    out and why (also in ``ReportFiles.left_out``).
 
     Examples
     --------
@@ -784,7 +906,9 @@ def write_report(run_dir: str | Path, *, plan: xr.Dataset | None = None) -> Repo
         "costs": plot_costs(plan),
         "milestones": plot_milestones(tables["milestones"], C),
     }
-    opt_tables, opt_figs, opt_sections = _optional(run)
+    opt_tables, opt_figs, opt_sections, left_out = _optional(run, plan)
+    if left_out:
+        opt_sections = [*opt_sections, _left_out_html(left_out)]
     pillars = _pillar_tables(plan)
     if pillars:
         opt_tables = {**pillars, **opt_tables}
@@ -794,17 +918,18 @@ def write_report(run_dir: str | Path, *, plan: xr.Dataset | None = None) -> Repo
         p = run / "figures" / f"{k}.png"
         _atomic_bytes(png, p)
         fig_paths[k] = p
-    if (run / "figures" / "actuals.png").exists() and "actuals" in opt_tables:
+    if (run / "figures" / "actuals.png").exists() and "actuals" in opt_tables and "figures/actuals.png" not in left_out:
         fig_paths["actuals"] = run / "figures" / "actuals.png"
     _atomic_bytes(_xlsx({**tables, **opt_tables}, list(opt_tables)), run / "report.xlsx")
     _atomic_bytes(_html(plan, tables, figs, opt_sections).encode("utf-8"), run / "report.html")
-    return ReportFiles(run / "report.html", run / "report.xlsx", fig_paths)
+    return ReportFiles(run / "report.html", run / "report.xlsx", fig_paths, left_out)
 
 
-def plot_actuals(daily: pd.DataFrame) -> bytes:
+def plot_actuals(daily: pd.DataFrame, *, fingerprint: str = "") -> bytes:
     """PNG: metered and expected PV per day and site (top), daily performance ratio (bottom).
 
-    ``daily`` is :func:`compare_actuals` with ``freq="day"``.
+    ``daily`` is :func:`compare_actuals` with ``freq="day"``; ``fingerprint`` (the plan's
+    ``portfolio_fingerprint``) is stored as the PNG text ``portfolio_fingerprint``.
     """
     plt = _pyplot()
     d = daily[daily["site"] != "ALL"]
@@ -823,4 +948,4 @@ def plot_actuals(daily: pd.DataFrame) -> bytes:
     ax2.set_ylabel("performance ratio vs plan [1]")
     ax2.legend(fontsize=8)
     fig.autofmt_xdate()
-    return _png(fig)
+    return _png(fig, {FINGERPRINT_ATTR: fingerprint} if fingerprint else None)

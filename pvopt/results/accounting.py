@@ -33,6 +33,7 @@ __all__ = [
     "baseline_table",
     "checks_table",
     "identities",
+    "assert_identities",
     "ABS_TOL_TCO2E",
     "ABS_TOL_MWH",
 ]
@@ -69,7 +70,8 @@ def emissions_dataset(plan: xr.Dataset) -> xr.Dataset:
     -------
     xarray.Dataset
         Variables on ``(site, year)``: ``load_mwh``, ``pv_onsite_mwh``,
-        ``grid_import_mwh``, ``certificates_mwh``, ``scope1_tco2e``,
+        ``grid_import_mwh``, ``certificates_mwh``, ``scope1_tco2e`` (Scope 1 after
+        measures: the plan's ``scope1_after_measures_tco2e``),
         ``scope2_location_tco2e``, ``scope2_market_tco2e``, ``offsets_tco2e``,
         ``gross_location_tco2e`` (S1 + S2 location), ``gross_market_tco2e``
         (S1 + S2 market), ``net_tco2e``, ``pv_avoided_location_tco2e`` and
@@ -82,7 +84,7 @@ def emissions_dataset(plan: xr.Dataset) -> xr.Dataset:
     cert = plan["certificates_mwh"]
     ef = plan["grid_ef_t_per_mwh"]
     res = plan["residual_ef_t_per_mwh"]
-    s1 = plan["scope1_tco2e"]
+    s1 = plan["scope1_after_measures_tco2e"]
     off = plan["offsets_tco2e"]
     s2l = grid * ef
     s2m = (grid - cert).clip(min=0.0) * res
@@ -207,7 +209,8 @@ def identities(plan: xr.Dataset) -> pd.DataFrame:
 
     ``location - market = grid x (grid factor - residual factor) + certificates x residual factor``
     (so with residual = grid factor the difference is certificate MWh x factor);
-    ``onsite + grid = load`` (annual and hourly); ``onsite <= generation``
+    ``onsite + grid + battery discharge − charge = load after measures`` (annual and
+    hourly; the plan's ``load_mwh`` and ``load_after_measures_kw``); ``onsite <= generation``
     (hourly); ``generation = onsite + export + curtailed`` (annual);
     ``certificates <= grid``; ``net = S1 + S2 market - offsets``; and the
     recomputed Scope 2 equal the plan's stored figures.
@@ -231,21 +234,36 @@ def identities(plan: xr.Dataset) -> pd.DataFrame:
     tol_mwh = ABS_TOL_MWH * scale_mwh / 1e3 + ABS_TOL_MWH
     add("location - market = grid x (ef - residual) + certificates x residual",
         (em["scope2_location_tco2e"] - em["scope2_market_tco2e"]) - (grid * (ef - res) + cert * res), "tCO2e", tol_t)
-    add("onsite + grid = load (annual)", plan["pv_onsite_mwh"] + grid - plan["load_mwh"], "MWh", tol_mwh)
+    batt = (plan["battery_discharge_mwh"] - plan["battery_charge_mwh"]) if "battery_charge_mwh" in plan else 0.0
+    add("onsite + grid + battery discharge - charge = load after measures (annual)",
+        plan["pv_onsite_mwh"] + grid + batt - plan["load_mwh"], "MWh", tol_mwh)
     add("generation = onsite + export + curtailed (annual)",
         plan["pv_generated_mwh"] - plan["pv_onsite_mwh"] - plan["export_mwh"] - plan["curtailed_mwh"], "MWh", tol_mwh)
     add("certificates <= grid", (cert - grid).clip(min=0.0), "MWh", tol_mwh)
-    add("net = S1 + S2 market - offsets", em["net_tco2e"] - (plan["scope1_tco2e"] + plan["scope2_market_tco2e"] - plan["offsets_tco2e"]), "tCO2e", tol_t)
+    add("net = S1 + S2 market - offsets", em["net_tco2e"] - (plan["scope1_after_measures_tco2e"] + plan["scope2_market_tco2e"] - plan["offsets_tco2e"]), "tCO2e", tol_t)
     add("S2 location recomputed = plan", em["scope2_location_tco2e"] - plan["scope2_location_tco2e"], "tCO2e", tol_t)
     add("S2 market recomputed = plan", em["scope2_market_tco2e"] - plan["scope2_market_tco2e"], "tCO2e", tol_t)
     if "pv_onsite_kw" in plan:
-        load = plan["load_kw"].values
+        # the load the plan serves: after adopted measures (load_kw is the input, before measures)
+        load = (plan["load_after_measures_kw"] if "load_after_measures_kw" in plan else plan["load_kw"]).values.astype(float)
         on = plan["pv_onsite_kw"].values.astype(float)
         gi = plan["grid_import_kw"].values.astype(float)
         gen = plan["pv_generated_kw"].values.astype(float)
+        bh = (plan["battery_discharge_kw"].values.astype(float) - plan["battery_charge_kw"].values.astype(float)
+              if "battery_charge_kw" in plan else 0.0)
         tol_h = REL_TOL_HOURLY * max(1.0, float(load.max()))
-        add("onsite + grid = load (hourly)", on + gi - load, "kW", tol_h)
+        add("onsite + grid + battery discharge - charge = load after measures (hourly)", on + gi + bh - load, "kW", tol_h)
         add("onsite <= generation (hourly)", np.clip(on - gen, 0.0, None), "kW", tol_h)
     df = pd.DataFrame(rows, columns=["identity", "max_abs_residual", "unit", "tolerance"])
     df["ok"] = df["max_abs_residual"] <= df["tolerance"]
+    return df
+
+
+def assert_identities(plan: xr.Dataset) -> pd.DataFrame:
+    """:func:`identities`, raising :class:`AssertionError` that names every identity that fails."""
+    df = identities(plan)
+    bad = df[~df["ok"]]
+    if len(bad):
+        raise AssertionError("accounting identities fail: " + "; ".join(
+            f"{r.identity}: residual {r.max_abs_residual:.6g} {r.unit} > tolerance {r.tolerance:.3g}" for r in bad.itertuples()))
     return df

@@ -529,7 +529,7 @@ def macc_table(plan: xr.Dataset, arrays: pd.DataFrame | None = None) -> pd.DataF
     op = plan["offset_price_per_tco2e"].values.astype(float)
     if np.isfinite(op).any():
         used = plan["offsets_tco2e"].sum("site").values
-        q = float(used.max()) if used.max() > 0 else float(plan["scope1_tco2e"].sum("site").mean())
+        q = float(used.max()) if used.max() > 0 else float(plan["scope1_after_measures_tco2e"].sum("site").mean())
         rows.append({"option": "offsets", "type": "offset", "built": bool(used.sum() > 0), "abated_tco2e_per_year": q,
                      f"cost_{cur}_per_tco2e": float(np.nanmean(op))})
     df = pd.DataFrame(rows).dropna(subset=[f"cost_{cur}_per_tco2e"])

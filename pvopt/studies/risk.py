@@ -373,16 +373,17 @@ def p90_yields(yields_by_year: Sequence[xr.Dataset], *, base: xr.Dataset | None 
 def plan_inputs_from_plan(plan: xr.Dataset) -> xr.Dataset:
     """Return the LP inputs carried by a plan Dataset (``plan.nc`` holds every input).
 
-    The plan overwrites ``scope1_tco2e`` with Scope 1 after measures; the input
-    is restored from ``scope1_before_measures_tco2e``. Hourly results are dropped.
+    The inputs are the variables declared with role ``input`` in
+    :data:`pvopt.datasets.LP_INPUTS` (outputs never reuse an input's name, so
+    they are the plan's values unchanged); every output is dropped.
     """
+    from pvopt.datasets import LP_INPUTS
+
     d = plan.copy()
-    if "scope1_before_measures_tco2e" in d:
+    if "scope1_before_measures_tco2e" in d:  # plan.nc written before outputs stopped shadowing inputs
         d["scope1_tco2e"] = d["scope1_before_measures_tco2e"]
-    drop = [k for k, v in d.data_vars.items() if "hour" in v.dims and k not in (
-        "yield_kw_per_kwp", "load_kw", "import_price_per_kwh", "export_price_per_kwh", "hour_month",
-        "measure_delta_kw", "certificate_hourly_share")]
-    return d.drop_vars(drop)
+    keep = {v.name for v in LP_INPUTS}
+    return d.drop_vars([k for k in d.data_vars if k not in keep])
 
 
 def inputs_with_yields(inputs: xr.Dataset, yields: xr.Dataset) -> xr.Dataset:
@@ -622,6 +623,8 @@ def _evaluation_dataset(inputs: xr.Dataset, labels: list[str], years: list[int],
         title="pvopt weather risk: the plan's fixed investments operated in other weather years",
         currency=cur,
         portfolio_name=str(inputs.attrs.get("portfolio_name", "")),
+        portfolio_fingerprint=str(inputs.attrs.get("portfolio_fingerprint", "")),
+        weather_statement=str(inputs.attrs.get("weather_statement", "")),
         method=("investment decisions (PV build per array and year, measures, battery energy and power) fixed to the plan's values; "
                 "onsite use, grid, export, battery dispatch, certificates and offsets re-optimised per weather year"),
     )

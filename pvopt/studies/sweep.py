@@ -12,7 +12,9 @@ The store (``out_dir``)::
     sweep.json                  the spec: varied names and values, input fingerprint
     scenarios/<id>.nc           one compact result per solved scenario (no hourly data)
     scenarios/<id>.failed.json  one record per failed scenario, with the reason
-    index.csv                   one row per stored scenario: id, values, status, reason, seconds
+    index.csv                   one row per stored scenario: id, values, status, npc, the cost categories
+                                (pvopt.costs.COST_CATEGORIES) and total_cost summed over sites and years
+                                (undiscounted, portfolio currency), reason, seconds
 
 Only the parent process writes, each file atomically (temporary file, then
 ``os.replace``), as each scenario completes; workers only return results. A
@@ -46,6 +48,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from pvopt.costs import COST_NAMES, TOTAL_COST
 from pvopt.errors import EXIT_INPUT, InfeasiblePlanError, OutputExistsError, PvoptError, SolverError
 from pvopt.io import write_netcdf_atomic, write_text_atomic as _write_text_atomic
 
@@ -291,6 +294,9 @@ def apply_scenario(inputs: xr.Dataset, values: Mapping[str, float | int]) -> xr.
     if moved:
         ds.attrs["milestones_json"] = json.dumps(milestones)
     ds.attrs["scenario_json"] = _canonical(values)
+    if values and inputs.attrs.get("portfolio_fingerprint"):  # other inputs than the portfolio's: another fingerprint
+        fp = f"{inputs.attrs['portfolio_fingerprint']}|{_canonical(values)}"
+        ds.attrs["portfolio_fingerprint"] = hashlib.sha256(fp.encode()).hexdigest()[:16]
     return ds
 
 
@@ -321,8 +327,8 @@ def _compact_result(plan: xr.Dataset, rows: list[dict[str, Any]]) -> xr.Dataset:
         by_site[sites.index(s)] += inst.values[a]
     out["installed_kwp"] = (("site", "year"), by_site, _a("kWp", "PV installed at the end of the year, by site"))
     for k in ("pv_generated_mwh", "pv_onsite_mwh", "curtailed_mwh", "export_mwh", "grid_import_mwh", "certificates_mwh",
-              "offsets_tco2e", "scope1_tco2e", "scope2_location_tco2e", "scope2_market_tco2e", "net_tco2e",
-              "capex_cost", "energy_cost", "certificate_cost", "offset_cost", "total_cost"):
+              "offsets_tco2e", "scope1_after_measures_tco2e", "scope2_location_tco2e", "scope2_market_tco2e", "net_tco2e",
+              *COST_NAMES, TOTAL_COST):
         out[k] = (("site", "year"), plan[k].transpose("site", "year").values, dict(plan[k].attrs))
     out["certificates_by_instrument_mwh"] = (("certificate", "year"), plan["certificates_by_instrument_mwh"].sum("site").values,
                                              _a("MWh", "certificates bought, by instrument (all sites)"))
@@ -424,8 +430,9 @@ def _read_stored(out_dir: Path, grid: Sequence[Scenario]) -> dict[str, dict[str,
                 with xr.open_dataset(rp, engine="h5netcdf") as ds:
                     a = dict(ds.attrs)
                     npc = float(ds["npc"])
+                    costs = {k: float(ds[k].sum()) if k in ds else np.nan for k in (*COST_NAMES, TOTAL_COST)}
                 rows[sc.id] = {"status": "ok", "reason": "", "seconds": float(a.get("seconds", np.nan)),
-                               "worker": str(a.get("worker", "")), "npc": npc}
+                               "worker": str(a.get("worker", "")), "npc": npc, **costs}
             except Exception as e:  # noqa: BLE001 - an unreadable file is treated as missing and recomputed
                 log.warning("unreadable result %s (%s); it will be recomputed", rp, e)
         elif fp.exists():
@@ -444,8 +451,9 @@ def _index_frame(grid: Sequence[Scenario], names: Sequence[str], rows: Mapping[s
         if sc.id in rows:
             r = rows[sc.id]
             recs.append({"scenario_id": sc.id, **{n: sc.values[n] for n in names}, "status": r["status"], "npc": r.get("npc", np.nan),
+                         **{k: r.get(k, np.nan) for k in (*COST_NAMES, TOTAL_COST)},
                          "reason": r["reason"], "seconds": r["seconds"], "worker": r.get("worker", "")})
-    cols = ["scenario_id", *names, "status", "npc", "reason", "seconds", "worker"]
+    cols = ["scenario_id", *names, "status", "npc", *COST_NAMES, TOTAL_COST, "reason", "seconds", "worker"]
     return pd.DataFrame(recs, columns=cols)
 
 
