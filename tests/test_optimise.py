@@ -71,7 +71,7 @@ def test_plan_accounting_identities():
     # certificates never above grid import
     assert float((p.certificates_mwh - p.grid_import_mwh).max()) <= ENERGY_ATOL_MWH
     # net = S1 + S2 market - offsets
-    assert np.allclose(p.net_tco2e, p.scope1_tco2e + p.scope2_market_tco2e - p.offsets_tco2e, atol=1e-6)
+    assert np.allclose(p.net_tco2e, p.scope1_after_measures_tco2e + p.scope2_market_tco2e - p.offsets_tco2e, atol=1e-6)
     # installed capacity never falls and never exceeds the area limit
     assert float(p.installed_kwp.diff("year").min()) >= -KWP_ATOL
     assert float((p.installed_kwp - p.max_kwp).max()) <= KWP_ATOL

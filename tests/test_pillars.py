@@ -46,7 +46,7 @@ def test_measures_exact_and_effects():
     assert np.allclose(p.load_mwh, p.load_before_measures_mwh + delta.transpose("year").values[None, :], rtol=ENERGY_RTOL)
     # Scope 1 falls by the adopted electrification
     removed = float((frac.sel(measure="s0/e-forklifts") * 200.0).sel(year=2024))
-    assert float(p.scope1_tco2e.sel(site="s0", year=2024)) == pytest.approx(300.0 - removed, abs=1e-6)
+    assert float(p.scope1_after_measures_tco2e.sel(site="s0", year=2024)) == pytest.approx(300.0 - removed, abs=1e-6)
 
 
 def test_electrification_chosen_for_neutrality_when_offsets_are_dear():
@@ -54,7 +54,7 @@ def test_electrification_chosen_for_neutrality_when_offsets_are_dear():
     d["offset_price_per_tco2e"][:] = 5000.0  # dear offsets: electrify instead
     _, _, p = _plan(d)
     assert float(p.measure_adopted_fraction.sel(measure="s0/e-forklifts").max()) == pytest.approx(1.0, abs=1e-6)
-    assert float(p.scope1_tco2e.sum()) == pytest.approx(100.0, abs=1e-6)
+    assert float(p.scope1_after_measures_tco2e.sum()) == pytest.approx(100.0, abs=1e-6)
 
 
 def test_battery_exact_and_physics():
