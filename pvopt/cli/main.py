@@ -247,8 +247,8 @@ def plan(
             run = run_plan(portfolio, out_dir, force=force, opts=opts, hourly=not no_hourly, progress=step)
         if not state.quiet:
             print_plan(run)
-        if run.plan.attrs.get("weather_statement"):
-            out.print(str(run.plan.attrs["weather_statement"]), markup=False, soft_wrap=True)
+            if run.plan.attrs.get("weather_statement"):
+                out.print(str(run.plan.attrs["weather_statement"]), markup=False, soft_wrap=True)
         _timings(run.timings_s)
         out.print(f"wrote {Path(out_dir) / 'plan.nc'} and {Path(out_dir) / 'summary.csv'}; NPC {float(run.plan['npc']):,.0f} {run.inputs.attrs['currency']}", markup=False, soft_wrap=True)
         if report:

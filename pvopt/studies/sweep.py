@@ -739,6 +739,7 @@ def open_sweep(out_dir: str | Path, *, include_missing: bool = True) -> xr.Datas
 def sweep_inputs(portfolio_dir: str | Path, out_dir: str | Path | None = None,
                  progress: Callable[[int, int], None] | None = None) -> xr.Dataset:
     """Base LP inputs of a portfolio; the yield is simulated once (``out_dir/yield.nc`` reused when it matches)."""
+    from pvopt.inputs.fingerprint import FINGERPRINT_ATTR, portfolio_fingerprint
     from pvopt.pipeline import yield_fingerprint
     from pvopt.lp.inputs import build_plan_inputs
     from pvopt.inputs.loading import load_portfolio
@@ -755,6 +756,7 @@ def sweep_inputs(portfolio_dir: str | Path, out_dir: str | Path | None = None,
     if yields is None:
         yields = simulate_yield(pf, progress=progress)
         yields.attrs["yield_fingerprint"] = fp
+        yields.attrs[FINGERPRINT_ATTR] = portfolio_fingerprint(pf)
         if yp is not None:
             write_netcdf_atomic(yields, yp)
     return build_plan_inputs(pf, yields)
