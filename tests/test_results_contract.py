@@ -26,8 +26,7 @@ import xarray as xr
 from pvopt.costs import COST_CATEGORIES, COST_NAMES, TOTAL_COST, column_name
 from pvopt.datasets import LP_INPUTS, PLAN_OUTPUTS, PLAN_VARIABLES, InputDatasetError, check_lp_inputs, unit_of
 from pvopt.lp.model import SolveOptions, solve_plan
-from pvopt.lp.solution import milestone_table, milestones_to_dataset, plan_dataset
-from pvopt.pipeline import PlanRun, summary_frame, write_plan_atomic
+from pvopt.pipeline import PlanRun, plan_from_inputs, write_plan_atomic
 from pvopt.report import report as R
 from pvopt.results import accounting as A
 from pvopt.testing import small_inputs
@@ -48,12 +47,8 @@ PILLAR_CASE = dict(n_sites=2, n_years=2, battery_sites=(0,), battery_capex_per_k
 
 
 def _solve(d: xr.Dataset) -> tuple[xr.Dataset, PlanRun]:
-    opts = SolveOptions()
-    pm, sol, res = solve_plan(d, opts)
-    plan = plan_dataset(pm, sol, res, opts)
-    rows = milestone_table(pm, plan, sol, opts)
-    plan = xr.merge([plan, milestones_to_dataset(rows, str(d.attrs["currency"]))], combine_attrs="override")
-    return plan, PlanRun(None, d, plan, rows, pm, sol)  # type: ignore[arg-type]
+    run = plan_from_inputs(None, d, SolveOptions())  # type: ignore[arg-type]
+    return run.plan, run
 
 
 @pytest.fixture(scope="module")
