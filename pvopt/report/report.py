@@ -545,14 +545,6 @@ def _checks_html(checks: pd.DataFrame) -> str:
     return "".join(parts)
 
 
-def _weather_html(plan: xr.Dataset) -> str:
-    stmt = str(plan.attrs.get("weather_statement", ""))
-    if not stmt:
-        return ""
-    cls = "warn" if stmt.upper().startswith("SYNTHETIC") else "note"
-    return f"<p class='{cls}'>{html.escape(stmt)}</p>"
-
-
 def _img(png: bytes, alt: str) -> str:
     return f"<img alt='{html.escape(alt)}' src='data:image/png;base64,{base64.b64encode(png).decode('ascii')}'/>"
 
@@ -790,7 +782,8 @@ def _weather_html(plan: xr.Dataset) -> str:
     stmt = html.escape(str(plan.attrs.get("weather_statement", "") or ""))
     if not items and not stmt:
         return ""
-    return f"<p class='note'>Weather per site: {items or 'not recorded'}. {stmt}</p>"
+    cls = "warn" if stmt.upper().startswith("SYNTHETIC") else "note"
+    return f"<p class='{cls}'>Weather per site: {items or 'not recorded'}. {stmt}</p>"
 
 
 def _html(plan: xr.Dataset, t: dict[str, pd.DataFrame], figs: dict[str, bytes], extra_sections: list[str] | None = None) -> str:
