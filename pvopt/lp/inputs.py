@@ -19,6 +19,8 @@ travel into the plan.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import numpy as np
 import xarray as xr
@@ -29,9 +31,58 @@ from pvopt.inputs.summary import baseline_emissions
 from pvopt.inputs.fingerprint import portfolio_fingerprint
 from pvopt.datasets import annotate
 
-__all__ = ["build_plan_inputs"]
+__all__ = ["build_plan_inputs", "ArrayTable"]
 
-KINDS = ["rooftop", "carport"]
+KINDS: list[Literal["rooftop", "carport"]] = ["rooftop", "carport"]
+N_HOURS = 8760
+
+
+@dataclass
+class ArrayTable:
+    """The PV arrays and their distinct yield profiles, row by row, as the LP inputs list them."""
+
+    profile_rows: list[np.ndarray] = field(default_factory=list)
+    profile_site: list[str] = field(default_factory=list)
+    profile_names: list[str] = field(default_factory=list)
+    array_ids: list[str] = field(default_factory=list)
+    array_site: list[str] = field(default_factory=list)
+    array_kind: list[str] = field(default_factory=list)
+    array_profile: list[str] = field(default_factory=list)
+    max_kwp: list[float] = field(default_factory=list)
+    existing_kwp: list[float] = field(default_factory=list)
+    existing_year: list[int] = field(default_factory=list)
+    degradation_per_year: list[float] = field(default_factory=list)
+
+    def add_profile(self, site: str, name: str, row: np.ndarray) -> None:
+        """Append one hourly yield profile [kW/kWp] of ``site``."""
+        self.profile_rows.append(row)
+        self.profile_site.append(site)
+        self.profile_names.append(name)
+
+    def add_array(self, array_id: str, site: str, kind: str, profile: str, max_kwp: float, existing_kwp: float, existing_year: int, degradation_per_year: float) -> None:
+        """Append one array (``existing_year`` -1 when none; degradation as a fraction per year)."""
+        self.array_ids.append(array_id)
+        self.array_site.append(site)
+        self.array_kind.append(kind)
+        self.array_profile.append(profile)
+        self.max_kwp.append(max_kwp)
+        self.existing_kwp.append(existing_kwp)
+        self.existing_year.append(existing_year)
+        self.degradation_per_year.append(degradation_per_year)
+
+    def variables(self) -> dict[str, tuple[tuple[str, ...], np.ndarray]]:
+        """Return the Dataset variables over ``profile`` and ``array``."""
+        return {
+            "yield_kw_per_kwp": (("profile", "hour"), np.array(self.profile_rows).reshape(len(self.profile_rows), N_HOURS)),
+            "profile_site": (("profile",), np.array(self.profile_site, dtype=object)),
+            "array_site": (("array",), np.array(self.array_site, dtype=object)),
+            "array_kind": (("array",), np.array(self.array_kind, dtype=object)),
+            "array_profile": (("array",), np.array(self.array_profile, dtype=object)),
+            "max_kwp": (("array",), np.array(self.max_kwp)),
+            "existing_kwp": (("array",), np.array(self.existing_kwp)),
+            "existing_year": (("array",), np.array(self.existing_year, dtype=np.int64)),
+            "degradation_per_year": (("array",), np.array(self.degradation_per_year)),
+        }
 
 
 def build_plan_inputs(portfolio: Portfolio, yields: xr.Dataset) -> xr.Dataset:
@@ -43,22 +94,40 @@ def build_plan_inputs(portfolio: Portfolio, yields: xr.Dataset) -> xr.Dataset:
         Validated portfolio.
     yields
         Output of :func:`pvopt.pv.yields.simulate_yield` (``yield_kw_per_kwp[array, hour]``).
-    """
-    st = portfolio.settings
-    years = portfolio.years
-    y0 = years[0]
-    sites = [s.name for s in portfolio.sites]
-    n_h = 8760
 
-    # ---- arrays and yield profiles (dedupe identical rows within a site) ----
-    arr_ids, arr_site, arr_kind, arr_max, arr_exist, arr_eyear, arr_deg, arr_prof = [], [], [], [], [], [], [], []
-    prof_rows: list[np.ndarray] = []
-    prof_site: list[str] = []
-    prof_names: list[str] = []
-    prof_key: dict[tuple[str, bytes], int] = {}
-    ycoord = [str(v) for v in yields["array"].values]
-    yrow = {name: i for i, name in enumerate(ycoord)}
+    Returns
+    -------
+    xarray.Dataset
+        The LP inputs, annotated from :data:`pvopt.datasets.LP_INPUTS`.
+    """
+    years = portfolio.years
+    cur = portfolio.settings.currency
     ymat = np.asarray(yields["yield_kw_per_kwp"].values, dtype=float)
+    table = _array_table(portfolio, yields, ymat)
+    load, hourly = _hourly_site_vars(portfolio, years)
+    extra = _pillar_inputs(portfolio, load, ymat, table.profile_rows, years, cur)
+    ds = xr.Dataset(
+        {**table.variables(), **hourly, **_yearly_vars(portfolio, years), **_baseline_vars(portfolio), **extra["vars"]},
+        coords={
+            "site": [s.name for s in portfolio.sites],
+            "array": table.array_ids,
+            "profile": table.profile_names,
+            "year": years,
+            "hour": np.arange(N_HOURS),
+            "certificate": [c.name for c in portfolio.settings.certificates],
+            "kind": KINDS,
+            **extra["coords"],
+        },
+        attrs=_plan_input_attrs(portfolio, yields),
+    )
+    return annotate(ds, "inputs", currency=cur)
+
+
+def _array_table(portfolio: Portfolio, yields: xr.Dataset, ymat: np.ndarray) -> ArrayTable:
+    """Tabulate the arrays, sharing one profile among identical yield rows of a site."""
+    table = ArrayTable()
+    prof_key: dict[tuple[str, bytes], int] = {}
+    yrow = {str(name): i for i, name in enumerate(yields["array"].values)}
     for s in portfolio.sites:
         for a in s.arrays:
             aid = f"{s.name}/{a.name}"
@@ -67,97 +136,85 @@ def build_plan_inputs(portfolio: Portfolio, yields: xr.Dataset) -> xr.Dataset:
             row = ymat[yrow[aid]]
             key = (s.name, np.round(row, 9).tobytes())
             if key not in prof_key:
-                prof_key[key] = len(prof_rows)
-                prof_rows.append(row)
-                prof_site.append(s.name)
-                prof_names.append(f"{s.name}/p{sum(1 for p in prof_site if p == s.name) - 1}")
-            arr_ids.append(aid)
-            arr_site.append(s.name)
-            arr_kind.append(a.kind)
-            arr_max.append(a.max_kwp_value)
-            arr_exist.append(a.existing_kwp)
-            arr_eyear.append(a.existing_year if a.existing_year is not None else -1)
-            arr_deg.append(a.degradation_pct_per_year / 100.0)
-            arr_prof.append(prof_names[prof_key[key]])
+                prof_key[key] = len(table.profile_rows)
+                table.add_profile(s.name, f"{s.name}/p{table.profile_site.count(s.name)}", row)
+            table.add_array(
+                aid, s.name, a.kind, table.profile_names[prof_key[key]], a.max_kwp_value, a.existing_kwp,
+                a.existing_year if a.existing_year is not None else -1, a.degradation_pct_per_year / 100.0,
+            )
+    return table
 
-    # ---- hourly site data ----
-    load = np.zeros((len(sites), len(years), n_h))
+
+def _hourly_site_vars(portfolio: Portfolio, years: list[int]) -> tuple[np.ndarray, dict[str, Any]]:
+    """Return the load [kW] and the hourly and per-site grid variables (prices, export rules)."""
+    sites = portfolio.sites
+    load = np.zeros((len(sites), len(years), N_HOURS))
     imp = np.zeros_like(load)
     exp_ = np.zeros_like(load)
-    for i, s in enumerate(portfolio.sites):
+    for i, s in enumerate(sites):
         for j, y in enumerate(years):
             load[i, j] = load_profile_kw(s, y, portfolio.directory)
-            imp[i, j] = import_price_per_kwh(s, y, y0, portfolio.directory)
+            imp[i, j] = import_price_per_kwh(s, y, years[0], portfolio.directory)
             exp_[i, j] = export_price_per_kwh(s, y)
+    return load, {
+        "load_kw": (("site", "year", "hour"), load),
+        "import_price_per_kwh": (("site", "year", "hour"), imp),
+        "export_price_per_kwh": (("site", "year", "hour"), exp_),
+        "export_allowed": (("site",), np.array([s.export.policy == "surplus" for s in sites])),
+        "export_limit_kw": (("site",), np.array([s.export.limit_kw if s.export.limit_kw else np.nan for s in sites], dtype=float)),
+    }
 
-    ef = np.array([[series_value(s.grid_ef_t_per_mwh, y) for y in years] for s in portfolio.sites])
-    res = np.array([[s.residual_ef(y) for y in years] for s in portfolio.sites])
-    s1 = np.array([[series_value(s.scope1_tco2e, y) for y in years] for s in portfolio.sites])
-    capex = np.array([[series_value(st.pv.capex_per_kwp[k], y) for y in years] for k in KINDS])
-    om = np.array([[series_value(st.pv.om_per_kwp_year[k], y) for y in years] for k in KINDS])
-    cert_names = [c.name for c in st.certificates]
-    cert_price = np.array([[series_value(c.price_per_mwh, y) for y in years] for c in st.certificates]).reshape(len(cert_names), len(years))
-    cert_ok = np.array([[c.first_year <= y <= c.last_year for y in years] for c in st.certificates], dtype=bool).reshape(len(cert_names), len(years))
-    off_price = np.array([series_value(st.offsets.price_per_tco2e, y) if st.offsets else np.nan for y in years])
-    base = baseline_emissions(portfolio)  # the same figures `pvopt validate` prints
-    cur = st.currency
-    extra = _pillar_inputs(portfolio, load, ymat, prof_rows, years, cur)
 
-    ds = xr.Dataset(
-        {
-            "yield_kw_per_kwp": (("profile", "hour"), np.array(prof_rows).reshape(len(prof_rows), n_h)),
-            "profile_site": (("profile",), np.array(prof_site, dtype=object)),
-            "array_site": (("array",), np.array(arr_site, dtype=object)),
-            "array_kind": (("array",), np.array(arr_kind, dtype=object)),
-            "array_profile": (("array",), np.array(arr_prof, dtype=object)),
-            "max_kwp": (("array",), np.array(arr_max)),
-            "existing_kwp": (("array",), np.array(arr_exist)),
-            "existing_year": (("array",), np.array(arr_eyear, dtype=np.int64)),
-            "degradation_per_year": (("array",), np.array(arr_deg)),
-            "load_kw": (("site", "year", "hour"), load),
-            "import_price_per_kwh": (("site", "year", "hour"), imp),
-            "export_price_per_kwh": (("site", "year", "hour"), exp_),
-            "export_allowed": (("site",), np.array([s.export.policy == "surplus" for s in portfolio.sites])),
-            "export_limit_kw": (("site",), np.array([s.export.limit_kw if s.export.limit_kw else np.nan for s in portfolio.sites], dtype=float)),
-            "grid_ef_t_per_mwh": (("site", "year"), ef),
-            "residual_ef_t_per_mwh": (("site", "year"), res),
-            "scope1_tco2e": (("site", "year"), s1),
-            "capex_per_kwp": (("kind", "year"), capex),
-            "om_per_kwp_year": (("kind", "year"), om),
-            "certificate_price_per_mwh": (("certificate", "year"), cert_price),
-            "certificate_available": (("certificate", "year"), cert_ok),
-            "offset_price_per_tco2e": (("year",), off_price),
-            "baseline_scope1_tco2e": (("site",), base["scope1_tco2e"].to_numpy()),
-            "baseline_grid_mwh": (("site",), base["grid_mwh"].to_numpy()),
-            "baseline_scope2_location_tco2e": (("site",), base["scope2_location_tco2e"].to_numpy()),
-            **extra["vars"],
-        },
-        coords={
-            "site": sites,
-            "array": arr_ids,
-            "profile": prof_names,
-            "year": years,
-            "hour": np.arange(n_h),
-            "certificate": cert_names,
-            "kind": KINDS,
-            **extra["coords"],
-        },
-        attrs={
-            "currency": cur,
-            "discount_rate": st.planning.discount_rate,
-            "lifetime_years": st.pv.lifetime_years,
-            "baseline_year": st.planning.baseline_year,
-            "portfolio_name": st.name,
-            "milestones_json": json.dumps([m.model_dump(mode="json") for m in st.milestones]),
-            "hour_convention": "8760 local hours per year, hour-beginning; Feb 29 dropped in leap years",
-            "scope2_matching": st.scope2_matching,
-            "weather_statement": str(yields.attrs.get("weather_statement", "")),
-            "weather_sources_json": _weather_sources_json(yields),
-            "any_synthetic_weather": int(yields.attrs.get("any_synthetic_weather", 0)),
-            "portfolio_fingerprint": portfolio_fingerprint(portfolio),
-        },
-    )
-    return annotate(ds, "inputs", currency=cur)
+def _yearly_vars(portfolio: Portfolio, years: list[int]) -> dict[str, Any]:
+    """Return the yearly emission factors, Scope 1, PV costs, certificate and offset prices."""
+    st = portfolio.settings
+    sites = portfolio.sites
+    n_cert = len(st.certificates)
+    return {
+        "grid_ef_t_per_mwh": (("site", "year"), np.array([[series_value(s.grid_ef_t_per_mwh, y) for y in years] for s in sites])),
+        "residual_ef_t_per_mwh": (("site", "year"), np.array([[s.residual_ef(y) for y in years] for s in sites])),
+        "scope1_tco2e": (("site", "year"), np.array([[series_value(s.scope1_tco2e, y) for y in years] for s in sites])),
+        "capex_per_kwp": (("kind", "year"), np.array([[series_value(st.pv.capex_per_kwp[k], y) for y in years] for k in KINDS])),
+        "om_per_kwp_year": (("kind", "year"), np.array([[series_value(st.pv.om_per_kwp_year[k], y) for y in years] for k in KINDS])),
+        "certificate_price_per_mwh": (
+            ("certificate", "year"),
+            np.array([[series_value(c.price_per_mwh, y) for y in years] for c in st.certificates]).reshape(n_cert, len(years)),
+        ),
+        "certificate_available": (
+            ("certificate", "year"),
+            np.array([[c.first_year <= y <= c.last_year for y in years] for c in st.certificates], dtype=bool).reshape(n_cert, len(years)),
+        ),
+        "offset_price_per_tco2e": (("year",), np.array([series_value(st.offsets.price_per_tco2e, y) if st.offsets else np.nan for y in years])),
+    }
+
+
+def _baseline_vars(portfolio: Portfolio) -> dict[str, Any]:
+    """Return the baseline-year figures per site, the same that ``pvopt validate`` prints."""
+    base = baseline_emissions(portfolio)
+    return {
+        "baseline_scope1_tco2e": (("site",), base["scope1_tco2e"].to_numpy()),
+        "baseline_grid_mwh": (("site",), base["grid_mwh"].to_numpy()),
+        "baseline_scope2_location_tco2e": (("site",), base["scope2_location_tco2e"].to_numpy()),
+    }
+
+
+def _plan_input_attrs(portfolio: Portfolio, yields: xr.Dataset) -> dict[str, Any]:
+    """Return the Dataset attributes: settings, milestones, weather statement and fingerprint."""
+    st = portfolio.settings
+    return {
+        "currency": st.currency,
+        "discount_rate": st.planning.discount_rate,
+        "lifetime_years": st.pv.lifetime_years,
+        "baseline_year": st.planning.baseline_year,
+        "portfolio_name": st.name,
+        "milestones_json": json.dumps([m.model_dump(mode="json") for m in st.milestones]),
+        "hour_convention": "8760 local hours per year, hour-beginning; Feb 29 dropped in leap years",
+        "scope2_matching": st.scope2_matching,
+        "weather_statement": str(yields.attrs.get("weather_statement", "")),
+        "weather_sources_json": _weather_sources_json(yields),
+        "any_synthetic_weather": int(yields.attrs.get("any_synthetic_weather", 0)),
+        "portfolio_fingerprint": portfolio_fingerprint(portfolio),
+    }
 
 
 def _weather_sources_json(yields: xr.Dataset) -> str:
