@@ -18,6 +18,7 @@ import numpy as np
 import xarray as xr
 
 from pvopt.datasets import annotate
+from pvopt.lp.inputs import ArrayTable
 
 __all__ = ["small_inputs"]
 
@@ -25,6 +26,7 @@ N_HOURS = 8760
 
 
 def _yield_shape(rng: np.random.Generator, orientation_shift_h: float, peak: float) -> np.ndarray:
+    """Return a sine-day yield [kW/kWp] with random clear-sky days, shifted by ``orientation_shift_h``."""
     h = np.arange(N_HOURS) % 24
     day = np.arange(N_HOURS) // 24
     daylen = 12 + 2.5 * np.sin(2 * np.pi * (day - 80) / 365)
@@ -57,7 +59,7 @@ def small_inputs(
     import_limit_kw: float | None = None,
     matching: str = "annual",
 ) -> xr.Dataset:
-    """A small LP input Dataset.
+    """Make a small LP input Dataset.
 
     Parameters
     ----------
@@ -75,107 +77,123 @@ def small_inputs(
         Applied to site 0 (makes it a full-hour site).
     matching
         ``"annual"`` or ``"hourly"`` certificate matching.
+
+    Returns
+    -------
+    xarray.Dataset
+        LP inputs of the same form as :func:`pvopt.lp.inputs.build_plan_inputs`.
     """
     call = json.dumps(dict(locals()), sort_keys=True, default=str)  # the arguments: this case's fingerprint
-    rng = np.random.default_rng(seed)
     years = list(range(first_year, first_year + n_years))
     sites = [f"s{i}" for i in range(n_sites)]
     exp_flags = export if isinstance(export, list) else [export] * n_sites
-    prof_rows, prof_site, prof_names = [], [], []
-    arr_ids, arr_site, arr_kind, arr_prof, arr_max, arr_exist, arr_eyear, arr_deg = [], [], [], [], [], [], [], []
-    load = np.zeros((n_sites, n_years, N_HOURS))
-    h = np.arange(N_HOURS) % 24
-    dow = (np.arange(N_HOURS) // 24) % 7
-    for i, s in enumerate(sites):
-        avg_kw = float(rng.uniform(500, 2000))
-        shape = np.where((h >= 8) & (h < 20), 1.0, 0.4) * np.where(dow < 5, 1.0, 0.5)
-        shape = shape * rng.uniform(0.9, 1.1, N_HOURS)
-        shape = shape / shape.mean() * avg_kw
-        for j in range(n_years):
-            load[i, j] = shape * (1.03**j)
-        total_max = pv_to_load * avg_kw
-        for a in range(arrays_per_site):
-            shift = [-1.5, 1.5, 0.0, -0.7][a % 4]
-            prof_rows.append(_yield_shape(np.random.default_rng(seed * 100 + i * 10 + a), shift, 0.8))
-            prof_site.append(s)
-            pname = f"{s}/p{a}"
-            prof_names.append(pname)
-            arr_ids.append(f"{s}/a{a}")
-            arr_site.append(s)
-            arr_kind.append("rooftop" if a % 2 == 0 else "carport")
-            arr_prof.append(pname)
-            arr_max.append(total_max / arrays_per_site)
-            arr_exist.append(min(existing_kwp, total_max / arrays_per_site))
-            arr_eyear.append(first_year - 2 if existing_kwp > 0 else -1)
-            arr_deg.append(0.005)
-    tariff = np.select([(h >= 14) & (h < 22), (h < 6) | ((h >= 11) & (h < 13))], [1.0, 0.46], 0.74)
-    imp = np.broadcast_to(tariff, load.shape).copy()
-    exp_ = np.zeros_like(load)
-    for i, f in enumerate(exp_flags):
-        if f:
-            exp_[i] = export_price
+    load, avg_kw = _loads(np.random.default_rng(seed), n_sites, n_years)
+    table = _arrays(sites, avg_kw, arrays_per_site, pv_to_load, existing_kwp, first_year, seed)
     cert_names = ["I-REC", "GEC"] if certificates else []
-    cert_price = np.array([[5.0 if y < first_year + 1 else 0.0 for y in years], [3.0 + 0.5 * j for j in range(n_years)]])[: len(cert_names)]
-    cert_ok = np.array([[y < first_year + 1 for y in years], [y >= first_year + 1 for y in years]], dtype=bool)[: len(cert_names)]
     extra, extra_coords = _pillars(
         sites, years, load, battery_sites, battery_capex_per_kwh, measures, demand_charge_per_kw_month, import_limit_kw, len(cert_names)
     )
     ds = xr.Dataset(
         {
             **extra,
-            "yield_kw_per_kwp": (("profile", "hour"), np.array(prof_rows)),
-            "profile_site": (("profile",), np.array(prof_site, dtype=object)),
-            "array_site": (("array",), np.array(arr_site, dtype=object)),
-            "array_kind": (("array",), np.array(arr_kind, dtype=object)),
-            "array_profile": (("array",), np.array(arr_prof, dtype=object)),
-            "max_kwp": (("array",), np.array(arr_max)),
-            "existing_kwp": (("array",), np.array(arr_exist)),
-            "existing_year": (("array",), np.array(arr_eyear, dtype=np.int64)),
-            "degradation_per_year": (("array",), np.array(arr_deg)),
-            "load_kw": (("site", "year", "hour"), load),
-            "import_price_per_kwh": (("site", "year", "hour"), imp),
-            "export_price_per_kwh": (("site", "year", "hour"), exp_),
-            "export_allowed": (("site",), np.array(exp_flags, dtype=bool)),
-            "export_limit_kw": (("site",), np.full(n_sites, np.nan if export_limit_kw is None else export_limit_kw)),
-            "grid_ef_t_per_mwh": (("site", "year"), np.full((n_sites, n_years), 0.58)),
-            "residual_ef_t_per_mwh": (("site", "year"), np.full((n_sites, n_years), 0.61)),
-            "scope1_tco2e": (("site", "year"), np.full((n_sites, n_years), 300.0)),
-            "capex_per_kwp": (("kind", "year"), np.array([[3300.0 - 100 * j for j in range(n_years)], [4600.0 - 100 * j for j in range(n_years)]])),
-            "om_per_kwp_year": (("kind", "year"), np.array([[66.0] * n_years, [92.0] * n_years])),
-            "certificate_price_per_mwh": (("certificate", "year"), cert_price.reshape(len(cert_names), n_years)),
-            "certificate_available": (("certificate", "year"), cert_ok.reshape(len(cert_names), n_years)),
-            "offset_price_per_tco2e": (("year",), np.full(n_years, 70.0 if offsets else np.nan)),
-            "baseline_scope1_tco2e": (("site",), np.full(n_sites, 300.0)),
-            "baseline_grid_mwh": (("site",), load[:, 0].sum(axis=1) / 1000),
-            "baseline_scope2_location_tco2e": (("site",), load[:, 0].sum(axis=1) / 1000 * 0.58),
+            **table.variables(),
+            **_grid_vars(load, exp_flags, export_price, export_limit_kw),
+            **_yearly_vars(n_sites, years, len(cert_names), offsets),
+            **_baseline_vars(load),
         },
         coords={
             "site": sites,
-            "array": arr_ids,
-            "profile": prof_names,
+            "array": table.array_ids,
+            "profile": table.profile_names,
             "year": years,
             "hour": np.arange(N_HOURS),
             "certificate": cert_names,
             "kind": ["rooftop", "carport"],
             **extra_coords,
         },
-        attrs={
-            "currency": "CNY",
-            "discount_rate": 0.06,
-            "lifetime_years": 25,
-            "baseline_year": first_year - 1,
-            "portfolio_name": "small test case",
-            "milestones_json": json.dumps(milestones or []),
-            "scope2_matching": matching,
-            "weather_statement": "SYNTHETIC WEATHER: analytic sine-day yield shapes (pvopt.testing.small_inputs), not measured weather.",
-            "any_synthetic_weather": 1,
-            "portfolio_fingerprint": hashlib.sha256(call.encode()).hexdigest()[:16],
-        },
+        attrs=_attrs(first_year, milestones, matching, call),
     )
     return annotate(ds, "inputs", fill_defaults=True)
 
 
+def _loads(rng: np.random.Generator, n_sites: int, n_years: int) -> tuple[np.ndarray, list[float]]:
+    """Return the shift load ``[site, year, hour]`` [kW] (3 %/yr growth) and each site's average in year one [kW]."""
+    h = np.arange(N_HOURS) % 24
+    dow = (np.arange(N_HOURS) // 24) % 7
+    load = np.zeros((n_sites, n_years, N_HOURS))
+    avg = []
+    for i in range(n_sites):
+        avg_kw = float(rng.uniform(500, 2000))
+        shape = np.where((h >= 8) & (h < 20), 1.0, 0.4) * np.where(dow < 5, 1.0, 0.5)
+        shape = shape * rng.uniform(0.9, 1.1, N_HOURS)
+        shape = shape / shape.mean() * avg_kw
+        for j in range(n_years):
+            load[i, j] = shape * (1.03**j)
+        avg.append(avg_kw)
+    return load, avg
+
+
+def _arrays(sites: list[str], avg_kw: list[float], arrays_per_site: int, pv_to_load: float, existing_kwp: float, first_year: int, seed: int) -> ArrayTable:
+    """Tabulate ``arrays_per_site`` arrays per site, alternately rooftop and carport, each with its own profile."""
+    table = ArrayTable()
+    for i, s in enumerate(sites):
+        per_array = pv_to_load * avg_kw[i] / arrays_per_site
+        for a in range(arrays_per_site):
+            shift = [-1.5, 1.5, 0.0, -0.7][a % 4]
+            table.add_profile(s, f"{s}/p{a}", _yield_shape(np.random.default_rng(seed * 100 + i * 10 + a), shift, 0.8))
+            table.add_array(
+                f"{s}/a{a}", s, "rooftop" if a % 2 == 0 else "carport", f"{s}/p{a}", per_array,
+                min(existing_kwp, per_array), first_year - 2 if existing_kwp > 0 else -1, 0.005,
+            )
+    return table
+
+
+def _grid_vars(load: np.ndarray, exp_flags: list[bool], export_price: float, export_limit_kw: float | None) -> dict[str, Any]:
+    """Return the load, a three-band import tariff and the export prices and rules."""
+    h = np.arange(N_HOURS) % 24
+    tariff = np.select([(h >= 14) & (h < 22), (h < 6) | ((h >= 11) & (h < 13))], [1.0, 0.46], 0.74)
+    exp_ = np.zeros_like(load)
+    for i, f in enumerate(exp_flags):
+        if f:
+            exp_[i] = export_price
+    return {
+        "load_kw": (("site", "year", "hour"), load),
+        "import_price_per_kwh": (("site", "year", "hour"), np.broadcast_to(tariff, load.shape).copy()),
+        "export_price_per_kwh": (("site", "year", "hour"), exp_),
+        "export_allowed": (("site",), np.array(exp_flags, dtype=bool)),
+        "export_limit_kw": (("site",), np.full(len(exp_flags), np.nan if export_limit_kw is None else export_limit_kw)),
+    }
+
+
+def _yearly_vars(n_sites: int, years: list[int], n_cert: int, offsets: bool) -> dict[str, Any]:
+    """Return the flat emission factors and Scope 1, falling PV costs, certificate and offset prices."""
+    n_y, first_year = len(years), years[0]
+    cert_price = np.array([[5.0 if y < first_year + 1 else 0.0 for y in years], [3.0 + 0.5 * j for j in range(n_y)]])[:n_cert]
+    cert_ok = np.array([[y < first_year + 1 for y in years], [y >= first_year + 1 for y in years]], dtype=bool)[:n_cert]
+    return {
+        "grid_ef_t_per_mwh": (("site", "year"), np.full((n_sites, n_y), 0.58)),
+        "residual_ef_t_per_mwh": (("site", "year"), np.full((n_sites, n_y), 0.61)),
+        "scope1_tco2e": (("site", "year"), np.full((n_sites, n_y), 300.0)),
+        "capex_per_kwp": (("kind", "year"), np.array([[3300.0 - 100 * j for j in range(n_y)], [4600.0 - 100 * j for j in range(n_y)]])),
+        "om_per_kwp_year": (("kind", "year"), np.array([[66.0] * n_y, [92.0] * n_y])),
+        "certificate_price_per_mwh": (("certificate", "year"), cert_price.reshape(n_cert, n_y)),
+        "certificate_available": (("certificate", "year"), cert_ok.reshape(n_cert, n_y)),
+        "offset_price_per_tco2e": (("year",), np.full(n_y, 70.0 if offsets else np.nan)),
+    }
+
+
+def _baseline_vars(load: np.ndarray) -> dict[str, Any]:
+    """Return the baseline figures per site: Scope 1, grid purchase and location-based Scope 2 of year one."""
+    n_sites = load.shape[0]
+    return {
+        "baseline_scope1_tco2e": (("site",), np.full(n_sites, 300.0)),
+        "baseline_grid_mwh": (("site",), load[:, 0].sum(axis=1) / 1000),
+        "baseline_scope2_location_tco2e": (("site",), load[:, 0].sum(axis=1) / 1000 * 0.58),
+    }
+
+
 def _pillars(sites, years, load, battery_sites, battery_capex, measures, charge, limit, n_cert):
+    """Return the grid-connection, battery, measure and hourly-certificate variables and their coords."""
     n_s, n_y = len(sites), len(years)
     h = np.arange(N_HOURS) % 24
     month = np.repeat([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], [31 * 24, 28 * 24, 31 * 24, 30 * 24, 31 * 24, 30 * 24, 31 * 24, 31 * 24, 30 * 24, 31 * 24, 30 * 24, 31 * 24])
@@ -226,3 +244,19 @@ def _pillars(sites, years, load, battery_sites, battery_capex, measures, charge,
         "certificate_hourly_share": (("certificate", "hour"), np.full((n_cert, N_HOURS), 1.0 / N_HOURS)),
     })
     return v, {"battery": [sites[i] for i in battery_sites], "measure": mnames}
+
+
+def _attrs(first_year: int, milestones: list[dict[str, Any]] | None, matching: str, call: str) -> dict[str, Any]:
+    """Return the Dataset attributes; the fingerprint is a hash of the call's arguments."""
+    return {
+        "currency": "CNY",
+        "discount_rate": 0.06,
+        "lifetime_years": 25,
+        "baseline_year": first_year - 1,
+        "portfolio_name": "small test case",
+        "milestones_json": json.dumps(milestones or []),
+        "scope2_matching": matching,
+        "weather_statement": "SYNTHETIC WEATHER: analytic sine-day yield shapes (pvopt.testing.small_inputs), not measured weather.",
+        "any_synthetic_weather": 1,
+        "portfolio_fingerprint": hashlib.sha256(call.encode()).hexdigest()[:16],
+    }
