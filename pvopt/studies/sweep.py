@@ -188,7 +188,7 @@ def scenario_id(values: Mapping[str, float | int]) -> str:
 
 
 def scenario_grid(vary: Mapping[str, Sequence[float | int]]) -> list[Scenario]:
-    """The Cartesian product of the varied values, in ``--vary`` order (last name varies fastest).
+    """Return the Cartesian product of the varied values, in ``--vary`` order (last name varies fastest).
 
     Examples
     --------
@@ -229,7 +229,7 @@ def validate_grid(inputs: xr.Dataset, vary: Mapping[str, Sequence[float | int]])
 # one scenario
 # --------------------------------------------------------------------------- #
 def apply_scenario(inputs: xr.Dataset, values: Mapping[str, float | int]) -> xr.Dataset:
-    """The LP inputs of one scenario: ``inputs`` with the varied values applied (``inputs`` is not changed).
+    """Return the LP inputs of one scenario: ``inputs`` with the varied values applied (``inputs`` is not changed).
 
     * ``certificate_price``: every instrument's price in every year [currency/MWh]
       (availability unchanged); ``certificate_price_scale`` multiplies the prices.
@@ -585,55 +585,74 @@ def run_sweep(
     out = Path(out_dir)
     validate_grid(inputs, vary)
     grid = scenario_grid(vary)
-    names = list(vary)
-    spec = _spec(vary, inputs_fingerprint(inputs), portfolio, time_limit_s)
-    _prepare_store(out, spec, force)
+    _prepare_store(out, _spec(vary, inputs_fingerprint(inputs), portfolio, time_limit_s), force)
     rows = _read_stored(out, grid)
     if retry_failed:
         rows = {k: r for k, r in rows.items() if r["status"] != "failed"}
     todo = [sc for sc in grid if sc.id not in rows]
     n_skipped = len(rows)
-    total = len(grid)
-    computed: set[str] = set()
+    ledger = _Ledger(out, grid, list(vary), rows, progress)
     not_computed: dict[str, str] = {}
-    last_index = [0.0]
-
-    def finish(rec: dict[str, Any]) -> None:
-        sid = rec["id"]
-        if sid in computed:  # cannot happen (one future per scenario); guard the exactly-once promise anyway
-            log.warning("scenario %s returned twice; the second result is ignored", sid)
-            return
-        _store_record(out, rec)
-        computed.add(sid)
-        rows[sid] = {"status": rec["status"], "reason": rec["reason"], "seconds": rec["seconds"], "worker": rec["worker"],
-                     "npc": float(rec["result"]["npc"]) if rec["status"] == "ok" else np.nan}
-        now = time.perf_counter()
-        if now - last_index[0] > 1.0:
-            _write_index(out, grid, names, rows)
-            last_index[0] = now
-        if progress is not None:
-            progress(len(rows), total)
-
-    if progress is not None:
-        progress(len(rows), total)
+    ledger.report()
     try:
         if todo and n_workers == 0 and client is None and scheduler is None:
-            for sc in todo:
-                if timeout_s is not None and time.perf_counter() - t0 > timeout_s:
-                    not_computed[sc.id] = f"the sweep's time limit ({timeout_s} s) ran out"
-                    continue
-                finish(solve_scenario(inputs, sc.id, sc.values, time_limit_s=time_limit_s))
+            _run_serial(inputs, todo, ledger.finish, not_computed, t0=t0, time_limit_s=time_limit_s, timeout_s=timeout_s)
         elif todo:
-            _run_distributed(inputs, todo, finish, not_computed, client=client, scheduler=scheduler, n_workers=n_workers,
+            _run_distributed(inputs, todo, ledger.finish, not_computed, client=client, scheduler=scheduler, n_workers=n_workers,
                              time_limit_s=time_limit_s, timeout_s=timeout_s)
     finally:
-        index = _write_index(out, grid, names, rows)
+        index = _write_index(out, grid, ledger.names, rows)
     n_ok = sum(1 for r in rows.values() if r["status"] == "ok")
-    return SweepResult(out, total, n_ok, len(rows) - n_ok, n_skipped, len(computed), not_computed,
+    return SweepResult(out, len(grid), n_ok, len(rows) - n_ok, n_skipped, len(ledger.computed), not_computed,
                        time.perf_counter() - t0, index)
 
 
+@dataclass
+class _Ledger:
+    """The stored rows of a sweep, updated as each scenario finishes (records written at once, the index every second)."""
+
+    out: Path
+    grid: list[Scenario]
+    names: list[str]
+    rows: dict[str, dict[str, Any]]
+    progress: Callable[[int, int], None] | None
+    computed: set[str] = field(default_factory=set)
+    last_index: float = 0.0
+
+    def report(self) -> None:
+        """Call ``progress(done, total)`` when a progress callback is given."""
+        if self.progress is not None:
+            self.progress(len(self.rows), len(self.grid))
+
+    def finish(self, rec: dict[str, Any]) -> None:
+        """Store the record of one finished scenario, exactly once."""
+        sid = rec["id"]
+        if sid in self.computed:  # cannot happen (one future per scenario); guard the exactly-once promise anyway
+            log.warning("scenario %s returned twice; the second result is ignored", sid)
+            return
+        _store_record(self.out, rec)
+        self.computed.add(sid)
+        self.rows[sid] = {"status": rec["status"], "reason": rec["reason"], "seconds": rec["seconds"], "worker": rec["worker"],
+                          "npc": float(rec["result"]["npc"]) if rec["status"] == "ok" else np.nan}
+        now = time.perf_counter()
+        if now - self.last_index > 1.0:
+            _write_index(self.out, self.grid, self.names, self.rows)
+            self.last_index = now
+        self.report()
+
+
+def _run_serial(inputs: xr.Dataset, todo: list[Scenario], finish: Callable[[dict[str, Any]], None], not_computed: dict[str, str], *,
+                t0: float, time_limit_s: float | None, timeout_s: float | None) -> None:
+    """Solve the scenarios one after another in this process, until the sweep's time limit runs out."""
+    for sc in todo:
+        if timeout_s is not None and time.perf_counter() - t0 > timeout_s:
+            not_computed[sc.id] = f"the sweep's time limit ({timeout_s} s) ran out"
+            continue
+        finish(solve_scenario(inputs, sc.id, sc.values, time_limit_s=time_limit_s))
+
+
 def _run_distributed(inputs, todo, finish, not_computed, *, client, scheduler, n_workers, time_limit_s, timeout_s) -> None:
+    """Solve the scenarios on a dask cluster (given, reached at ``scheduler`` or a new ``LocalCluster``)."""
     from distributed import Client, LocalCluster, as_completed
 
     cluster = None
@@ -717,8 +736,8 @@ def open_sweep(out_dir: str | Path, *, include_missing: bool = True) -> xr.Datas
         combined = xr.concat(parts, dim="scenario",
                              data_vars="all", coords="minimal", join="outer", combine_attrs="drop")
         combined = combined.assign_coords(scenario=ids).reindex(scenario=all_ids)
-        for k, p in parts[0].data_vars.items():
-            combined[k].attrs = dict(p.attrs)
+        for k, var in parts[0].data_vars.items():
+            combined[k].attrs = dict(var.attrs)
     else:
         combined = xr.Dataset(coords={"scenario": all_ids})
     by_id = {sc.id: sc for sc in grid}
@@ -738,7 +757,7 @@ def open_sweep(out_dir: str | Path, *, include_missing: bool = True) -> xr.Datas
 # --------------------------------------------------------------------------- #
 def sweep_inputs(portfolio_dir: str | Path, out_dir: str | Path | None = None,
                  progress: Callable[[int, int], None] | None = None) -> xr.Dataset:
-    """Base LP inputs of a portfolio; the yield is simulated once (``out_dir/yield.nc`` reused when it matches)."""
+    """Build the base LP inputs of a portfolio; the yield is simulated once (``out_dir/yield.nc`` reused when it matches)."""
     from pvopt.inputs.fingerprint import FINGERPRINT_ATTR, portfolio_fingerprint
     from pvopt.pipeline import yield_fingerprint
     from pvopt.lp.inputs import build_plan_inputs
