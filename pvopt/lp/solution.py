@@ -193,7 +193,7 @@ def _salvage_shares(life: float, n_y: int) -> np.ndarray:
 
 
 def plan_dataset(pm: PlanModel, sol: PlanSolution, res: Any, opts: SolveOptions, *, hourly: bool = True) -> xr.Dataset:
-    """The plan: every input plus decisions, energy, emissions, costs and milestones.
+    """Build the plan: every input plus decisions, energy, emissions, costs and milestones.
 
     Costs are recomputed from the decisions and the hourly dispatch; their discounted sum
     less salvage (``npc``) equals the LP objective (a test checks it).
@@ -201,13 +201,77 @@ def plan_dataset(pm: PlanModel, sol: PlanSolution, res: Any, opts: SolveOptions,
     d, m = pm.data, pm.model
     cur = str(d.attrs["currency"])
     n_a, n_y, n_s = d.sizes["array"], d.sizes["year"], d.sizes["site"]
-    sites = list(d["site"].values)
-    val2 = lambda comp, n0: np.array([[comp[k, j].value or 0.0 for j in range(n_y)] for k in range(n0)]).reshape(n0, n_y)  # noqa: E731
-    build = val2(m.build, n_a)
+    build = _values(m.build, n_a, n_y)
     build = np.where(build < 1e-7, 0.0, build)
     inst = d["existing_kwp"].values[:, None] + np.cumsum(build, axis=1)
     disp = hourly_dispatch(pm)
     mwh = {k.replace("_kw", "_mwh"): v.sum(axis=2) / KWH_PER_MWH for k, v in disp.items() if k.endswith("_kw")}
+    hourly_matching, cert, cert_total, cert_cost, volume = _certificates(d, m, mwh)
+    offsets = _values(m.offsets, n_s, n_y)
+    s2l, s2m, s1, net = _emissions(d, m, mwh["grid_import_mwh"], cert_total, offsets)
+    df = _discount(d)
+    capex_cost, om_cost, salvage = _pv_costs(d, build, inst)
+    measure_cost, madopt, mfrac, salvage = _measure_costs(d, m, salvage)
+    battery_cost, bE, bP, salvage = _battery_costs(d, m, salvage)
+    peak, demand_cost = _demand_charges(d, m)
+    costs = _cost_categories(d, disp, offsets, capex_cost=capex_cost, om_cost=om_cost, measure_cost=measure_cost,
+                             battery_cost=battery_cost, demand_cost=demand_cost, certificate_cost=cert_cost)
+    total = signed_total(costs)
+    npc = float((total.sum(axis=0) * df).sum() - salvage)  # existing PV O&M is in om_cost already
+
+    out = d.copy()
+    out["build_kwp"] = (("array", "year"), build, _a("kWp", "new PV built in the year"))
+    out["installed_kwp"] = (("array", "year"), inst, _a("kWp", "PV installed at the end of the year (existing + built)"))
+    _add_energy(out, d, disp, mwh)
+    sy = ("site", "year")
+    out["certificates_mwh"] = (sy, cert_total, _a("MWh", "certificates claimed against the site's grid electricity (all instruments)"))
+    out["certificates_by_instrument_mwh"] = (("certificate", "site", "year"), cert, _a("MWh", "certificates bought, by instrument (hourly matching: portfolio volume shared by matched MWh)"))
+    out["certificates_bought_mwh"] = (("certificate", "year"), volume, _a("MWh", "certificates bought by the portfolio, by instrument"))
+    out["offsets_tco2e"] = (sy, offsets, _a("tCO2e", "offset credits retired"))
+    out["scope1_after_measures_tco2e"] = (sy, s1, _a("tCO2e", "Scope 1 after electrification measures"))
+    out["scope2_location_tco2e"] = (sy, s2l, _a("tCO2e", "Scope 2 location-based: grid MWh x grid factor"))
+    out["scope2_market_tco2e"] = (sy, s2m, _a("tCO2e", "Scope 2 market-based: (grid MWh - certificate MWh) x residual factor"))
+    if not hourly_matching:
+        _add_matching_comparison(out, d, disp, cert, cert_total, cert_cost, cur)
+    out["net_tco2e"] = (sy, net, _a("tCO2e", "Scope 1 + market-based Scope 2 - offsets"))
+    for c in COST_CATEGORIES:
+        out[c.name] = (sy, costs[c.name], _a(cur, f"{c.description} (undiscounted, in the year)"))
+    out[TOTAL_COST] = (sy, total, _a(cur, "signed sum of the cost categories (pvopt.costs.COST_CATEGORIES; export revenue subtracted), undiscounted"))
+    out["discount_factor"] = (("year",), df, _a("1", "(1+r)^-(y-y0)"))
+    out["npc"] = ((), npc, _a(cur, "net present cost of the plan, salvage deducted"))
+    out["salvage_value"] = ((), salvage, _a(cur, "present value of asset life left after the horizon"))
+    if len(madopt):
+        out["measure_adopted_fraction"] = (("measure", "year"), mfrac, _a("1", "share of the measure's full size in place"))
+        out["measure_new_fraction"] = (("measure", "year"), madopt, _a("1", "share adopted in the year"))
+    if len(bE):
+        out["battery_energy_kwh"] = (("battery", "year"), bE, _a("kWh", "battery energy capacity in place"))
+        out["battery_power_kw"] = (("battery", "year"), bP, _a("kW", "battery power in place"))
+    if len(m.PK):
+        out["peak_import_kw"] = (("site", "year", "month"), peak, _a("kW", "monthly peak grid import (demand-charge sites)"))
+        out = out.assign_coords(month=np.arange(1, 13))
+    if hourly:
+        _add_hourly(out, disp)
+    out.attrs.update(
+        solver="HiGHS (via Pyomo)",
+        solver_status=sol.status.value,
+        solver_termination=sol.termination,
+        objective=float(sol.objective) if sol.objective is not None else float("nan"),
+        highs_seconds=sol.highs_seconds,
+        build_seconds=pm.build_seconds,
+        reduced=int(pm.reduce),
+        hourly_variables=pm.n_hourly_vars,
+    )
+    return annotate(out, "plan", currency=cur)
+
+
+def _values(comp: Any, n0: int, n_y: int) -> np.ndarray:
+    """Return the solved values of a Pyomo component indexed ``[k, year]`` as an ``(n0, n_y)`` array (None as 0)."""
+    return np.array([[comp[k, j].value or 0.0 for j in range(n_y)] for k in range(n0)]).reshape(n0, n_y)
+
+
+def _certificates(d: xr.Dataset, m: Any, mwh: dict[str, np.ndarray]) -> tuple[bool, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Return hourly matching or not, certificates by instrument and site, claimed per site, their cost and the volume bought [MWh]."""
+    n_y, n_s = d.sizes["year"], d.sizes["site"]
     n_c = d.sizes["certificate"]
     cp = d["certificate_price_per_mwh"].values
     cert = np.zeros((n_c, n_s, n_y))
@@ -228,18 +292,31 @@ def plan_dataset(pm: PlanModel, sol: PlanSolution, res: Any, opts: SolveOptions,
             cert[c, i, j] = m.cert[c, i, j].value or 0.0
         cert_cost = (cert * cp[:, None, :]).sum(axis=0)
         volume = cert.sum(axis=1)
-    offsets = val2(m.offsets, n_s)
+    return hourly_matching, cert, cert_total, cert_cost, volume
+
+
+def _emissions(d: xr.Dataset, m: Any, grid_mwh: np.ndarray, cert_total: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Return Scope 2 location- and market-based, Scope 1 after measures and net emissions [tCO2e]."""
+    n_y, n_s = d.sizes["year"], d.sizes["site"]
     ef = d["grid_ef_t_per_mwh"].values
     resid = d["residual_ef_t_per_mwh"].values
-    grid_mwh = mwh["grid_import_mwh"]
     s2l = grid_mwh * ef
     s2m = np.clip(grid_mwh - cert_total, 0.0, None) * resid
     s1 = np.array([[float(pyo.value(m.scope1[i, j])) for j in range(n_y)] for i in range(n_s)]).reshape(n_s, n_y)
     net = s1 + s2m - offsets
+    return s2l, s2m, s1, net
 
-    df = _discount(d)
-    r = float(d.attrs["discount_rate"])
-    df_end = (1 + r) ** -float(n_y)
+
+def _end_discount(d: xr.Dataset) -> float:
+    """Return the discount factor at the end of the horizon (salvage is valued there)."""
+    return (1 + float(d.attrs["discount_rate"])) ** -float(d.sizes["year"])
+
+
+def _pv_costs(d: xr.Dataset, build: np.ndarray, inst: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Return PV capex and O&M per site and year, and the present value of PV salvage."""
+    n_a, n_y, n_s = d.sizes["array"], d.sizes["year"], d.sizes["site"]
+    sites = list(d["site"].values)
+    df_end = _end_discount(d)
     kinds = _kind_index(d)
     capex = d["capex_per_kwp"].values
     om = d["om_per_kwp_year"].values
@@ -252,19 +329,33 @@ def plan_dataset(pm: PlanModel, sol: PlanSolution, res: Any, opts: SolveOptions,
         capex_cost[site_of[a]] += build[a] * capex[kinds[a]]
         om_cost[site_of[a]] += inst[a] * om[kinds[a]]
         salvage += float((build[a] * capex[kinds[a]] * sal_pv).sum()) * df_end
-    # measures
+    return capex_cost, om_cost, salvage
+
+
+def _measure_costs(d: xr.Dataset, m: Any, salvage: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Return measure costs per site and year, the new and in-place fractions, and ``salvage`` plus the measures' salvage."""
+    n_y, n_s = d.sizes["year"], d.sizes["site"]
+    sites = list(d["site"].values)
+    df_end = _end_discount(d)
     n_m = d.sizes.get("measure", 0)
-    madopt = val2(m.madopt, n_m)
-    mfrac = val2(m.mfrac, n_m)
+    madopt = _values(m.madopt, n_m, n_y)
+    mfrac = _values(m.mfrac, n_m, n_y)
     measure_cost = np.zeros((n_s, n_y))
     for k in range(n_m):
         i = sites.index(d["measure_site"].values[k])
         cap = float(d["measure_capex"].values[k])
         measure_cost[i] += madopt[k] * cap + mfrac[k] * float(d["measure_om_per_year"].values[k])
         salvage += float((madopt[k] * cap * _salvage_shares(float(d["measure_lifetime_years"].values[k]), n_y)).sum()) * df_end
-    # batteries
+    return measure_cost, madopt, mfrac, salvage
+
+
+def _battery_costs(d: xr.Dataset, m: Any, salvage: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Return battery costs per site and year, energy [kWh] and power [kW] in place, and ``salvage`` plus the batteries' salvage."""
+    n_y, n_s = d.sizes["year"], d.sizes["site"]
+    sites = list(d["site"].values)
+    df_end = _end_discount(d)
     n_b = d.sizes.get("battery", 0)
-    bE_b, bP_b, bE, bP = val2(m.bE_build, n_b), val2(m.bP_build, n_b), val2(m.bE, n_b), val2(m.bP, n_b)
+    bE_b, bP_b, bE, bP = _values(m.bE_build, n_b, n_y), _values(m.bP_build, n_b, n_y), _values(m.bE, n_b, n_y), _values(m.bP, n_b, n_y)
     battery_cost = np.zeros((n_s, n_y))
     for k in range(n_b):
         i = sites.index(d["battery_site"].values[k])
@@ -272,28 +363,37 @@ def plan_dataset(pm: PlanModel, sol: PlanSolution, res: Any, opts: SolveOptions,
         battery_cost[i] += bE_b[k] * ec + bP_b[k] * pc + bE[k] * float(d["battery_om_per_kwh_year"].values[k])
         sh = _salvage_shares(float(d["battery_lifetime_years"].values[k]), n_y)
         salvage += float(((bE_b[k] * ec + bP_b[k] * pc) * sh).sum()) * df_end
-    # demand charges
+    return battery_cost, bE, bP, salvage
+
+
+def _demand_charges(d: xr.Dataset, m: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Return the monthly peak import [kW] ``(site, year, month)`` and the demand charges per site and year."""
+    n_y, n_s = d.sizes["year"], d.sizes["site"]
     charge = d["demand_charge_per_kw_month"].values if "demand_charge_per_kw_month" in d else np.zeros(n_s)
     peak = np.zeros((n_s, n_y, 12))
     for (i, j, mo) in m.PK:
         peak[i, j, mo] = m.peak[i, j, mo].value or 0.0
     demand_cost = peak.sum(axis=2) * charge[:, None]
+    return peak, demand_cost
+
+
+def _cost_categories(d: xr.Dataset, disp: dict[str, np.ndarray], offsets: np.ndarray, **computed: np.ndarray) -> dict[str, np.ndarray]:
+    """Return every cost category per site and year: the ``computed`` ones plus energy, export revenue and offsets."""
     imp = d["import_price_per_kwh"].values
     expp = d["export_price_per_kwh"].values
     energy_cost = (imp * disp["grid_import_kw"]).sum(axis=2)
     export_rev = (expp * disp["export_kw"]).sum(axis=2)
     offset_cost = offsets * np.nan_to_num(d["offset_price_per_tco2e"].values)[None, :]
-    costs = {"capex_cost": capex_cost, "om_cost": om_cost, "measure_cost": measure_cost, "battery_cost": battery_cost,
-             "energy_cost": energy_cost, "demand_cost": demand_cost, "export_revenue": export_rev,
-             "certificate_cost": cert_cost, "offset_cost": offset_cost}
+    costs = {"capex_cost": computed["capex_cost"], "om_cost": computed["om_cost"], "measure_cost": computed["measure_cost"],
+             "battery_cost": computed["battery_cost"], "energy_cost": energy_cost, "demand_cost": computed["demand_cost"],
+             "export_revenue": export_rev, "certificate_cost": computed["certificate_cost"], "offset_cost": offset_cost}
     if set(costs) != set(COST_NAMES):  # the declaration defines the categories; every one must be computed here
         raise RuntimeError(f"plan_dataset computes cost categories {sorted(costs)}, pvopt.costs declares {sorted(COST_NAMES)}")
-    total = signed_total(costs)
-    npc = float((total.sum(axis=0) * df).sum() - salvage)  # existing PV O&M is in om_cost already
+    return costs
 
-    out = d.copy()
-    out["build_kwp"] = (("array", "year"), build, _a("kWp", "new PV built in the year"))
-    out["installed_kwp"] = (("array", "year"), inst, _a("kWp", "PV installed at the end of the year (existing + built)"))
+
+def _add_energy(out: xr.Dataset, d: xr.Dataset, disp: dict[str, np.ndarray], mwh: dict[str, np.ndarray]) -> None:
+    """Add the annual energy flows per site [MWh] to ``out``."""
     sy = ("site", "year")
     for k, desc in [
         ("pv_generated_mwh", "PV generation after degradation"),
@@ -308,54 +408,28 @@ def plan_dataset(pm: PlanModel, sol: PlanSolution, res: Any, opts: SolveOptions,
         out["battery_charge_mwh"] = (sy, mwh["battery_charge_mwh"], _a("MWh", "energy into batteries"))
         out["battery_discharge_mwh"] = (sy, mwh["battery_discharge_mwh"], _a("MWh", "energy out of batteries"))
     out["load_before_measures_mwh"] = (sy, d["load_kw"].values.sum(axis=2) / KWH_PER_MWH, _a("MWh", "site demand before measures"))
-    out["certificates_mwh"] = (sy, cert_total, _a("MWh", "certificates claimed against the site's grid electricity (all instruments)"))
-    out["certificates_by_instrument_mwh"] = (("certificate", "site", "year"), cert, _a("MWh", "certificates bought, by instrument (hourly matching: portfolio volume shared by matched MWh)"))
-    out["certificates_bought_mwh"] = (("certificate", "year"), volume, _a("MWh", "certificates bought by the portfolio, by instrument"))
-    out["offsets_tco2e"] = (sy, offsets, _a("tCO2e", "offset credits retired"))
-    out["scope1_after_measures_tco2e"] = (sy, s1, _a("tCO2e", "Scope 1 after electrification measures"))
-    out["scope2_location_tco2e"] = (sy, s2l, _a("tCO2e", "Scope 2 location-based: grid MWh x grid factor"))
-    out["scope2_market_tco2e"] = (sy, s2m, _a("tCO2e", "Scope 2 market-based: (grid MWh - certificate MWh) x residual factor"))
-    if not hourly_matching:
-        s2h = hourly_matched_scope2(d, disp["grid_import_kw"], cert)
-        out["scope2_market_hourly_matched_tco2e"] = (sy, s2h, _a("tCO2e", "the same plan's market-based Scope 2 if certificates had to match grid use hour by hour"))
-        cmp_ = matching_comparison(d, disp["grid_import_kw"], cert_total)
-        out["certificates_annual_matching_mwh"] = (("year",), cmp_["claimed_mwh"], _a("MWh", "certificates the plan claims (annual matching)"))
-        out["certificate_cost_annual_matching"] = (("year",), cert_cost.sum(axis=0), _a(cur, "their cost (annual matching)"))
-        out["certificates_hourly_matching_mwh"] = (("year",), cmp_["hourly_needed_mwh"],
-                                                   _a("MWh", "certificates to buy for the same claimed MWh matched hour by hour (same dispatch; inf: not possible)"))
-        out["certificate_cost_hourly_matching"] = (("year",), cmp_["hourly_cost"], _a(cur, "their cost at the cheapest available instrument"))
-    out["net_tco2e"] = (sy, net, _a("tCO2e", "Scope 1 + market-based Scope 2 - offsets"))
-    for c in COST_CATEGORIES:
-        out[c.name] = (sy, costs[c.name], _a(cur, f"{c.description} (undiscounted, in the year)"))
-    out[TOTAL_COST] = (sy, total, _a(cur, "signed sum of the cost categories (pvopt.costs.COST_CATEGORIES; export revenue subtracted), undiscounted"))
-    out["discount_factor"] = (("year",), df, _a("1", "(1+r)^-(y-y0)"))
-    out["npc"] = ((), npc, _a(cur, "net present cost of the plan, salvage deducted"))
-    out["salvage_value"] = ((), salvage, _a(cur, "present value of asset life left after the horizon"))
-    if n_m:
-        out["measure_adopted_fraction"] = (("measure", "year"), mfrac, _a("1", "share of the measure's full size in place"))
-        out["measure_new_fraction"] = (("measure", "year"), madopt, _a("1", "share adopted in the year"))
-    if n_b:
-        out["battery_energy_kwh"] = (("battery", "year"), bE, _a("kWh", "battery energy capacity in place"))
-        out["battery_power_kw"] = (("battery", "year"), bP, _a("kW", "battery power in place"))
-    if len(m.PK):
-        out["peak_import_kw"] = (("site", "year", "month"), peak, _a("kW", "monthly peak grid import (demand-charge sites)"))
-        out = out.assign_coords(month=np.arange(1, 13))
-    if hourly:
-        for k, v in disp.items():
-            name = "load_after_measures_kw" if k == "load_kw" else k
-            unit = "kWh" if k.endswith("_kwh") else "kW"
-            out[name] = (("site", "year", "hour"), v.astype(np.float32), _a(unit, name.rsplit("_", 1)[0].replace("_", " ") + ", hourly"))
-    out.attrs.update(
-        solver="HiGHS (via Pyomo)",
-        solver_status=sol.status.value,
-        solver_termination=sol.termination,
-        objective=float(sol.objective) if sol.objective is not None else float("nan"),
-        highs_seconds=sol.highs_seconds,
-        build_seconds=pm.build_seconds,
-        reduced=int(pm.reduce),
-        hourly_variables=pm.n_hourly_vars,
-    )
-    return annotate(out, "plan", currency=cur)
+
+
+def _add_matching_comparison(out: xr.Dataset, d: xr.Dataset, disp: dict[str, np.ndarray], cert: np.ndarray, cert_total: np.ndarray,
+                             cert_cost: np.ndarray, cur: str) -> None:
+    """Add to an annually matched plan its Scope 2 and certificates had they to match hour by hour."""
+    sy = ("site", "year")
+    s2h = hourly_matched_scope2(d, disp["grid_import_kw"], cert)
+    out["scope2_market_hourly_matched_tco2e"] = (sy, s2h, _a("tCO2e", "the same plan's market-based Scope 2 if certificates had to match grid use hour by hour"))
+    cmp_ = matching_comparison(d, disp["grid_import_kw"], cert_total)
+    out["certificates_annual_matching_mwh"] = (("year",), cmp_["claimed_mwh"], _a("MWh", "certificates the plan claims (annual matching)"))
+    out["certificate_cost_annual_matching"] = (("year",), cert_cost.sum(axis=0), _a(cur, "their cost (annual matching)"))
+    out["certificates_hourly_matching_mwh"] = (("year",), cmp_["hourly_needed_mwh"],
+                                               _a("MWh", "certificates to buy for the same claimed MWh matched hour by hour (same dispatch; inf: not possible)"))
+    out["certificate_cost_hourly_matching"] = (("year",), cmp_["hourly_cost"], _a(cur, "their cost at the cheapest available instrument"))
+
+
+def _add_hourly(out: xr.Dataset, disp: dict[str, np.ndarray]) -> None:
+    """Add the hourly dispatch ``(site, year, hour)`` to ``out`` as float32."""
+    for k, v in disp.items():
+        name = "load_after_measures_kw" if k == "load_kw" else k
+        unit = "kWh" if k.endswith("_kwh") else "kW"
+        out[name] = (("site", "year", "hour"), v.astype(np.float32), _a(unit, name.rsplit("_", 1)[0].replace("_", " ") + ", hourly"))
 
 
 def milestone_table(pm: PlanModel, plan: xr.Dataset, pm_sol: PlanSolution, opts: SolveOptions) -> list[dict[str, Any]]:
@@ -381,7 +455,7 @@ def milestone_table(pm: PlanModel, plan: xr.Dataset, pm_sol: PlanSolution, opts:
         for row in rows:
             pm2 = build_model(d, reduce=opts.reduce, skip=frozenset({row["name"]}), matrix=opts.interface == "direct")
             sol2, _ = solve_model(pm2, opts)
-            row["cost_vs_without"] = base - sol2.objective if sol2.status == Status.OPTIMAL else float("nan")
+            row["cost_vs_without"] = base - sol2.objective if sol2.status == Status.OPTIMAL and sol2.objective is not None else float("nan")
     return rows
 
 
