@@ -78,7 +78,7 @@ def _edit_label(what: str) -> Path:
 
 
 def _step(node: Any, key: str, trail: str, label: Path) -> tuple[Any, Any]:
-    """The container ``node[key]`` addresses: returns (key or index into node, child)."""
+    """Return the container that ``node[key]`` addresses: (key or index into node, child)."""
     if isinstance(node, list):
         if key.isdigit():
             i = int(key)
@@ -162,7 +162,7 @@ def _replace_site(pf: Portfolio, i: int, data: dict[str, Any], label: Path) -> P
 
 
 def with_site_change(pf: Portfolio, site: str, **changes: Any) -> Portfolio:
-    """A copy of ``pf`` with fields of one site changed, validated again.
+    """Return a copy of ``pf`` with fields of one site changed, validated again.
 
     Parameters
     ----------
@@ -191,7 +191,7 @@ def with_site_change(pf: Portfolio, site: str, **changes: Any) -> Portfolio:
 
 
 def with_array(pf: Portfolio, site: str, array: Array | Mapping[str, Any]) -> Portfolio:
-    """A copy of ``pf`` with one more array at ``site`` (an :class:`~pvopt.inputs.schema.Array` or a dict of its fields).
+    """Return a copy of ``pf`` with one more array at ``site`` (an :class:`~pvopt.inputs.schema.Array` or a dict of its fields).
 
     Raises
     ------
@@ -206,7 +206,7 @@ def with_array(pf: Portfolio, site: str, array: Array | Mapping[str, Any]) -> Po
 
 
 def without_array(pf: Portfolio, site: str, name: str) -> Portfolio:
-    """A copy of ``pf`` without the array ``name`` of ``site``."""
+    """Return a copy of ``pf`` without the array ``name`` of ``site``."""
     i = _site_index(pf, site)
     label = _edit_label(f"site '{site}'")
     data = pf.sites[i].model_dump()
@@ -218,7 +218,7 @@ def without_array(pf: Portfolio, site: str, name: str) -> Portfolio:
 
 
 def with_settings_change(pf: Portfolio, **changes: Any) -> Portfolio:
-    """A copy of ``pf`` with portfolio settings (``portfolio.yaml``) changed, validated again.
+    """Return a copy of ``pf`` with portfolio settings (``portfolio.yaml``) changed, validated again.
 
     Examples
     --------
@@ -245,7 +245,7 @@ def _month_of_hour() -> np.ndarray:
 
 
 def _local_index(year: int) -> pd.DatetimeIndex:
-    """The 8760 hour-beginning local stamps of ``year`` (Feb 29 dropped, as in the model)."""
+    """Return the 8760 hour-beginning local stamps of ``year`` (Feb 29 dropped, as in the model)."""
     idx = pd.date_range(f"{year}-01-01", f"{year + 1}-01-01", freq="h", inclusive="left")
     idx = idx[~((idx.month == 2) & (idx.day == 29))]
     return idx.rename("local_time")
@@ -275,6 +275,7 @@ class YieldResult:
         return df
 
     def summary_text(self) -> str:
+        """Return a short text summary: arrays and sites, the range of specific yield and capacity factor, the weather."""
         t = self.table()
         n_sites = t["site"].nunique()
         lines = [f"YieldResult: {len(t)} arrays at {n_sites} sites"]
@@ -338,10 +339,12 @@ class PlanResult:
 
     @property
     def portfolio(self) -> Portfolio:
+        """The validated portfolio that was planned."""
         return self.run.portfolio
 
     @property
     def currency(self) -> str:
+        """The portfolio currency of every cost."""
         return str(self.dataset.attrs.get("currency", ""))
 
     @property
@@ -351,6 +354,7 @@ class PlanResult:
 
     @property
     def years(self) -> list[int]:
+        """The planning years."""
         return [int(y) for y in self.dataset["year"].values]
 
     @property
@@ -360,6 +364,7 @@ class PlanResult:
 
     @property
     def timings_s(self) -> dict[str, float]:
+        """Seconds spent in each stage of the run."""
         return dict(self.run.timings_s)
 
     # ---- tables ------------------------------------------------------------
@@ -390,13 +395,16 @@ class PlanResult:
         return df
 
     def arrays(self) -> pd.DataFrame:
-        """Per array: site, kind, ``max_kwp``, ``existing_kwp``, ``built_kwp`` over the plan, first build year,
-        installed in the last year, and its specific yield ``annual_kwh_per_kwp``."""
+        """Tabulate the arrays: site, kind, sizes, build and specific yield.
+
+        One row per array: site, kind, ``max_kwp``, ``existing_kwp``, ``built_kwp`` over the plan, first build year,
+        installed in the last year, and its specific yield ``annual_kwh_per_kwp``.
+        """
         p = self.dataset
         build = p["build_kwp"].values
         years = self.years
         first = [next((years[j] for j in range(len(years)) if build[a, j] > 0), None) for a in range(build.shape[0])]
-        spec = self.yields.dataset["annual_kwh_per_kwp"].to_pandas()
+        spec = self.yields.dataset["annual_kwh_per_kwp"].to_series()
         ids = [str(a) for a in p["array"].values]
         return pd.DataFrame(
             {
@@ -413,8 +421,11 @@ class PlanResult:
         )
 
     def energy(self, by: Literal["portfolio", "site"] = "portfolio") -> pd.DataFrame:
-        """Per year (and site): load, PV generated, onsite, curtailed, exported, grid [MWh];
-        ``onsite_share_pct`` = onsite / generated; ``pv_share_of_load_pct`` = onsite / load."""
+        """Tabulate the energy per year (and site).
+
+        Load, PV generated, onsite, curtailed, exported, grid [MWh];
+        ``onsite_share_pct`` = onsite / generated; ``pv_share_of_load_pct`` = onsite / load.
+        """
         names = ["load_mwh", "pv_generated_mwh", "pv_onsite_mwh", "curtailed_mwh", "export_mwh", "grid_import_mwh"]
         df = self._site_year(names, by)
         df["onsite_share_pct"] = 100.0 * df["pv_onsite_mwh"] / df["pv_generated_mwh"].where(df["pv_generated_mwh"] > 0)
@@ -427,10 +438,13 @@ class PlanResult:
         return self._site_year(names, by)
 
     def costs(self, by: Literal["portfolio", "site"] = "portfolio") -> pd.DataFrame:
-        """Per year (and site), undiscounted, in the portfolio currency: one column per cost category of
+        """Tabulate the costs per year (and site), undiscounted, in the portfolio currency.
+
+        One column per cost category of
         :data:`pvopt.costs.COST_CATEGORIES` (PV capex and O&M, measures, batteries, grid energy, demand
         charges, export revenue, certificates, offsets; export revenue is a revenue, subtracted) and the total;
-        for the portfolio also the discount factor and present value."""
+        for the portfolio also the discount factor and present value.
+        """
         from pvopt.costs import COST_NAMES, TOTAL_COST, column_name
 
         cur = _cur(self.dataset)
@@ -518,7 +532,7 @@ class PlanResult:
 
     # ---- display -----------------------------------------------------------
     def summary_text(self) -> str:
-        """A short text summary: NPC, capacity by year, emissions, milestones met."""
+        """Return a short text summary: NPC, capacity by year, emissions, milestones met."""
         p = self.dataset
         cur = self.currency
         years = self.years
@@ -632,8 +646,11 @@ def plan(
 
 
 def compare_plans(results: Mapping[str, PlanResult]) -> pd.DataFrame:
-    """One row per named plan: NPC and its change against the first, PV, onsite PV, certificates,
-    offsets, net emissions in the last year, milestones met."""
+    """Compare named plans, one row each.
+
+    Columns: NPC and its change against the first, PV, onsite PV, certificates,
+    offsets, net emissions in the last year, milestones met.
+    """
     rows = []
     base = None
     for name, r in results.items():

@@ -207,7 +207,7 @@ class InputDatasetError(PvoptError):
 
 
 def unit_of(name: str, currency: str = "") -> str:
-    """Declared unit of a variable, with the currency filled in."""
+    """Return the declared unit of a variable, with the currency filled in."""
     return _BY_NAME[name].unit.replace("{cur}", currency)
 
 

@@ -90,4 +90,6 @@ class SolverError(PvoptError):
 
 
 class OutputExistsError(PvoptError):
+    """An output file exists and ``--force`` was not given."""
+
     exit_code = EXIT_OUTPUT

@@ -21,6 +21,7 @@ __all__ = ["write_netcdf_atomic", "write_bytes_atomic", "write_text_atomic", "ch
            "temp_beside", "discard"]
 
 def prepare_for_netcdf(ds: xr.Dataset) -> xr.Dataset:
+    """Return a copy of ``ds`` that netCDF can store: object arrays as str, booleans as 0/1 (flagged), None attrs as ``""``."""
     out = ds.copy()
     for k in list(out.variables):
         v = out[k]
@@ -37,11 +38,12 @@ def prepare_for_netcdf(ds: xr.Dataset) -> xr.Dataset:
     return out
 
 def _umask_mode() -> int:
+    """Return the mode a new file gets under the current umask."""
     mask = os.umask(0)
     os.umask(mask)
     return 0o666 & ~mask
 
-def _write_atomic(path: Path, write: Callable[[str], None]) -> None:
+def _write_atomic(path: Path, write: Callable[[str], object]) -> None:
     """Run ``write(tmp)`` on a temporary file beside ``path``, then move it into place; remove it on failure."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -62,19 +64,22 @@ def write_bytes_atomic(data: bytes, path: Path) -> None:
     _write_atomic(path, lambda tmp: Path(tmp).write_bytes(data))
 
 def write_text_atomic(text: str, path: Path) -> None:
+    """Write ``text`` (UTF-8) to ``path`` via a temporary file in the same directory, moved into place when complete."""
     write_bytes_atomic(text.encode("utf-8"), path)
 
 def temp_beside(path: Path) -> str:
-    """A new hidden temporary file next to ``path`` (same file system, so ``os.replace`` is atomic)."""
+    """Create a new hidden temporary file next to ``path`` (same file system, so ``os.replace`` is atomic); return its name."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     os.chmod(tmp, _umask_mode())
     return tmp
 
 def discard(tmp: str | None) -> None:
+    """Remove the temporary file ``tmp`` if there is one."""
     if tmp is not None and os.path.exists(tmp):
         os.unlink(tmp)
 
 def check_target(path: Path, force: bool) -> None:
+    """Raise :class:`~pvopt.errors.OutputExistsError` when ``path`` exists and ``force`` is not given."""
     if path.exists() and not force:
         raise OutputExistsError(f"{path} exists; pass --force to replace it (the old file is replaced only when the new one is complete)")

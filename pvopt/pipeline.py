@@ -43,7 +43,7 @@ def yield_fingerprint(portfolio: Portfolio) -> str:
         parts.append(
             s.model_dump(mode="json", include={"name", "latitude_deg", "longitude_deg", "altitude_m", "timezone", "weather", "arrays"})
         )
-        if s.weather.source == "file":
+        if s.weather.source == "file" and s.weather.path:  # the schema requires a path for file weather
             p = (portfolio.directory / s.weather.path).resolve()
             parts.append({"weather_mtime": p.stat().st_mtime_ns if p.exists() else 0})
         elif s.weather.source == "synthetic":
@@ -129,6 +129,7 @@ class PlanRun:
     timings_s: dict[str, float] = field(default_factory=dict)
 
     def summary(self) -> pd.DataFrame:
+        """Return the summary table of the plan (:func:`summary_frame`)."""
         return summary_frame(self.plan)
 
 

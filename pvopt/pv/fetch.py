@@ -30,7 +30,6 @@ import datetime as _dt
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pandas as pd
 
 from pvopt.errors import InputIssue, PortfolioError, WeatherError
@@ -74,7 +73,7 @@ def cache_path(site: "Site") -> Path:
 
 
 def missing_cache_error(site: "Site", portfolio_dir: Path | str | None = None) -> PortfolioError:
-    """The error when an online-weather site has no cache file."""
+    """Return the error for an online-weather site that has no cache file."""
     p = cache_path(site)
     where = str(portfolio_dir) if portfolio_dir is not None else "PORTFOLIO"
     return PortfolioError([InputIssue(
@@ -205,7 +204,7 @@ def fetch_site_weather(site: "Site", *, force: bool = False) -> tuple[Path, bool
 
 def fetch_portfolio_weather(pf: "Portfolio", *, force: bool = False) -> list[dict[str, object]]:
     """Fetch every online-source site of ``pf``; one row per site: site, source, file, status."""
-    rows = []
+    rows: list[dict[str, object]] = []
     for s in pf.sites:
         if s.weather.source not in ONLINE_SOURCES:
             rows.append({"site": s.name, "source": s.weather.source, "file": "", "status": "not online (nothing to fetch)"})
@@ -216,7 +215,7 @@ def fetch_portfolio_weather(pf: "Portfolio", *, force: bool = False) -> list[dic
 
 
 def cached_weather(site: "Site", portfolio_dir: Path | str | None = None) -> pd.DataFrame:
-    """The cached weather of an online-source site in UTC with ``month``/``day``/``hour`` (never goes online)."""
+    """Read the cached weather of an online-source site in UTC with ``month``/``day``/``hour`` (never goes online)."""
     p = cache_path(site)
     if not p.is_file():
         raise missing_cache_error(site, portfolio_dir)

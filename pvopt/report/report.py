@@ -414,7 +414,9 @@ def plot_macc(macc: pd.DataFrame, currency: str) -> bytes:
 
 
 def cost_stack(plan: xr.Dataset) -> pd.DataFrame:
-    """The cost chart's bars: per year (index) and category of :data:`pvopt.costs.COST_CATEGORIES` (columns),
+    """Return the cost chart's bars, per year and cost category.
+
+    Per year (index) and category of :data:`pvopt.costs.COST_CATEGORIES` (columns),
     the signed portfolio value [currency, undiscounted] (revenues negative), plus ``total_cost``.
 
     Raises
@@ -692,7 +694,7 @@ def _pillars_html(t: dict[str, pd.DataFrame]) -> str:
 
 
 def png_fingerprint(path: Path) -> str:
-    """The ``portfolio_fingerprint`` text chunk of a PNG written by pvopt (``""`` when absent)."""
+    """Read the ``portfolio_fingerprint`` text chunk of a PNG written by pvopt (``""`` when absent)."""
     from PIL import Image
 
     try:
@@ -768,7 +770,7 @@ LEFT_OUT_SECTION = "Left out of this report"
 
 
 def _weather_html(plan: xr.Dataset) -> str:
-    """A note naming every site's weather source (from plan.nc's ``weather_sources_json`` and ``weather_statement``)."""
+    """Write a note naming every site's weather source (from plan.nc's ``weather_sources_json`` and ``weather_statement``)."""
     import json
 
     from pvopt.pv.weather import weather_label

@@ -107,7 +107,7 @@ def emissions_dataset(plan: xr.Dataset) -> xr.Dataset:
         }
     )
     for k in out.data_vars:
-        out[k].attrs = {"units": "MWh" if k.endswith("_mwh") else "tCO2e"}
+        out[k].attrs = {"units": "MWh" if str(k).endswith("_mwh") else "tCO2e"}
     return out
 
 

@@ -94,7 +94,7 @@ def npv(rate: float, cashflows: np.ndarray | list[float]) -> float:
 
 
 def irr(cashflows: np.ndarray | list[float]) -> float:
-    """Internal rate of return: the rate at which :func:`npv` is zero [1/yr]; NaN when none in (-99 %, 1000 %).
+    """Return the internal rate of return: the rate at which :func:`npv` is zero [1/yr]; NaN when none in (-99 %, 1000 %).
 
     Examples
     --------
@@ -206,7 +206,7 @@ class ArrayFlows:
     horizon_mask: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
     def on(self, years: np.ndarray) -> "ArrayFlows":
-        """The same flows re-indexed on a wider calendar (zeros outside)."""
+        """Return the same flows re-indexed on a wider calendar (zeros outside)."""
         idx = np.searchsorted(years, self.years)
         def z(x: np.ndarray) -> np.ndarray:
             o = np.zeros(len(years), dtype=float)
@@ -244,7 +244,7 @@ def _effective_kwp(plan: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _array_yield(plan: xr.Dataset) -> np.ndarray:
-    """``[a, hour]`` yield of each array [kW/kWp]."""
+    """Return the yield of each array [kW/kWp], ``[a, hour]``."""
     profs = [str(p) for p in plan["profile"].values]
     idx = [profs.index(str(p)) for p in plan["array_profile"].values]
     return plan["yield_kw_per_kwp"].values.astype(float)[idx]
