@@ -25,7 +25,7 @@ import xarray as xr
 
 from pvopt.lp.data import existing_effective_kwp, measures_of_site, milestones_of, optional, profile_index
 
-__all__ = ['coverage_lower_bound', 'full_hour_sites', 'load_bounds', 'classify_hours']
+__all__ = ['coverage_lower_bound', 'full_hour_sites', 'load_bounds', 'curtailment_years', 'classify_hours']
 
 
 def coverage_lower_bound(d: xr.Dataset) -> np.ndarray:
@@ -39,6 +39,29 @@ def coverage_lower_bound(d: xr.Dataset) -> np.ndarray:
                 if y >= ms["year"]:
                     lb[roof, j] = np.maximum(lb[roof, j], ms["fraction"] * d["max_kwp"].values[roof])
     return lb
+
+
+def curtailment_years(d: xr.Dataset) -> np.ndarray:
+    """``[y]`` True where a milestone row could reward *more* grid import (less onsite PV) in year ``y``.
+
+    * ``emissions_peak`` from year ``Y``: every year ``y`` with ``Y ≤ y < y_last`` is on the
+      right-hand side of a row ``gross[y+1] ≤ gross[y]``; a higher ``gross[y]`` loosens it
+      (location- or market-based: grid import raises both);
+    * ``min_certificates_mwh`` in year ``Y``: certificates are capped by the grid import of ``Y``.
+
+    No other milestone row gains from more grid import (neutrality, offsets and the capacity
+    rows either lose or do not see it). In these years F and K hours stay contested, so the
+    reduced model may curtail exactly as the full one can.
+    """
+    years = [int(y) for y in d["year"].values]
+    out = np.zeros(len(years), dtype=bool)
+    for ms in milestones_of(d):
+        j0 = years.index(ms["year"]) if ms.get("year") in years else 0
+        if ms["type"] == "emissions_peak":
+            out[j0 : len(years) - 1] = True
+        elif ms["type"] == "min_certificates_mwh":
+            out[j0] = True
+    return out
 
 
 def full_hour_sites(d: xr.Dataset) -> np.ndarray:
@@ -85,6 +108,7 @@ def classify_hours(d: xr.Dataset, *, reduce: bool, use_milestone_bounds: bool = 
         lb_inst = coverage_lower_bound(d) if use_milestone_bounds else np.repeat(d["existing_kwp"].values[:, None], n_y, axis=1)
         exist_eff = existing_effective_kwp(d)
         deg = d["degradation_per_year"].values
+        curtail = curtailment_years(d)
     for i, profs in enumerate(per_site):
         if not reduce or full_sites[i]:
             for j in range(n_y):
@@ -96,8 +120,11 @@ def classify_hours(d: xr.Dataset, *, reduce: bool, use_milestone_bounds: bool = 
         any_yield = (y_site > 0).any(axis=0) if profs else np.zeros(len(hours), bool)
         for j in range(n_y):
             L_min, L_max = load_bounds(d, i, j)
-            no_gain = (~exp_ok[i]) | (exp_[i, j] <= imp[i, j])
-            no_export_value = (~exp_ok[i]) | (exp_[i, j] <= 0)
+            # F and K assume onsite use is never worse than curtailment: imports cost (price >= 0) and no milestone
+            # rewards more import in year j (curtailment_years)
+            paid = (imp[i, j] >= 0) & (not curtail[j])
+            no_gain = ((~exp_ok[i]) | (exp_[i, j] <= imp[i, j])) & paid
+            no_export_value = ((~exp_ok[i]) | (exp_[i, j] <= 0)) & paid
             # lower bound of effective capacity per profile in year j
             eg_min = np.zeros(len(profs))
             for gi, g in enumerate(profs):
