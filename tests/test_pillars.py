@@ -177,3 +177,54 @@ def test_report_shows_matching_measures_batteries_and_peaks(tmp_path):
     assert b["energy_kwh"].iloc[0] == pytest.approx(float(p.battery_energy_kwh.sum()), rel=1e-9)
     html = files.html.read_text(encoding="utf-8")
     assert "hour-by-hour" in html and "Batteries" in html and "Demand-charge peaks" in html
+
+
+# --------------------------------------------------------------------------- #
+# asset lives: vintage windows (an asset built in v works in v .. v+L-1)
+# --------------------------------------------------------------------------- #
+def test_measure_with_a_three_year_life_is_adopted_again_and_paid_twice():
+    d = small_inputs(n_sites=1, n_years=5, pv_to_load=1.0, measures=True)
+    d["measure_lifetime_years"][:] = 3
+    p = _exact(d)
+    led = p.sel(measure="s0/led")
+    # the LED measure pays back: adopted in 2024, works 2024-2026, adopted again in 2027
+    assert led.measure_new_fraction.values.tolist() == pytest.approx([1.0, 0.0, 0.0, 1.0, 0.0], abs=1e-6)
+    assert float(led.measure_adopted_fraction.min()) == pytest.approx(1.0, abs=1e-6)
+    cap = float(d.measure_capex.sel(measure="s0/led"))
+    cost = p.measure_cost.sel(site="s0").values
+    assert cost[0] >= cap * (1 - ENERGY_RTOL) and cost[3] >= cap * (1 - ENERGY_RTOL)  # paid twice
+    # salvage: the 2027 vintage has 1 of its 3 years left after 2028 (plus the PV's own salvage)
+    df_end = (1 + float(d.discount_rate)) ** -5.0
+    pv_share = np.clip(25.0 - (5 - np.arange(5)), 0, None) / 25.0
+    pv_salvage = float((p.capex_cost.sel(site="s0").values * pv_share).sum()) * df_end
+    assert float(p.salvage_value) - pv_salvage == pytest.approx(cap / 3.0 * df_end, rel=1e-6)
+
+
+def test_measure_that_does_not_pay_back_again_stops_after_its_life():
+    d = small_inputs(n_sites=1, n_years=4, pv_to_load=1.0, measures=True)
+    d["measure_lifetime_years"][:] = 2
+    d["measure_capex"].loc["s0/led"] = d["measure_capex"].sel(measure="s0/led") * 1.2  # pays back only with salvage at the end
+    p = _exact(d)
+    frac = p.measure_adopted_fraction.sel(measure="s0/led").values
+    new = p.measure_new_fraction.sel(measure="s0/led").values
+    # whatever is adopted works exactly two years: the fraction in place is the last two years' adoptions
+    assert frac == pytest.approx(new + np.concatenate([[0.0], new[:-1]]), abs=1e-6)
+
+
+def test_pv_and_battery_stop_after_their_life():
+    d = small_inputs(n_sites=1, n_years=3, pv_to_load=2.0, existing_kwp=300.0, battery_sites=(0,), battery_capex_per_kwh=300.0,
+                     milestones=[{"name": "pv", "type": "min_portfolio_kwp", "year": 2024, "kwp": 500.0}])
+    d.attrs["lifetime_years"] = 3  # existing PV (built 2022) works 2022-2024 and retires in 2025
+    d["battery_lifetime_years"][:] = 2
+    p = _exact(d)
+    inst = p.installed_kwp.values
+    alive = np.array([300.0, 0.0, 0.0])
+    assert inst == pytest.approx(alive[None, :] + np.cumsum(p.build_kwp.values, axis=1), abs=1e-6)
+    assert (inst.sum(axis=0) >= 500.0 - 1e-6).all()  # the capacity milestone holds after the retirement
+    assert (inst <= d.max_kwp.values[:, None] + 1e-6).all()
+    # battery energy of a year is what was built in that year or the year before (2-year life), each paid when built
+    e = p.battery_energy_kwh.values[0]
+    capex = p.battery_cost.sel(site="s0").values - 5.0 * e  # less O&M
+    for y in range(1, 3):
+        if e[y] > 1e-6:
+            assert capex[y - 1] + capex[y] > 0

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from pvopt.lp.data import existing_effective_kwp, measures_of_site, milestones_of, optional, profile_index
+from pvopt.lp.data import existing_alive_kwp, existing_effective_kwp, pv_life_years, measures_of_site, milestones_of, optional, profile_index
 
 __all__ = ['coverage_lower_bound', 'full_hour_sites', 'load_bounds', 'curtailment_years', 'classify_hours']
 
@@ -31,7 +31,7 @@ __all__ = ['coverage_lower_bound', 'full_hour_sites', 'load_bounds', 'curtailmen
 def coverage_lower_bound(d: xr.Dataset) -> np.ndarray:
     """``[a, y]`` lower bound on installed kWp implied by rooftop-coverage milestones."""
     years = list(d["year"].values)
-    lb = np.repeat(d["existing_kwp"].values[:, None], len(years), axis=1).astype(float)
+    lb = existing_alive_kwp(d).astype(float)
     roof = d["array_kind"].values == "rooftop"
     for ms in milestones_of(d):
         if ms["type"] == "rooftop_coverage":
@@ -105,7 +105,9 @@ def classify_hours(d: xr.Dataset, *, reduce: bool, use_milestone_bounds: bool = 
     full_sites = full_hour_sites(d)
     out = {}
     if reduce:
-        lb_inst = coverage_lower_bound(d) if use_milestone_bounds else np.repeat(d["existing_kwp"].values[:, None], n_y, axis=1)
+        alive = existing_alive_kwp(d)
+        lb_inst = coverage_lower_bound(d) if use_milestone_bounds else alive
+        age_max = np.minimum(np.arange(n_y), pv_life_years(d) - 1)  # oldest working vintage
         exist_eff = existing_effective_kwp(d)
         deg = d["degradation_per_year"].values
         curtail = curtailment_years(d)
@@ -129,8 +131,8 @@ def classify_hours(d: xr.Dataset, *, reduce: bool, use_milestone_bounds: bool = 
             eg_min = np.zeros(len(profs))
             for gi, g in enumerate(profs):
                 a = np.where(arr_prof == g)[0]
-                new_lb = np.clip(lb_inst[a, j] - d["existing_kwp"].values[a], 0, None)
-                eg_min[gi] = float((exist_eff[a, j] + new_lb * (1.0 - deg[a]) ** j).sum())
+                new_lb = np.clip(lb_inst[a, j] - alive[a, j], 0, None)
+                eg_min[gi] = float((exist_eff[a, j] + new_lb * (1.0 - deg[a]) ** age_max[j]).sum())
             gmin = eg_min @ y_site if profs else np.zeros(len(hours))
             full = any_yield & (gmax <= L_min) & no_gain
             covered = any_yield & ~full & (gmin >= L_max) & no_export_value

@@ -20,6 +20,7 @@ from pvopt.milestones import achieved as achieved_of
 from pvopt.milestones import baseline_tco2e
 from pvopt.costs import COST_CATEGORIES, COST_NAMES, TOTAL_COST, signed_total
 from pvopt.datasets import annotate
+from pvopt.lp.data import existing_alive_kwp, vintage_window
 from pvopt.lp.model import (
     KWH_PER_MWH,
     PlanModel,
@@ -205,7 +206,7 @@ def plan_dataset(pm: PlanModel, sol: PlanSolution, res: Any, opts: SolveOptions,
     val2 = lambda comp, n0: np.array([[comp[k, j].value or 0.0 for j in range(n_y)] for k in range(n0)]).reshape(n0, n_y)  # noqa: E731
     build = val2(m.build, n_a)
     build = np.where(build < 1e-7, 0.0, build)
-    inst = d["existing_kwp"].values[:, None] + np.cumsum(build, axis=1)
+    inst = existing_alive_kwp(d) + build @ vintage_window(float(d.attrs["lifetime_years"]), n_y).T  # working vintages only
     disp = hourly_dispatch(pm)
     mwh = {k.replace("_kw", "_mwh"): v.sum(axis=2) / KWH_PER_MWH for k, v in disp.items() if k.endswith("_kw")}
     n_c = d.sizes["certificate"]
@@ -293,7 +294,7 @@ def plan_dataset(pm: PlanModel, sol: PlanSolution, res: Any, opts: SolveOptions,
 
     out = d.copy()
     out["build_kwp"] = (("array", "year"), build, _a("kWp", "new PV built in the year"))
-    out["installed_kwp"] = (("array", "year"), inst, _a("kWp", "PV installed at the end of the year (existing + built)"))
+    out["installed_kwp"] = (("array", "year"), inst, _a("kWp", "PV installed and working in the year (existing and built capacity within their life)"))
     sy = ("site", "year")
     for k, desc in [
         ("pv_generated_mwh", "PV generation after degradation"),
