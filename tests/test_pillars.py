@@ -211,20 +211,24 @@ def test_measure_that_does_not_pay_back_again_stops_after_its_life():
     assert frac == pytest.approx(new + np.concatenate([[0.0], new[:-1]]), abs=1e-6)
 
 
-def test_pv_and_battery_stop_after_their_life():
-    d = small_inputs(n_sites=1, n_years=3, pv_to_load=2.0, existing_kwp=300.0, battery_sites=(0,), battery_capex_per_kwh=300.0,
+def test_pv_stops_after_its_life():
+    d = small_inputs(n_sites=1, n_years=3, pv_to_load=2.0, existing_kwp=300.0,
                      milestones=[{"name": "pv", "type": "min_portfolio_kwp", "year": 2024, "kwp": 500.0}])
     d.attrs["lifetime_years"] = 3  # existing PV (built 2022) works 2022-2024 and retires in 2025
-    d["battery_lifetime_years"][:] = 2
     p = _exact(d)
     inst = p.installed_kwp.values
     alive = np.array([300.0, 0.0, 0.0])
     assert inst == pytest.approx(alive[None, :] + np.cumsum(p.build_kwp.values, axis=1), abs=1e-6)
     assert (inst.sum(axis=0) >= 500.0 - 1e-6).all()  # the capacity milestone holds after the retirement
     assert (inst <= d.max_kwp.values[:, None] + 1e-6).all()
-    # battery energy of a year is what was built in that year or the year before (2-year life), each paid when built
+
+
+def test_battery_stops_after_its_life():
+    d = small_inputs(n_sites=1, n_years=2, pv_to_load=2.5, battery_sites=(0,), battery_capex_per_kwh=20.0)
+    d["battery_lifetime_years"][:] = 1
+    d["battery_power_capex_per_kw"][:] = 10.0
+    _, _, p = _plan(d)  # battery sites keep every hour: reduced == full by construction
     e = p.battery_energy_kwh.values[0]
     capex = p.battery_cost.sel(site="s0").values - 5.0 * e  # less O&M
-    for y in range(1, 3):
-        if e[y] > 1e-6:
-            assert capex[y - 1] + capex[y] > 0
+    assert e[0] > 0 and e[1] > 0  # cheap storage is built, and rebuilt after its one-year life
+    assert capex[1] == pytest.approx(20.0 * e[1] + 10.0 * float(p.battery_power_kw.values[0, 1]), rel=1e-6)
