@@ -10,7 +10,7 @@ import xarray as xr
 
 from pvopt.lp.data import (degradation_factor, existing_alive_kwp, existing_effective_kwp, lin, measures_of_site, optional, profile_index,
                            pv_life_years, pv_retirement_years, vintage_window)
-from pvopt.lp.reductions import classify_hours, full_hour_sites
+from pvopt.lp.reductions import check_import_limit, classify_hours, full_hour_sites
 
 __all__ = ['SiteYearBlock', 'define_build', 'define_measures', 'define_battery_capacity', 'define_hourly_vars', 'define_annual_vars', 'define_certificates_offsets']
 
@@ -28,7 +28,7 @@ class SiteYearBlock:
     bat_first: int = -1  # ... charge/discharge/soc variables (battery sites)
     match_first: int = -1  # ... matched-certificate variables (hourly matching)
     battery: int = -1  # index into the battery coordinate
-    is_full: bool = False  # every hour modelled (battery, demand charge, import limit, hourly matching, or reduce=False)
+    is_full: bool = False  # every hour modelled with grid variables (battery, hourly matching, or reduce=False)
 
 
 def define_build(m: pyo.ConcreteModel, d: xr.Dataset) -> None:
@@ -124,7 +124,8 @@ def define_battery_capacity(m: pyo.ConcreteModel, d: xr.Dataset) -> None:
 def define_hourly_vars(m: pyo.ConcreteModel, d: xr.Dataset, *, reduce: bool, use_milestone_bounds: bool) -> dict[tuple[int, int], SiteYearBlock]:
     r"""Hourly variables of the contested hours of each site-year.
 
-    ``pv[k] ≥ 0`` (≤ load where the load is fixed) [kW]; ``export[k] ∈ [0, limit]`` where export is
+    ``pv[k] ≥ 0`` (≤ load where the load is fixed; ≥ load − import limit on a reduced site with an import
+    limit and no measures, since there ``grid = load − pv``) [kW]; ``export[k] ∈ [0, limit]`` where export is
     allowed; on full-hour sites also ``grid[k] ∈ [0, import limit]``, and with a battery
     ``charge[k], discharge[k], soc[k] ≥ 0`` [kW, kW, kWh]; with hourly matching ``matched[k] ≥ 0`` [kW].
     """
@@ -155,12 +156,17 @@ def define_hourly_vars(m: pyo.ConcreteModel, d: xr.Dataset, *, reduce: bool, use
         blocks[(i, j)] = SiteYearBlock(full, cov, con, first["pv"], first["ex"], first["grid"], first["bat"], first["match"],
                                        bat_of.get(sites[i], -1), bool(full_sites[i]))
     pv_ub = np.full(cnt["pv"], np.inf)
+    pv_lb = np.zeros(cnt["pv"])
     ex_ub = np.full(cnt["ex"], np.inf)
     grid_ub = np.full(cnt["grid"], np.inf)
     for (i, j), b in blocks.items():
         n = len(b.contested)
         if not b.is_full and len(measures_of_site(d, i)) == 0:
             pv_ub[b.pv_first : b.pv_first + n] = load[i, j, b.contested]
+            if np.isfinite(imp_lim[i]):
+                pv_lb[b.pv_first : b.pv_first + n] = np.clip(load[i, j, b.contested] - imp_lim[i], 0, None)
+        if not b.is_full:
+            check_import_limit(d, i, j, b)
         if b.ex_first >= 0 and np.isfinite(lim[i]):
             ex_ub[b.ex_first : b.ex_first + n] = lim[i]
         if b.grid_first >= 0 and np.isfinite(imp_lim[i]):
@@ -168,7 +174,8 @@ def define_hourly_vars(m: pyo.ConcreteModel, d: xr.Dataset, *, reduce: bool, use
     tolist = lambda a: [None if not np.isfinite(u) else u for u in a.tolist()]  # noqa: E731
     pv_ubl, ex_ubl, grid_ubl = tolist(pv_ub), tolist(ex_ub), tolist(grid_ub)
     m.H = pyo.RangeSet(0, cnt["pv"] - 1)
-    m.pv = pyo.Var(m.H, bounds=lambda m, k: (0.0, pv_ubl[k]))
+    pv_lbl = pv_lb.tolist()
+    m.pv = pyo.Var(m.H, bounds=lambda m, k: (pv_lbl[k], pv_ubl[k]))
     m.HX = pyo.RangeSet(0, cnt["ex"] - 1)
     m.ex = pyo.Var(m.HX, bounds=lambda m, k: (0.0, ex_ubl[k]))
     m.HG = pyo.RangeSet(0, cnt["grid"] - 1)
