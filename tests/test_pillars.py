@@ -82,6 +82,72 @@ def test_battery_not_built_under_a_flat_tariff():
     assert float(p.battery_energy_kwh.max()) <= 1e-6
 
 
+def _limit_between_night_and_peak(**kw) -> float:
+    """An import limit above every night load of the last year and below its peak load: binding, but feasible."""
+    d0 = small_inputs(**kw)
+    load = d0.load_kw.values[0, -1]
+    night = d0.yield_kw_per_kwp.values.sum(axis=0) == 0
+    return 0.5 * (float(load[night].max()) + float(load.max()))
+
+
+GRID_CASES = {
+    "demand charge only": dict(demand_charge_per_kw_month=40.0),
+    "import limit only": dict(import_limit_kw="binding"),
+    "both": dict(demand_charge_per_kw_month=40.0, import_limit_kw="binding"),
+    "both, with measures": dict(demand_charge_per_kw_month=40.0, import_limit_kw="binding", measures=True),
+    "both, with export": dict(demand_charge_per_kw_month=40.0, import_limit_kw="binding", export=True, export_price=0.3),
+    "both, with existing PV and coverage": dict(demand_charge_per_kw_month=40.0, import_limit_kw="binding", existing_kwp=300.0,
+                                                milestones=[{"name": "cover", "type": "rooftop_coverage", "year": 2025, "fraction": 0.8}]),
+}
+
+
+@pytest.mark.parametrize("pv_to_load", [0.5, 2.0])
+@pytest.mark.parametrize("name", list(GRID_CASES))
+def test_demand_charge_and_import_limit_reduced_equals_full(name, pv_to_load):
+    base = dict(n_sites=1, n_years=2, pv_to_load=pv_to_load, seed=2)
+    kw = dict(GRID_CASES[name])
+    if kw.get("import_limit_kw") == "binding":
+        kw["import_limit_kw"] = _limit_between_night_and_peak(**base)
+    d = small_inputs(**base, **kw)
+    assert not full_hour_sites(d).any()  # no battery, no hourly matching: reduced like any site
+    p = _exact(d)
+    if np.isfinite(float(d.import_limit_kw[0])):
+        assert float(p.grid_import_kw.max()) <= float(d.import_limit_kw[0]) + HOURLY_ATOL_KW
+    if "peak_import_kw" in p:  # the billed peak is the month's highest import, though most hours have no peak row
+        month = d.hour_month.values
+        for j, y in enumerate(p.year.values):
+            g = p.grid_import_kw.sel(site="s0", year=y).values
+            for mo in range(1, 13):
+                assert float(p.peak_import_kw.sel(site="s0", year=y, month=mo)) == pytest.approx(float(g[month == mo].max()), abs=HOURLY_ATOL_KW)
+
+
+GRID_SIZE_MAX_SHARE = 0.05  #: rows and columns of the reduced model as a share of the full one (demand charge + import limit)
+
+
+def test_demand_charge_and_import_limit_model_is_small():
+    base = dict(n_sites=1, n_years=3, pv_to_load=2.0, seed=2)
+    d = small_inputs(**base, demand_charge_per_kw_month=40.0, import_limit_kw=_limit_between_night_and_peak(**base))
+    sizes = {}
+    for red in (True, False):
+        pm = build_model(d, reduce=red)
+        sol, r = solve_model(pm, SolveOptions())
+        sizes[red] = (len(r.row_dual), len(r.col_value), sol.objective)
+    assert sizes[True][2] == pytest.approx(sizes[False][2], rel=OBJ_RTOL)
+    assert sizes[True][0] <= GRID_SIZE_MAX_SHARE * sizes[False][0]
+    assert sizes[True][1] <= GRID_SIZE_MAX_SHARE * sizes[False][1]
+
+
+def test_unreachable_import_limit_names_site_hour_class_and_amount():
+    d = small_inputs(n_sites=1, n_years=1, pv_to_load=2.0, demand_charge_per_kw_month=10.0, import_limit_kw=100.0)
+    night = d.yield_kw_per_kwp.values.sum(axis=0) == 0
+    with pytest.raises(InfeasiblePlanError) as ei:
+        build_model(d)
+    (name, (amount, unit, detail)), = ei.value.shortfalls.items()
+    assert "import limit" in name and "s0" in name and unit == "kW"
+    assert "zero-yield" in detail and "2024" in detail
+    assert amount == pytest.approx(float(d.load_kw.values[0, 0][night].max()) - 100.0, rel=1e-9)
+
+
 def test_demand_charge_exact_and_peaks():
     d = small_inputs(n_sites=2, n_years=1, pv_to_load=2.0, demand_charge_per_kw_month=40.0)
     p = _exact(d)
