@@ -137,7 +137,7 @@ _COSTS = tuple(_o(c.name, SY, "{cur}", f"{c.description} (undiscounted, in the y
 
 PLAN_OUTPUTS: tuple[Var, ...] = (
     _o("build_kwp", ("array", "year"), "kWp", "new PV built in the year"),
-    _o("installed_kwp", ("array", "year"), "kWp", "PV installed at the end of the year (existing + built)"),
+    _o("installed_kwp", ("array", "year"), "kWp", "PV installed and working in the year (existing and built capacity within their life)"),
     _o("pv_generated_mwh", SY, "MWh", "PV generation after degradation"),
     _o("pv_onsite_mwh", SY, "MWh", "PV used onsite (including what charges a battery)"),
     _o("curtailed_mwh", SY, "MWh", "PV curtailed (neither used nor exported)"),

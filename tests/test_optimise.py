@@ -161,3 +161,56 @@ def test_deterministic():
     _, s1, _ = _solve(d)
     _, s2, _ = _solve(d)
     assert s1.objective == s2.objective
+
+
+# --------------------------------------------------------------------------- #
+# milestones that reward curtailment: F and K hours stay contested there
+# --------------------------------------------------------------------------- #
+def test_location_peak_that_rewards_curtailing_earlier_years_is_exact():
+    """A location-based peak cannot be met with certificates; dear PV and existing capacity make curtailing the
+    existing PV in the peak year (raising the right-hand side of gross[y+1] <= gross[y]) the cheapest answer.
+    Before the fix the reduced model (no curtailment on full-use hours) called this infeasible."""
+    ms = [{"name": "peak", "type": "emissions_peak", "year": 2024, "scope2": "location"}]
+    d = small_inputs(n_sites=1, n_years=2, pv_to_load=1.0, existing_kwp=300.0, milestones=ms, seed=3, certificates=False)
+    d["capex_per_kwp"][:] *= 4
+    _, sol_r, _ = _solve(d, reduce=True)
+    _, sol_f, _ = _solve(d, reduce=False)
+    assert sol_r.objective == pytest.approx(sol_f.objective, rel=OBJ_RTOL)
+
+
+def test_certificate_milestone_above_the_grid_import_is_exact():
+    """``min_certificates_mwh`` caps certificates at the year's grid import: curtailing PV to import more can be
+    the only way to meet it (the reduced model must allow it)."""
+    d0 = small_inputs(n_sites=1, n_years=2, pv_to_load=1.0, existing_kwp=1000.0, seed=3)
+    mwh = 0.9 * 0.95 * float(d0.load_kw.isel(year=0).sum()) / 1000
+    d = small_inputs(n_sites=1, n_years=2, pv_to_load=1.0, existing_kwp=1000.0, seed=3,
+                     milestones=[{"name": "certs", "type": "min_certificates_mwh", "year": 2024, "mwh": mwh}])
+    _, sol_r, _ = _solve(d, reduce=True)
+    _, sol_f, _ = _solve(d, reduce=False)
+    assert sol_r.objective == pytest.approx(sol_f.objective, rel=OBJ_RTOL)
+
+
+@pytest.mark.slow  # the full hourly model of the example takes ~4-5 min
+def test_lead_variant_with_a_late_location_based_peak_is_exact(lead_copy):
+    """sites/lead with the peak moved to 2034 and counted location-based, no 10 GWh milestone, 2 %/yr growth:
+    the reduced model once cost 0.36 % more than the full hourly model (301.33 vs 300.25 M CNY)."""
+    import pvopt
+    from pvopt.lp.inputs import build_plan_inputs
+    from pvopt.pv.yields import simulate_yield
+    from tests.conftest import edit_yaml
+
+    def portfolio(data):
+        data["milestones"] = [m for m in data["milestones"] if m["name"] != "rooftop-pv-10GWh"]
+        for m in data["milestones"]:
+            if m["type"] == "emissions_peak":
+                m.update(year=2034, scope2="location")
+
+    edit_yaml(lead_copy / "portfolio.yaml", portfolio)
+    for f in lead_copy.glob("*.yaml"):
+        if f.name != "portfolio.yaml":
+            edit_yaml(f, lambda s: s["load"].update(growth_pct_per_year=2.0))
+    pf = pvopt.load_portfolio(lead_copy)
+    d = build_plan_inputs(pf, simulate_yield(pf))
+    _, sol_r, _ = _solve(d, reduce=True)
+    _, sol_f, _ = _solve(d, reduce=False)
+    assert sol_r.objective == pytest.approx(sol_f.objective, rel=OBJ_RTOL)

@@ -82,6 +82,72 @@ def test_battery_not_built_under_a_flat_tariff():
     assert float(p.battery_energy_kwh.max()) <= 1e-6
 
 
+def _limit_between_night_and_peak(**kw) -> float:
+    """An import limit above every night load of the last year and below its peak load: binding, but feasible."""
+    d0 = small_inputs(**kw)
+    load = d0.load_kw.values[0, -1]
+    night = d0.yield_kw_per_kwp.values.sum(axis=0) == 0
+    return 0.5 * (float(load[night].max()) + float(load.max()))
+
+
+GRID_CASES = {
+    "demand charge only": dict(demand_charge_per_kw_month=40.0),
+    "import limit only": dict(import_limit_kw="binding"),
+    "both": dict(demand_charge_per_kw_month=40.0, import_limit_kw="binding"),
+    "both, with measures": dict(demand_charge_per_kw_month=40.0, import_limit_kw="binding", measures=True),
+    "both, with export": dict(demand_charge_per_kw_month=40.0, import_limit_kw="binding", export=True, export_price=0.3),
+    "both, with existing PV and coverage": dict(demand_charge_per_kw_month=40.0, import_limit_kw="binding", existing_kwp=300.0,
+                                                milestones=[{"name": "cover", "type": "rooftop_coverage", "year": 2025, "fraction": 0.8}]),
+}
+
+
+@pytest.mark.parametrize("pv_to_load", [0.5, 2.0])
+@pytest.mark.parametrize("name", list(GRID_CASES))
+def test_demand_charge_and_import_limit_reduced_equals_full(name, pv_to_load):
+    base = dict(n_sites=1, n_years=2, pv_to_load=pv_to_load, seed=2)
+    kw = dict(GRID_CASES[name])
+    if kw.get("import_limit_kw") == "binding":
+        kw["import_limit_kw"] = _limit_between_night_and_peak(**base)
+    d = small_inputs(**base, **kw)
+    assert not full_hour_sites(d).any()  # no battery, no hourly matching: reduced like any site
+    p = _exact(d)
+    if np.isfinite(float(d.import_limit_kw[0])):
+        assert float(p.grid_import_kw.max()) <= float(d.import_limit_kw[0]) + HOURLY_ATOL_KW
+    if "peak_import_kw" in p:  # the billed peak is the month's highest import, though most hours have no peak row
+        month = d.hour_month.values
+        for j, y in enumerate(p.year.values):
+            g = p.grid_import_kw.sel(site="s0", year=y).values
+            for mo in range(1, 13):
+                assert float(p.peak_import_kw.sel(site="s0", year=y, month=mo)) == pytest.approx(float(g[month == mo].max()), abs=HOURLY_ATOL_KW)
+
+
+GRID_SIZE_MAX_SHARE = 0.05  #: rows and columns of the reduced model as a share of the full one (demand charge + import limit)
+
+
+def test_demand_charge_and_import_limit_model_is_small():
+    base = dict(n_sites=1, n_years=3, pv_to_load=2.0, seed=2)
+    d = small_inputs(**base, demand_charge_per_kw_month=40.0, import_limit_kw=_limit_between_night_and_peak(**base))
+    sizes = {}
+    for red in (True, False):
+        pm = build_model(d, reduce=red)
+        sol, r = solve_model(pm, SolveOptions())
+        sizes[red] = (len(r.row_dual), len(r.col_value), sol.objective)
+    assert sizes[True][2] == pytest.approx(sizes[False][2], rel=OBJ_RTOL)
+    assert sizes[True][0] <= GRID_SIZE_MAX_SHARE * sizes[False][0]
+    assert sizes[True][1] <= GRID_SIZE_MAX_SHARE * sizes[False][1]
+
+
+def test_unreachable_import_limit_names_site_hour_class_and_amount():
+    d = small_inputs(n_sites=1, n_years=1, pv_to_load=2.0, demand_charge_per_kw_month=10.0, import_limit_kw=100.0)
+    night = d.yield_kw_per_kwp.values.sum(axis=0) == 0
+    with pytest.raises(InfeasiblePlanError) as ei:
+        build_model(d)
+    (name, (amount, unit, detail)), = ei.value.shortfalls.items()
+    assert "import limit" in name and "s0" in name and unit == "kW"
+    assert "zero-yield" in detail and "2024" in detail
+    assert amount == pytest.approx(float(d.load_kw.values[0, 0][night].max()) - 100.0, rel=1e-9)
+
+
 def test_demand_charge_exact_and_peaks():
     d = small_inputs(n_sites=2, n_years=1, pv_to_load=2.0, demand_charge_per_kw_month=40.0)
     p = _exact(d)
@@ -177,3 +243,58 @@ def test_report_shows_matching_measures_batteries_and_peaks(tmp_path):
     assert b["energy_kwh"].iloc[0] == pytest.approx(float(p.battery_energy_kwh.sum()), rel=1e-9)
     html = files.html.read_text(encoding="utf-8")
     assert "hour-by-hour" in html and "Batteries" in html and "Demand-charge peaks" in html
+
+
+# --------------------------------------------------------------------------- #
+# asset lives: vintage windows (an asset built in v works in v .. v+L-1)
+# --------------------------------------------------------------------------- #
+def test_measure_with_a_three_year_life_is_adopted_again_and_paid_twice():
+    d = small_inputs(n_sites=1, n_years=5, pv_to_load=1.0, measures=True)
+    d["measure_lifetime_years"][:] = 3
+    p = _exact(d)
+    led = p.sel(measure="s0/led")
+    # the LED measure pays back: adopted in 2024, works 2024-2026, adopted again in 2027
+    assert led.measure_new_fraction.values.tolist() == pytest.approx([1.0, 0.0, 0.0, 1.0, 0.0], abs=1e-6)
+    assert float(led.measure_adopted_fraction.min()) == pytest.approx(1.0, abs=1e-6)
+    cap = float(d.measure_capex.sel(measure="s0/led"))
+    cost = p.measure_cost.sel(site="s0").values
+    assert cost[0] >= cap * (1 - ENERGY_RTOL) and cost[3] >= cap * (1 - ENERGY_RTOL)  # paid twice
+    # salvage: the 2027 vintage has 1 of its 3 years left after 2028 (plus the PV's own salvage)
+    df_end = (1 + float(d.discount_rate)) ** -5.0
+    pv_share = np.clip(25.0 - (5 - np.arange(5)), 0, None) / 25.0
+    pv_salvage = float((p.capex_cost.sel(site="s0").values * pv_share).sum()) * df_end
+    assert float(p.salvage_value) - pv_salvage == pytest.approx(cap / 3.0 * df_end, rel=1e-6)
+
+
+def test_measure_that_does_not_pay_back_again_stops_after_its_life():
+    d = small_inputs(n_sites=1, n_years=4, pv_to_load=1.0, measures=True)
+    d["measure_lifetime_years"][:] = 2
+    d["measure_capex"].loc["s0/led"] = d["measure_capex"].sel(measure="s0/led") * 1.2  # pays back only with salvage at the end
+    p = _exact(d)
+    frac = p.measure_adopted_fraction.sel(measure="s0/led").values
+    new = p.measure_new_fraction.sel(measure="s0/led").values
+    # whatever is adopted works exactly two years: the fraction in place is the last two years' adoptions
+    assert frac == pytest.approx(new + np.concatenate([[0.0], new[:-1]]), abs=1e-6)
+
+
+def test_pv_stops_after_its_life():
+    d = small_inputs(n_sites=1, n_years=3, pv_to_load=2.0, existing_kwp=300.0,
+                     milestones=[{"name": "pv", "type": "min_portfolio_kwp", "year": 2024, "kwp": 500.0}])
+    d.attrs["lifetime_years"] = 3  # existing PV (built 2022) works 2022-2024 and retires in 2025
+    p = _exact(d)
+    inst = p.installed_kwp.values
+    alive = np.array([300.0, 0.0, 0.0])
+    assert inst == pytest.approx(alive[None, :] + np.cumsum(p.build_kwp.values, axis=1), abs=1e-6)
+    assert (inst.sum(axis=0) >= 500.0 - 1e-6).all()  # the capacity milestone holds after the retirement
+    assert (inst <= d.max_kwp.values[:, None] + 1e-6).all()
+
+
+def test_battery_stops_after_its_life():
+    d = small_inputs(n_sites=1, n_years=2, pv_to_load=2.5, battery_sites=(0,), battery_capex_per_kwh=20.0)
+    d["battery_lifetime_years"][:] = 1
+    d["battery_power_capex_per_kw"][:] = 10.0
+    _, _, p = _plan(d)  # battery sites keep every hour: reduced == full by construction
+    e = p.battery_energy_kwh.values[0]
+    capex = p.battery_cost.sel(site="s0").values - 5.0 * e  # less O&M
+    assert e[0] > 0 and e[1] > 0  # cheap storage is built, and rebuilt after its one-year life
+    assert capex[1] == pytest.approx(20.0 * e[1] + 10.0 * float(p.battery_power_kw.values[0, 1]), rel=1e-6)

@@ -382,9 +382,14 @@ class ExportPolicy(_Model):
 class GridConnection(_Model):
     """Grid connection limits and the capacity part of a two-part tariff."""
 
-    import_limit_kw: float | None = Field(default=None, gt=0, description="most the site may draw from the grid [kW]; none = unlimited")
+    import_limit_kw: float | None = Field(
+        default=None, gt=0, description="most the site may draw from the grid in any hour [kW]; none = unlimited. Without a battery the site "
+        "keeps its exact hour reductions (rows only for hours that could exceed it); if some hour's load cannot be brought under "
+        "it even with every array full, the plan stops naming the site, the hour and the amount"
+    )
     demand_charge_per_kw_month: float = Field(
-        default=0.0, ge=0, description="two-part tariff: charge on each month's peak grid import [currency/kW/month]"
+        default=0.0, ge=0, description="two-part tariff: charge on each month's peak grid import [currency/kW/month]; without a battery "
+        "only hours that can set a month's peak get a row, so the site stays small"
     )
     source: str | None = None
 
@@ -399,7 +404,8 @@ class BatteryOption(_Model):
     max_energy_kwh: float = Field(gt=0, description="largest energy capacity that fits [kWh]")
     max_power_kw: float = Field(gt=0, description="largest converter power [kW]")
     min_duration_h: float = Field(0.5, gt=0, description="energy/power ratio at least this [h]")
-    lifetime_years: int = Field(12, ge=1, le=40, description="economic life for the salvage value [yr]")
+    lifetime_years: int = Field(12, ge=1, le=40, description="life [yr]: energy and power built in year v work in v .. v+L-1, "
+                                "then must be rebuilt (paid again) or are gone; life left after the horizon is salvage")
     available_from: int | None = Field(None, description="first year it can be built; default the first planning year")
     source: str | None = None
 
@@ -416,7 +422,8 @@ class Measure(_Model):
     type: Literal["efficiency", "electrification"]
     capex: float = Field(ge=0, description="cost at full size [currency]")
     om_per_year: float = Field(0.0, ge=0, description="O&M at full size [currency/yr]")
-    lifetime_years: int = Field(15, ge=1, le=50, description="economic life for the salvage value [yr]")
+    lifetime_years: int = Field(15, ge=1, le=50, description="life [yr]: a share adopted in year v works in v .. v+L-1, "
+                                "then must be adopted again (paid again) or its effect stops; life left after the horizon is salvage")
     annual_mwh: float = Field(ge=0, description="electricity saved (efficiency) or added (electrification) at full size [MWh/yr]")
     scope1_removed_tco2e: float = Field(0.0, ge=0, description="Scope 1 removed at full size [tCO2e/yr] (electrification)")
     shape: Literal["flat", "load", "daytime"] = Field(
@@ -523,7 +530,9 @@ class PVCosts(_Model):
 
     capex_per_kwp: dict[Literal["rooftop", "carport"], YearSeries] = Field(description="installed cost [currency/kWp] by kind and year")
     om_per_kwp_year: dict[Literal["rooftop", "carport"], YearSeries] = Field(description="O&M [currency/kWp/yr] by kind")
-    lifetime_years: int = Field(25, ge=1, le=60, description="PV economic lifetime [yr], for the salvage value")
+    lifetime_years: int = Field(25, ge=1, le=60, description="PV life [yr]: kWp built in year v work in v .. v+L-1 and existing kWp "
+                                "until existing_year+L-1, then are rebuilt (a new build, paid again) or gone; life left after the "
+                                "horizon is salvage")
     source: str | None = None
 
     @field_validator("capex_per_kwp", "om_per_kwp_year")
@@ -607,15 +616,25 @@ class MinCertificates(_Milestone):
 
     type: Literal["min_certificates_mwh"]
     year: int
-    mwh: float = Field(gt=0, description="[MWh]")
+    mwh: float = Field(gt=0, description="[MWh]; certificates cannot exceed the grid import, so the plan may curtail PV in "
+                       "``year`` to import enough (every PV hour of that year stays free to do so)")
 
 
 class EmissionsPeak(_Milestone):
-    """Gross Scope 1+2 (market-based by default) non-increasing from ``year`` on."""
+    """Gross Scope 1+2 (market-based by default) non-increasing from ``year`` on.
+
+    Rows ``gross[y+1] <= gross[y]`` for every ``y >= year``: a higher ``gross[y]`` loosens them,
+    so the plan may curtail PV (import more) in ``year .. last-1`` when that is cheaper than
+    cutting later emissions; the exact reductions keep those years' PV hours free to do so.
+    """
 
     type: Literal["emissions_peak"]
     year: int
-    scope2: Literal["market", "location"] = "market"
+    scope2: Literal["market", "location"] = Field(
+        "market", description="Scope 2 basis of the peak: market (certificates count) or location (grid factor; only PV, "
+        "measures and curtailment move it). Either way the years year .. last-1 keep every PV hour free to curtail, "
+        "so the reduced model equals the full hourly one"
+    )
 
 
 class Neutrality(_Milestone):

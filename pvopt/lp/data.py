@@ -10,7 +10,8 @@ import xarray as xr
 from pyomo.core.expr.numeric_expr import LinearExpression
 
 
-__all__ = ['lin', 'discount_factors', 'kind_index', 'degradation_factor', 'existing_effective_kwp', 'profile_index', 'milestones_of', 'optional', 'measures_of_site']
+__all__ = ['lin', 'discount_factors', 'kind_index', 'vintage_window', 'pv_life_years', 'existing_alive_kwp', 'pv_retirement_years',
+           'degradation_factor', 'existing_effective_kwp', 'profile_index', 'milestones_of', 'optional', 'measures_of_site']
 
 
 def lin(coefs: list[float], vars_: list[Any], const: float = 0.0) -> LinearExpression:
@@ -28,21 +29,54 @@ def kind_index(d: xr.Dataset) -> np.ndarray:
     return np.array([kinds.index(k) for k in d["array_kind"].values], dtype=int)
 
 
+def vintage_window(life: float, n_y: int) -> np.ndarray:
+    """``W[y, v]`` = 1 when an asset of ``life`` years built in year index ``v`` works in year index ``y``
+    (``v ≤ y ≤ v + life − 1``), else 0."""
+    age = np.arange(n_y)[:, None] - np.arange(n_y)[None, :]
+    return ((age >= 0) & (age < life)).astype(float)
+
+
+def pv_life_years(d: xr.Dataset) -> float:
+    """PV life ``L`` [years] (Dataset attribute ``lifetime_years``)."""
+    return float(d.attrs["lifetime_years"])
+
+
+def _existing_age(d: xr.Dataset) -> np.ndarray:
+    """``[a, y]`` age of existing capacity (built in ``existing_year``; the first planning year when unknown)."""
+    years = d["year"].values
+    ey = d["existing_year"].values
+    return np.clip(years[None, :] - np.where(ey < 0, years[0], ey)[:, None], 0, None)
+
+
+def existing_alive_kwp(d: xr.Dataset) -> np.ndarray:
+    """``[a, y]`` existing kWp still within its life ``L`` in year ``y`` (0 once retired)."""
+    return d["existing_kwp"].values[:, None] * (_existing_age(d) < pv_life_years(d))
+
+
+def pv_retirement_years(d: xr.Dataset) -> np.ndarray:
+    """``[a, y]`` True where some PV of array ``a`` that worked in year ``y−1`` is retired in year ``y``
+    (existing capacity or a vintage reaching its life ``L``); installed capacity can only fall there."""
+    n_y = d.sizes["year"]
+    alive = existing_alive_kwp(d)
+    out = np.zeros_like(alive, dtype=bool)
+    out[:, 1:] = alive[:, 1:] < alive[:, :-1]
+    L = pv_life_years(d)
+    out[:, np.arange(n_y) >= L] = True  # the vintage built L years earlier retires
+    return out
+
+
 def degradation_factor(d: xr.Dataset) -> np.ndarray:
-    """``f[a, y, v]``: output of 1 kWp built in year ``v`` during year ``y`` (0 if ``v > y``)."""
+    """``f[a, y, v]``: output of 1 kWp built in year ``v`` during year ``y`` (0 if ``v > y`` or ``y ≥ v + L``)."""
     years = d["year"].values
     deg = d["degradation_per_year"].values
     age = years[:, None] - years[None, :]
     f = (1.0 - deg[:, None, None]) ** np.clip(age, 0, None)[None, :, :]
-    return np.where(age[None, :, :] >= 0, f, 0.0)
+    return f * vintage_window(pv_life_years(d), len(years))[None, :, :]
 
 
 def existing_effective_kwp(d: xr.Dataset) -> np.ndarray:
-    """``[a, y]`` effective kWp of existing capacity after degradation."""
-    years = d["year"].values
-    ey = d["existing_year"].values
-    age = np.clip(years[None, :] - np.where(ey < 0, years[0], ey)[:, None], 0, None)
-    return d["existing_kwp"].values[:, None] * (1.0 - d["degradation_per_year"].values[:, None]) ** age
+    """``[a, y]`` effective kWp of existing capacity after degradation (0 after its life ``L``)."""
+    return existing_alive_kwp(d) * (1.0 - d["degradation_per_year"].values[:, None]) ** _existing_age(d)
 
 
 def profile_index(d: xr.Dataset) -> tuple[list[list[int]], np.ndarray]:

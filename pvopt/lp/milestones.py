@@ -17,7 +17,7 @@ import pyomo.environ as pyo
 import xarray as xr
 
 from pvopt.errors import InfeasiblePlanError, InputIssue, PortfolioError
-from pvopt.lp.data import kind_index, milestones_of
+from pvopt.lp.data import kind_index, milestones_of, pv_retirement_years
 from pvopt.milestones import MILESTONE_TYPES, baseline_tco2e
 
 __all__ = ["ELASTIC_PENALTY", "MilestoneRows", "MilestoneContext", "MILESTONE_ROWS", "define_milestones"]
@@ -66,16 +66,26 @@ class MilestoneContext:
         return self.years.index(ms["year"]) if ms.get("year") is not None else 0
 
 
+def _capacity_years(c: MilestoneContext, ms: dict, arrays: Any) -> list[int]:
+    """Year indices of a capacity milestone's rows: ``Y`` and every later year in which some PV of
+    ``arrays`` retires (between retirements working capacity never falls, so the rows hold for every ``y ≥ Y``)."""
+    retire = pv_retirement_years(c.d)[np.asarray(arrays, dtype=int)].any(axis=0)
+    j0 = c.j0(ms)
+    return [j0] + [j for j in range(j0 + 1, len(c.years)) if retire[j]]
+
+
 def _min_portfolio_kwp(c: MilestoneContext, ms: dict, mr: MilestoneRows) -> None:
-    """``Σ_a inst[a,Y] ≥ kwp`` (inst never falls, so later years follow)."""
-    c.add(mr, ms["year"], sum(c.m.inst[a, c.j0(ms)] for a in c.m.A), float(ms["kwp"]))
+    """``Σ_a inst[a,y] ≥ kwp`` for ``y = Y`` and every later year in which capacity retires (so for all ``y ≥ Y``)."""
+    for j in _capacity_years(c, ms, list(c.m.A)):
+        c.add(mr, c.years[j], sum(c.m.inst[a, j] for a in c.m.A), float(ms["kwp"]))
 
 
 def _rooftop_coverage(c: MilestoneContext, ms: dict, mr: MilestoneRows) -> None:
-    """``inst[a,Y] ≥ f·max_kwp[a]`` for every rooftop array."""
+    """``inst[a,y] ≥ f·max_kwp[a]`` for every rooftop array, ``y = Y`` and later years in which its capacity retires."""
     maxk = c.d["max_kwp"].values
     for a in np.where(c.d["array_kind"].values == "rooftop")[0]:
-        c.add(mr, ms["year"], c.m.inst[int(a), c.j0(ms)], float(ms["fraction"] * maxk[a]))
+        for j in _capacity_years(c, ms, [a]):
+            c.add(mr, c.years[j], c.m.inst[int(a), j], float(ms["fraction"] * maxk[a]))
 
 
 def _min_pv_onsite_mwh(c: MilestoneContext, ms: dict, mr: MilestoneRows) -> None:

@@ -6,7 +6,7 @@ import numpy as np
 import pyomo.environ as pyo
 import xarray as xr
 
-from pvopt.lp.data import discount_factors, kind_index, lin, optional
+from pvopt.lp.data import discount_factors, existing_alive_kwp, kind_index, lin, optional, vintage_window
 from pvopt.lp.milestones import ELASTIC_PENALTY, MilestoneRows
 
 __all__ = ['salvage_share', 'define_objective']
@@ -23,7 +23,9 @@ def define_objective(m: pyo.ConcreteModel, d: xr.Dataset, mrows: dict[str, Miles
     ``NPC = Σ_y df_y·(Σ_a capex·build + Σ_a om·inst + energy_cost + demand_charge·Σ_month peak − export_revenue
     + Σ_c price_c·cert + offset_price·offsets + measure and battery capex and O&M) − salvage``,
     ``df_y = (1+r)^{-(y-y0)}``; salvage of an asset built in year v: ``capex·max(0, L − (y_last − v + 1))/L·df_{y_last+1}``
-    (straight-line value of the life left after the horizon). O&M of an asset runs from its build year to the horizon's end.
+    (straight-line value of the life left after the horizon). An asset of life ``L`` built in year v works, and pays
+    O&M, in years ``v … min(v+L−1, y_last)`` (after that it is rebuilt by a new build, or gone); existing PV pays O&M
+    while it is within its life.
     """
     df = discount_factors(d)
     n_y = len(df)
@@ -35,27 +37,29 @@ def define_objective(m: pyo.ConcreteModel, d: xr.Dataset, mrows: dict[str, Miles
     cp = d["certificate_price_per_mwh"].values
     op = np.nan_to_num(d["offset_price_per_tco2e"].values)
     df_end = (1.0 + r) ** -float(n_y)
-    om_from = lambda rate, v: float(sum(df[y] * rate for y in range(v, n_y)))  # noqa: E731
+    om_from = lambda rate, v, life: float(sum(df[y] * rate for y in range(v, min(n_y, v + int(np.ceil(life))))))  # noqa: E731
+    W = vintage_window(L, n_y)
+    alive = existing_alive_kwp(d)
     coefs, vars_ = [], []
     const = 0.0
     for a in m.A:
         k = kinds[a]
         for v in m.Y:
             salvage = capex[k, v] * salvage_share(L, n_y, v) * df_end
-            om_pv = float(sum(df[y] * om[k, y] for y in range(v, n_y)))
+            om_pv = float(sum(df[y] * om[k, y] for y in range(v, n_y) if W[y, v]))
             coefs.append(float(df[v] * capex[k, v] + om_pv - salvage))
             vars_.append(m.build[a, v])
-        const += float(sum(df[y] * om[k, y] for y in range(n_y))) * float(d["existing_kwp"].values[a])
+        const += float(sum(df[y] * om[k, y] * alive[a, y] for y in range(n_y)))
     for k in m.M:
         cap, omy, life = (float(d[n].values[k]) for n in ("measure_capex", "measure_om_per_year", "measure_lifetime_years"))
         for v in m.Y:
-            coefs.append(float(df[v] * cap + om_from(omy, v) - cap * salvage_share(life, n_y, v) * df_end))
+            coefs.append(float(df[v] * cap + om_from(omy, v, life) - cap * salvage_share(life, n_y, v) * df_end))
             vars_.append(m.madopt[k, v])
     for k in m.B:
         ec, pc, omk, life = (float(d[n].values[k]) for n in ("battery_energy_capex_per_kwh", "battery_power_capex_per_kw", "battery_om_per_kwh_year", "battery_lifetime_years"))
         for v in m.Y:
             sv = salvage_share(life, n_y, v) * df_end
-            coefs += [float(df[v] * ec + om_from(omk, v) - ec * sv), float(df[v] * pc - pc * sv)]
+            coefs += [float(df[v] * ec + om_from(omk, v, life) - ec * sv), float(df[v] * pc - pc * sv)]
             vars_ += [m.bE_build[k, v], m.bP_build[k, v]]
     for i in m.S:
         for j in m.Y:

@@ -15,23 +15,28 @@ For each site ``s`` and year ``y`` every hour falls in one class:
   (and ``export[k]`` where export is allowed) and one row
   ``pv[k] + export[k] ≤ Σ_g yield[g,t]·EG[g,y]``.
 
-Sites with a battery, a demand charge, an import limit or hourly matching keep
-every hour (:func:`full_hour_sites`); ``reduce=False`` keeps every hour everywhere."""
+Sites with a battery or hourly matching keep every hour (:func:`full_hour_sites`);
+``reduce=False`` keeps every hour everywhere. Demand charges and import limits are
+reduced too: their rows are pruned to the hours that can bind (:func:`hour_bounds`,
+:func:`nondominated`)."""
 
 from __future__ import annotations
 
 import numpy as np
 import xarray as xr
 
-from pvopt.lp.data import existing_effective_kwp, measures_of_site, milestones_of, optional, profile_index
+from pvopt.constants import HOURS_PER_YEAR
+from pvopt.errors import InfeasiblePlanError
+from pvopt.lp.data import existing_alive_kwp, existing_effective_kwp, pv_life_years, measures_of_site, milestones_of, optional, profile_index
 
-__all__ = ['coverage_lower_bound', 'full_hour_sites', 'load_bounds', 'classify_hours']
+__all__ = ['coverage_lower_bound', 'full_hour_sites', 'load_bounds', 'curtailment_years', 'classify_hours', 'zero_hours',
+           'hour_bounds', 'nondominated', 'check_import_limit']
 
 
 def coverage_lower_bound(d: xr.Dataset) -> np.ndarray:
     """``[a, y]`` lower bound on installed kWp implied by rooftop-coverage milestones."""
     years = list(d["year"].values)
-    lb = np.repeat(d["existing_kwp"].values[:, None], len(years), axis=1).astype(float)
+    lb = existing_alive_kwp(d).astype(float)
     roof = d["array_kind"].values == "rooftop"
     for ms in milestones_of(d):
         if ms["type"] == "rooftop_coverage":
@@ -41,15 +46,40 @@ def coverage_lower_bound(d: xr.Dataset) -> np.ndarray:
     return lb
 
 
+def curtailment_years(d: xr.Dataset) -> np.ndarray:
+    """``[y]`` True where a milestone row could reward *more* grid import (less onsite PV) in year ``y``.
+
+    * ``emissions_peak`` from year ``Y``: every year ``y`` with ``Y ≤ y < y_last`` is on the
+      right-hand side of a row ``gross[y+1] ≤ gross[y]``; a higher ``gross[y]`` loosens it
+      (location- or market-based: grid import raises both);
+    * ``min_certificates_mwh`` in year ``Y``: certificates are capped by the grid import of ``Y``.
+
+    No other milestone row gains from more grid import (neutrality, offsets and the capacity
+    rows either lose or do not see it). In these years F and K hours stay contested, so the
+    reduced model may curtail exactly as the full one can.
+    """
+    years = [int(y) for y in d["year"].values]
+    out = np.zeros(len(years), dtype=bool)
+    for ms in milestones_of(d):
+        j0 = years.index(ms["year"]) if ms.get("year") in years else 0
+        if ms["type"] == "emissions_peak":
+            out[j0 : len(years) - 1] = True
+        elif ms["type"] == "min_certificates_mwh":
+            out[j0] = True
+    return out
+
+
 def full_hour_sites(d: xr.Dataset) -> np.ndarray:
-    """Sites that need every hour modelled: a battery, a demand charge, an import limit, or hourly matching."""
+    """Sites that need every hour modelled: a battery, or hourly matching (every site).
+
+    Demand charges and import limits do not: their hourly rows are affine in the capacities
+    on zero and full-use hours, constant on covered hours, and pruned to the hours that can bind
+    (:mod:`pvopt.lp.rows`, ``define_peak_rows`` and ``define_import_limit_rows``)."""
     n_s = d.sizes["site"]
     sites = list(d["site"].values)
     full = np.zeros(n_s, dtype=bool)
     for s in optional(d, "battery_site", []):
         full[sites.index(s)] = True
-    full |= optional(d, "demand_charge_per_kw_month", np.zeros(n_s)) > 0
-    full |= np.isfinite(optional(d, "import_limit_kw", np.full(n_s, np.nan)))
     if d.attrs.get("scope2_matching", "annual") == "hourly":
         full[:] = True
     return full
@@ -82,9 +112,12 @@ def classify_hours(d: xr.Dataset, *, reduce: bool, use_milestone_bounds: bool = 
     full_sites = full_hour_sites(d)
     out = {}
     if reduce:
-        lb_inst = coverage_lower_bound(d) if use_milestone_bounds else np.repeat(d["existing_kwp"].values[:, None], n_y, axis=1)
+        alive = existing_alive_kwp(d)
+        lb_inst = coverage_lower_bound(d) if use_milestone_bounds else alive
+        age_max = np.minimum(np.arange(n_y), pv_life_years(d) - 1)  # oldest working vintage
         exist_eff = existing_effective_kwp(d)
         deg = d["degradation_per_year"].values
+        curtail = curtailment_years(d)
     for i, profs in enumerate(per_site):
         if not reduce or full_sites[i]:
             for j in range(n_y):
@@ -96,17 +129,79 @@ def classify_hours(d: xr.Dataset, *, reduce: bool, use_milestone_bounds: bool = 
         any_yield = (y_site > 0).any(axis=0) if profs else np.zeros(len(hours), bool)
         for j in range(n_y):
             L_min, L_max = load_bounds(d, i, j)
-            no_gain = (~exp_ok[i]) | (exp_[i, j] <= imp[i, j])
-            no_export_value = (~exp_ok[i]) | (exp_[i, j] <= 0)
+            # F and K assume onsite use is never worse than curtailment: imports cost (price >= 0) and no milestone
+            # rewards more import in year j (curtailment_years)
+            paid = (imp[i, j] >= 0) & (not curtail[j])
+            no_gain = ((~exp_ok[i]) | (exp_[i, j] <= imp[i, j])) & paid
+            no_export_value = ((~exp_ok[i]) | (exp_[i, j] <= 0)) & paid
             # lower bound of effective capacity per profile in year j
             eg_min = np.zeros(len(profs))
             for gi, g in enumerate(profs):
                 a = np.where(arr_prof == g)[0]
-                new_lb = np.clip(lb_inst[a, j] - d["existing_kwp"].values[a], 0, None)
-                eg_min[gi] = float((exist_eff[a, j] + new_lb * (1.0 - deg[a]) ** j).sum())
+                new_lb = np.clip(lb_inst[a, j] - alive[a, j], 0, None)
+                eg_min[gi] = float((exist_eff[a, j] + new_lb * (1.0 - deg[a]) ** age_max[j]).sum())
             gmin = eg_min @ y_site if profs else np.zeros(len(hours))
             full = any_yield & (gmax <= L_min) & no_gain
             covered = any_yield & ~full & (gmin >= L_max) & no_export_value
             contested = any_yield & ~full & ~covered
             out[(i, j)] = (hours[full], hours[covered], hours[contested])
     return out
+
+
+def zero_hours(b) -> np.ndarray:
+    """Hours of a site-year block in class Z (no yield): those in none of full, covered, contested."""
+    mask = np.ones(HOURS_PER_YEAR, dtype=bool)
+    mask[np.concatenate([b.full, b.covered, b.contested])] = False
+    return np.where(mask)[0]
+
+
+def hour_bounds(d: xr.Dataset, i: int, j: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per hour of site ``i``, year ``j``: least and most load over the measures [kW], and least and most
+    PV generation (existing capacity after degradation and life; every array at ``max_kwp``) [kW].
+
+    Every feasible plan has ``max(0, L_min − g_max) ≤ grid ≤ L_max − g_min`` on full-use and zero hours.
+    """
+    per_site, arr_prof = profile_index(d)
+    profs = per_site[i]
+    ymat = d["yield_kw_per_kwp"].values[profs]
+    L_min, L_max = load_bounds(d, i, j)
+    ee = existing_effective_kwp(d)[:, j]
+    maxk = d["max_kwp"].values
+    g_min = np.array([ee[arr_prof == g].sum() for g in profs]) @ ymat if profs else np.zeros(HOURS_PER_YEAR)
+    g_max = np.array([maxk[arr_prof == g].sum() for g in profs]) @ ymat if profs else np.zeros(HOURS_PER_YEAR)
+    return np.broadcast_to(L_min, (HOURS_PER_YEAR,)), np.broadcast_to(L_max, (HOURS_PER_YEAR,)), g_min, g_max
+
+
+def nondominated(X: np.ndarray) -> np.ndarray:
+    """Indices of the rows of ``X`` (hours × features, larger = more grid import) that no other row
+    dominates (``X[u] ≥ X[t]`` everywhere; of equal rows the first is kept)."""
+    n = len(X)
+    if n <= 1:
+        return np.arange(n)
+    ge = (X[None, :, :] >= X[:, None, :]).all(axis=2)  # ge[t, u]: u at least t everywhere
+    eq = (X[None, :, :] == X[:, None, :]).all(axis=2)
+    idx = np.arange(n)
+    dom = ge & (~eq | (idx[None, :] < idx[:, None]))
+    np.fill_diagonal(dom, False)
+    return np.where(~dom.any(axis=1))[0]
+
+
+def check_import_limit(d: xr.Dataset, i: int, j: int, b) -> None:
+    """Raise :class:`InfeasiblePlanError` when some hour of a reduced site-year cannot keep its grid
+    import within the import limit even with every array at ``max_kwp``, every saving measure in full
+    and no electrification (the least possible import ``L_min − g_max``), naming the hour's class."""
+    lim = optional(d, "import_limit_kw", np.full(d.sizes["site"], np.nan))[i]
+    if not np.isfinite(lim):
+        return
+    L_min, _, _, g_max = hour_bounds(d, i, j)
+    need = np.clip(L_min - g_max, 0, None)
+    over = need - lim
+    t = int(np.argmax(over))
+    if over[t] <= 1e-9 * max(1.0, abs(lim)):
+        return
+    cls = "zero-yield (night)" if t in set(zero_hours(b).tolist()) else "full-use" if t in set(b.full.tolist()) else "contested"
+    site, year = str(d["site"].values[i]), int(d["year"].values[j])
+    raise InfeasiblePlanError({f"import limit of site '{site}'": (
+        float(over[t]), "kW",
+        f"{cls} hour {t} of {year}: least possible grid import {need[t]:,.1f} kW is above the import limit {lim:,.1f} kW "
+        f"({int((over > 1e-9 * max(1.0, abs(lim))).sum())} hours of {year} cannot meet it)")})

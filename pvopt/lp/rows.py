@@ -23,12 +23,13 @@ from pyomo.core.base.matrix_constraint import MatrixConstraint
 
 from pvopt.constants import HOURS_PER_YEAR, KWH_PER_MWH
 from pvopt.lp.data import lin, measures_of_site, optional, profile_index
+from pvopt.lp.reductions import hour_bounds, nondominated, zero_hours
 from pvopt.lp.variables import SiteYearBlock
 
 __all__ = ["Coo", "Columns", "RowFamilies", "rows_component", "define_rows", "FAMILIES"]
 
 #: Row families in the order they are added to the model (``<family>_rows`` components).
-FAMILIES = ("gen", "pv_load", "balance", "soc", "power", "energy", "peak", "match", "pool", "annual")
+FAMILIES = ("gen", "pv_load", "balance", "soc", "power", "energy", "peak", "limit", "match", "pool", "annual")
 HOURLY_VARS = ("pv", "ex", "grid", "bc", "bd", "soc", "matched")
 ANNUAL_VARS = ("onsite_mwh", "grid_mwh", "energy_cost", "export_mwh", "export_revenue", "cert_total")
 
@@ -244,19 +245,111 @@ def define_battery_rows(fam: RowFamilies, cols: Columns, d: xr.Dataset, blocks: 
         fam.coo["energy"].add(r, cols.sy("bE", b.battery, j), -1.0)
 
 
+def _hour_terms(d: xr.Dataset, i: int, j: int, hours: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[int], list[int]]:
+    """Yield ``[g, t]`` and measure load change ``Δ[μ, t]`` of ``hours``, with the site's profiles and measures."""
+    per_site, _ = profile_index(d)
+    ms = list(measures_of_site(d, i))
+    delta = optional(d, "measure_delta_kw", None)
+    y = d["yield_kw_per_kwp"].values[per_site[i]][:, hours]
+    dl = delta[ms, j][:, hours] if ms else np.zeros((0, len(hours)))
+    return y, dl, per_site[i], ms
+
+
+def _affine_grid_rows(fam: RowFamilies, cols: Columns, family: str, d: xr.Dataset, i: int, j: int, hours: np.ndarray,
+                      pv: np.ndarray | None, rhs_plus: np.ndarray) -> np.ndarray:
+    """Rows ``grid_t(x) ≤ rhs_plus_t`` with ``grid_t = load_t + Σ_μ Δ·frac − Σ_g yield·EG`` (zero and full-use
+    hours) or ``load_t + Σ_μ Δ·frac − pv_k`` (contested hours, ``pv`` their columns); returns the row indices."""
+    load = d["load_kw"].values[i, j, hours]
+    r = fam.rows(family, len(hours), None, (rhs_plus - load).tolist())
+    c = fam.coo[family]
+    y, dl, profs, ms = _hour_terms(d, i, j, hours)
+    if pv is not None:
+        c.add(r, pv, -1.0)
+    else:
+        for gi, g in enumerate(profs):
+            c.add(r, cols.sy("eg", g, j), -y[gi])
+    for mi, k in enumerate(ms):
+        c.add(r, cols.sy("mfrac", k, j), dl[mi])
+    return r
+
+
+def _binding_hours(d: xr.Dataset, i: int, j: int, hours: np.ndarray, floor: float) -> np.ndarray:
+    """Of the zero and full-use ``hours``, those whose import can exceed ``floor`` and that no other such hour
+    dominates (no less load, no more yield, no smaller measure load change: its import is never lower)."""
+    _, L_max, g_min, _ = hour_bounds(d, i, j)
+    hours = hours[L_max[hours] - g_min[hours] > floor]
+    y, dl, _, _ = _hour_terms(d, i, j, hours)
+    X = np.column_stack([d["load_kw"].values[i, j, hours], -y.T, dl.T])
+    return hours[nondominated(X)]
+
+
+def _reduced_peak_rows(fam: RowFamilies, cols: Columns, d: xr.Dataset, b: SiteYearBlock, i: int, j: int) -> None:
+    """Peak rows of a reduced site-year, per month: zero and full-use hours that can set the peak (those that
+    can exceed the least import some such hour must have, and are not dominated), and contested hours whose
+    most load exceeds that least import. Covered hours import nothing."""
+    month = optional(d, "hour_month", np.repeat(np.arange(1, 13), 730))
+    L_min, L_max, _, g_max = hour_bounds(d, i, j)
+    det = np.sort(np.concatenate([zero_hours(b), b.full]))
+    for mo in range(12):
+        dm = det[month[det] == mo + 1]
+        cm = np.where(month[b.contested] == mo + 1)[0]
+        floor = float((L_min[dm] - g_max[dm]).max()) if len(dm) else 0.0
+        peak = cols.peak_col[(i, j, mo)]
+        keep = _binding_hours(d, i, j, dm, floor - 1e-9) if len(dm) else dm
+        if len(dm) and not len(keep):
+            keep = dm[[int(np.argmax(L_min[dm] - g_max[dm]))]]
+        if len(keep):
+            fam.coo["peak"].add(_affine_grid_rows(fam, cols, "peak", d, i, j, keep, None, np.zeros(len(keep))), peak, -1.0)
+        cm = cm[L_max[b.contested[cm]] > floor]
+        if len(cm):
+            r = _affine_grid_rows(fam, cols, "peak", d, i, j, b.contested[cm], cols.hourly("pv", b.pv_first, len(b.contested))[cm], np.zeros(len(cm)))
+            fam.coo["peak"].add(r, peak, -1.0)
+
+
 def define_peak_rows(fam: RowFamilies, cols: Columns, d: xr.Dataset, blocks: Blocks) -> None:
     r"""``peak`` (demand charge): each month's billed peak is at least every hour's grid import.
 
-    .. math:: grid_k - peak_{s,y,month(t)} \le 0
+    Full-hour sites: :math:`grid_k - peak_{s,y,month(t)} \le 0`. Reduced sites, with
+    :math:`grid_t = load_t + \sum_\mu \Delta_{\mu,y,t} frac_{\mu,y} - \sum_g yield_{g,t} EG_{g,y}` on zero and
+    full-use hours and :math:`load_t + \sum_\mu \Delta frac - pv_k` on contested hours:
+    :math:`grid_t - peak_{s,y,month(t)} \le 0` only for hours that can set the peak (see :func:`_reduced_peak_rows`).
     """
     month = optional(d, "hour_month", np.repeat(np.arange(1, 13), 730))
     for (i, j), b in blocks.items():
         n = len(b.contested)
-        if not n or not b.is_full or (i, j, 0) not in cols.peak_col:
+        if (i, j, 0) not in cols.peak_col:
+            continue
+        if not b.is_full:
+            _reduced_peak_rows(fam, cols, d, b, i, j)
             continue
         r = fam.rows("peak", n, None, 0.0)
         fam.coo["peak"].add(r, cols.hourly("grid", b.grid_first, n), 1.0)
         fam.coo["peak"].add(r, np.array([cols.peak_col[(i, j, int(mo) - 1)] for mo in month[b.contested]]), -1.0)
+
+
+def define_import_limit_rows(fam: RowFamilies, cols: Columns, d: xr.Dataset, blocks: Blocks) -> None:
+    r"""``limit`` (import limit on a reduced site; full-hour sites bound ``grid`` directly).
+
+    .. math:: grid_t \le limit_s
+
+    with :math:`grid_t` affine as in :func:`define_peak_rows`, only for zero and full-use hours whose import can
+    exceed the limit and that no other hour dominates; on contested hours without measures the row is the
+    bound :math:`pv_k \ge load_t - limit_s` (``define_hourly_vars``), with measures a row. An hour whose least
+    import is above the limit stops the build with :class:`~pvopt.errors.InfeasiblePlanError`.
+    """
+    lim = optional(d, "import_limit_kw", np.full(d.sizes["site"], np.nan))
+    for (i, j), b in blocks.items():
+        if b.is_full or not np.isfinite(lim[i]):
+            continue
+        det = np.sort(np.concatenate([zero_hours(b), b.full]))
+        keep = _binding_hours(d, i, j, det, float(lim[i]))
+        if len(keep):
+            _affine_grid_rows(fam, cols, "limit", d, i, j, keep, None, np.full(len(keep), lim[i]))
+        if len(measures_of_site(d, i)) and len(b.contested):
+            _, L_max, _, _ = hour_bounds(d, i, j)
+            cm = np.where(L_max[b.contested] > lim[i])[0]
+            pv = cols.hourly("pv", b.pv_first, len(b.contested))[cm]
+            _affine_grid_rows(fam, cols, "limit", d, i, j, b.contested[cm], pv, np.full(len(cm), lim[i]))
 
 
 def define_matching_rows(fam: RowFamilies, cols: Columns, d: xr.Dataset, blocks: Blocks) -> None:
@@ -365,7 +458,7 @@ def define_annual_rows(fam: RowFamilies, cols: Columns, d: xr.Dataset, blocks: B
 
 #: The hourly families, in build order; a decomposition builds the same families for one site-year.
 HOURLY_FAMILIES = (define_generation_rows, define_pv_load_rows, define_balance_rows, define_battery_rows,
-                   define_peak_rows, define_matching_rows)
+                   define_peak_rows, define_import_limit_rows, define_matching_rows)
 
 
 def define_rows(m: pyo.ConcreteModel, d: xr.Dataset, blocks: Blocks) -> Columns:

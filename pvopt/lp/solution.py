@@ -20,6 +20,7 @@ from pvopt.milestones import achieved as achieved_of
 from pvopt.milestones import baseline_tco2e
 from pvopt.costs import COST_CATEGORIES, COST_NAMES, TOTAL_COST, signed_total
 from pvopt.datasets import annotate
+from pvopt.lp.data import existing_alive_kwp, vintage_window
 from pvopt.lp.model import (
     KWH_PER_MWH,
     PlanModel,
@@ -203,7 +204,7 @@ def plan_dataset(pm: PlanModel, sol: PlanSolution, res: Any, opts: SolveOptions,
     n_a, n_y, n_s = d.sizes["array"], d.sizes["year"], d.sizes["site"]
     build = _values(m.build, n_a, n_y)
     build = np.where(build < 1e-7, 0.0, build)
-    inst = d["existing_kwp"].values[:, None] + np.cumsum(build, axis=1)
+    inst = existing_alive_kwp(d) + build @ vintage_window(float(d.attrs["lifetime_years"]), n_y).T  # working vintages only
     disp = hourly_dispatch(pm)
     mwh = {k.replace("_kw", "_mwh"): v.sum(axis=2) / KWH_PER_MWH for k, v in disp.items() if k.endswith("_kw")}
     hourly_matching, cert, cert_total, cert_cost, volume = _certificates(d, m, mwh)
@@ -221,7 +222,7 @@ def plan_dataset(pm: PlanModel, sol: PlanSolution, res: Any, opts: SolveOptions,
 
     out = d.copy()
     out["build_kwp"] = (("array", "year"), build, _a("kWp", "new PV built in the year"))
-    out["installed_kwp"] = (("array", "year"), inst, _a("kWp", "PV installed at the end of the year (existing + built)"))
+    out["installed_kwp"] = (("array", "year"), inst, _a("kWp", "PV installed and working in the year (existing and built capacity within their life)"))
     _add_energy(out, d, disp, mwh)
     sy = ("site", "year")
     out["certificates_mwh"] = (sy, cert_total, _a("MWh", "certificates claimed against the site's grid electricity (all instruments)"))

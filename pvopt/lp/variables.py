@@ -8,8 +8,9 @@ import numpy as np
 import pyomo.environ as pyo
 import xarray as xr
 
-from pvopt.lp.data import degradation_factor, existing_effective_kwp, lin, measures_of_site, optional, profile_index
-from pvopt.lp.reductions import classify_hours, full_hour_sites
+from pvopt.lp.data import (degradation_factor, existing_alive_kwp, existing_effective_kwp, lin, measures_of_site, optional, profile_index,
+                           pv_life_years, pv_retirement_years, vintage_window)
+from pvopt.lp.reductions import check_import_limit, classify_hours, full_hour_sites
 
 __all__ = ['SiteYearBlock', 'define_build', 'define_measures', 'define_battery_capacity', 'define_hourly_vars', 'define_annual_vars', 'define_certificates_offsets']
 
@@ -27,23 +28,32 @@ class SiteYearBlock:
     bat_first: int = -1  # ... charge/discharge/soc variables (battery sites)
     match_first: int = -1  # ... matched-certificate variables (hourly matching)
     battery: int = -1  # index into the battery coordinate
-    is_full: bool = False  # every hour modelled (battery, demand charge, import limit, hourly matching, or reduce=False)
+    is_full: bool = False  # every hour modelled with grid variables (battery, hourly matching, or reduce=False)
 
 
 def define_build(m: pyo.ConcreteModel, d: xr.Dataset) -> None:
-    r"""Build, installed and effective capacity.
+    r"""Build, installed and effective capacity, by vintage.
 
-    ``build[a,y] ≥ 0`` [kWp]; ``inst[a,y] = existing[a] + Σ_{v≤y} build[a,v]`` [kWp];
-    area: ``inst[a,y_last] ≤ max_kwp[a]`` (inst never falls);
+    ``build[a,y] ∈ [0, max_kwp[a] − existing_alive[a,y]]`` [kWp]; a kWp built in year v works in years
+    ``v … v+L−1`` (``W[y,v] = 1``), existing capacity until ``existing_year + L − 1``:
+    ``inst[a,y] = existing_alive[a,y] + Σ_v W[y,v]·build[a,v]`` [kWp];
+    area: ``inst[a,y] ≤ max_kwp[a]`` in the last year (``area``) and in every year after which
+    some capacity retires (``area_retire``), the only years where ``inst`` peaks;
     effective capacity of profile g:
-    ``EG[g,y] = Σ_{a∈g} (existing[a]·(1-δ_a)^{age} + Σ_{v≤y} build[a,v]·(1-δ_a)^{y-v})`` [kWp].
+    ``EG[g,y] = Σ_{a∈g} (existing_alive[a,y]·(1-δ_a)^{age} + Σ_v W[y,v]·build[a,v]·(1-δ_a)^{y-v})`` [kWp].
     """
     maxk = d["max_kwp"].values
-    ex = d["existing_kwp"].values
-    room = np.clip(maxk - ex, 0, None)
-    m.build = pyo.Var(m.A, m.Y, bounds=lambda m, a, y: (0.0, float(room[a])))
-    m.inst = pyo.Expression(m.A, m.Y, rule=lambda m, a, y: float(ex[a]) + sum(m.build[a, v] for v in range(y + 1)))
-    m.area = pyo.Constraint(m.A, rule=lambda m, a: sum(m.build[a, v] for v in m.Y) <= float(room[a]))
+    alive = existing_alive_kwp(d)
+    n_y = d.sizes["year"]
+    W = vintage_window(pv_life_years(d), n_y)
+    room = np.clip(maxk[:, None] - alive, 0, None)
+    m.build = pyo.Var(m.A, m.Y, bounds=lambda m, a, y: (0.0, float(room[a, y])))
+    m.inst = pyo.Expression(m.A, m.Y, rule=lambda m, a, y: float(alive[a, y]) + sum(m.build[a, v] for v in range(y + 1) if W[y, v]))
+    last = n_y - 1
+    m.area = pyo.Constraint(m.A, rule=lambda m, a: m.inst[a, last] - float(alive[a, last]) <= float(room[a, last]))
+    retire = pv_retirement_years(d)
+    peaks = [(a, y - 1) for a in range(len(maxk)) for y in range(1, n_y) if retire[a, y] and y - 1 != last]
+    m.area_retire = pyo.Constraint(peaks, rule=lambda m, a, y: m.inst[a, y] - float(alive[a, y]) <= float(room[a, y]))
     _, arr_prof = profile_index(d)
     f = degradation_factor(d)
     ee = existing_effective_kwp(d)
@@ -54,8 +64,9 @@ def define_build(m: pyo.ConcreteModel, d: xr.Dataset) -> None:
         coefs, vars_ = [1.0], [m.EG[g, y]]
         for a in arrs:
             for v in range(y + 1):
-                coefs.append(-float(f[a, y, v]))
-                vars_.append(m.build[a, v])
+                if f[a, y, v]:
+                    coefs.append(-float(f[a, y, v]))
+                    vars_.append(m.build[a, v])
         return (float(ee[arrs, y].sum()), lin(coefs, vars_), float(ee[arrs, y].sum()))
 
     m.eg_def = pyo.Constraint(m.G, m.Y, rule=eg_rule)
@@ -65,7 +76,9 @@ def define_measures(m: pyo.ConcreteModel, d: xr.Dataset) -> None:
     r"""Efficiency and electrification measures, adopted continuously.
 
     ``adopt[μ,y] ≥ 0`` (0 before the measure is available) is the share of the full size adopted in
-    year y; ``frac[μ,y] = Σ_{v≤y} adopt[μ,v] ≤ max_fraction[μ]``. Load changes by
+    year y; it works for the measure's life ``L_μ`` (years ``v … v+L_μ−1``), after which it must be
+    adopted again (a new ``adopt``, paid again) or its effect stops:
+    ``frac[μ,y] = Σ_{y−L_μ < v ≤ y} adopt[μ,v] ≤ max_fraction[μ]``. Load changes by
     ``frac[μ,y]·Δ[μ,y,t]`` [kW] (Δ < 0 saves, Δ > 0 adds electric load); Scope 1 falls by
     ``frac[μ,y]·scope1_removed[μ]`` [tCO2e].
     """
@@ -74,16 +87,19 @@ def define_measures(m: pyo.ConcreteModel, d: xr.Dataset) -> None:
     m.M = pyo.RangeSet(0, n_m - 1)
     avail = optional(d, "measure_available_from", np.zeros(0, dtype=int))
     mx = optional(d, "measure_max_fraction", np.zeros(0))
+    life = optional(d, "measure_lifetime_years", np.zeros(0))
+    W = [vintage_window(float(life[k]), len(years)) for k in range(n_m)]
     m.madopt = pyo.Var(m.M, m.Y, bounds=lambda m, k, j: (0.0, None if years[j] >= avail[k] else 0.0))
     m.mfrac = pyo.Var(m.M, m.Y, bounds=lambda m, k, j: (0.0, float(mx[k])))
-    m.mfrac_def = pyo.Constraint(m.M, m.Y, rule=lambda m, k, j: m.mfrac[k, j] == sum(m.madopt[k, v] for v in range(j + 1)))
+    m.mfrac_def = pyo.Constraint(m.M, m.Y, rule=lambda m, k, j: m.mfrac[k, j] == sum(m.madopt[k, v] for v in range(j + 1) if W[k][j, v]))
 
 
 def define_battery_capacity(m: pyo.ConcreteModel, d: xr.Dataset) -> None:
     r"""Battery sizes by year.
 
-    ``bE_build[b,y], bP_build[b,y] ≥ 0`` (0 before available) [kWh, kW];
-    ``bE[b,y] = Σ_{v≤y} bE_build`` ≤ max energy; ``bP[b,y] = Σ_{v≤y} bP_build`` ≤ max power;
+    ``bE_build[b,y], bP_build[b,y] ≥ 0`` (0 before available) [kWh, kW], each working for the
+    battery's life ``L_b`` (years ``v … v+L_b−1``, then rebuilt at a cost or gone);
+    ``bE[b,y] = Σ_{y−L_b < v ≤ y} bE_build`` ≤ max energy; ``bP[b,y] = Σ_{y−L_b < v ≤ y} bP_build`` ≤ max power;
     duration: ``bE ≥ min_duration·bP``.
     """
     n_b = d.sizes.get("battery", 0)
@@ -94,19 +110,22 @@ def define_battery_capacity(m: pyo.ConcreteModel, d: xr.Dataset) -> None:
     pmax = optional(d, "battery_max_power_kw", np.zeros(0))
     dur = optional(d, "battery_min_duration_h", np.zeros(0))
     ok = lambda k, j: years[j] >= avail[k]  # noqa: E731
+    life = optional(d, "battery_lifetime_years", np.zeros(0))
+    W = [vintage_window(float(life[k]), len(years)) for k in range(n_b)]
     m.bE_build = pyo.Var(m.B, m.Y, bounds=lambda m, k, j: (0.0, None if ok(k, j) else 0.0))
     m.bP_build = pyo.Var(m.B, m.Y, bounds=lambda m, k, j: (0.0, None if ok(k, j) else 0.0))
     m.bE = pyo.Var(m.B, m.Y, bounds=lambda m, k, j: (0.0, float(emax[k])))
     m.bP = pyo.Var(m.B, m.Y, bounds=lambda m, k, j: (0.0, float(pmax[k])))
-    m.bE_def = pyo.Constraint(m.B, m.Y, rule=lambda m, k, j: m.bE[k, j] == sum(m.bE_build[k, v] for v in range(j + 1)))
-    m.bP_def = pyo.Constraint(m.B, m.Y, rule=lambda m, k, j: m.bP[k, j] == sum(m.bP_build[k, v] for v in range(j + 1)))
+    m.bE_def = pyo.Constraint(m.B, m.Y, rule=lambda m, k, j: m.bE[k, j] == sum(m.bE_build[k, v] for v in range(j + 1) if W[k][j, v]))
+    m.bP_def = pyo.Constraint(m.B, m.Y, rule=lambda m, k, j: m.bP[k, j] == sum(m.bP_build[k, v] for v in range(j + 1) if W[k][j, v]))
     m.b_duration = pyo.Constraint(m.B, m.Y, rule=lambda m, k, j: m.bE[k, j] >= float(dur[k]) * m.bP[k, j])
 
 
 def define_hourly_vars(m: pyo.ConcreteModel, d: xr.Dataset, *, reduce: bool, use_milestone_bounds: bool) -> dict[tuple[int, int], SiteYearBlock]:
     r"""Hourly variables of the contested hours of each site-year.
 
-    ``pv[k] ≥ 0`` (≤ load where the load is fixed) [kW]; ``export[k] ∈ [0, limit]`` where export is
+    ``pv[k] ≥ 0`` (≤ load where the load is fixed; ≥ load − import limit on a reduced site with an import
+    limit and no measures, since there ``grid = load − pv``) [kW]; ``export[k] ∈ [0, limit]`` where export is
     allowed; on full-hour sites also ``grid[k] ∈ [0, import limit]``, and with a battery
     ``charge[k], discharge[k], soc[k] ≥ 0`` [kW, kW, kWh]; with hourly matching ``matched[k] ≥ 0`` [kW].
     """
@@ -137,12 +156,17 @@ def define_hourly_vars(m: pyo.ConcreteModel, d: xr.Dataset, *, reduce: bool, use
         blocks[(i, j)] = SiteYearBlock(full, cov, con, first["pv"], first["ex"], first["grid"], first["bat"], first["match"],
                                        bat_of.get(sites[i], -1), bool(full_sites[i]))
     pv_ub = np.full(cnt["pv"], np.inf)
+    pv_lb = np.zeros(cnt["pv"])
     ex_ub = np.full(cnt["ex"], np.inf)
     grid_ub = np.full(cnt["grid"], np.inf)
     for (i, j), b in blocks.items():
         n = len(b.contested)
         if not b.is_full and len(measures_of_site(d, i)) == 0:
             pv_ub[b.pv_first : b.pv_first + n] = load[i, j, b.contested]
+            if np.isfinite(imp_lim[i]):
+                pv_lb[b.pv_first : b.pv_first + n] = np.clip(load[i, j, b.contested] - imp_lim[i], 0, None)
+        if not b.is_full:
+            check_import_limit(d, i, j, b)
         if b.ex_first >= 0 and np.isfinite(lim[i]):
             ex_ub[b.ex_first : b.ex_first + n] = lim[i]
         if b.grid_first >= 0 and np.isfinite(imp_lim[i]):
@@ -150,7 +174,8 @@ def define_hourly_vars(m: pyo.ConcreteModel, d: xr.Dataset, *, reduce: bool, use
     tolist = lambda a: [None if not np.isfinite(u) else u for u in a.tolist()]  # noqa: E731
     pv_ubl, ex_ubl, grid_ubl = tolist(pv_ub), tolist(ex_ub), tolist(grid_ub)
     m.H = pyo.RangeSet(0, cnt["pv"] - 1)
-    m.pv = pyo.Var(m.H, bounds=lambda m, k: (0.0, pv_ubl[k]))
+    pv_lbl = pv_lb.tolist()
+    m.pv = pyo.Var(m.H, bounds=lambda m, k: (pv_lbl[k], pv_ubl[k]))
     m.HX = pyo.RangeSet(0, cnt["ex"] - 1)
     m.ex = pyo.Var(m.HX, bounds=lambda m, k: (0.0, ex_ubl[k]))
     m.HG = pyo.RangeSet(0, cnt["grid"] - 1)
