@@ -46,7 +46,8 @@ class PlanModel:
 
 
 def build_model(
-    d: xr.Dataset, *, reduce: bool = True, elastic: bool = False, skip: frozenset[str] = frozenset(), matrix: bool = True
+    d: xr.Dataset, *, reduce: bool = True, elastic: bool = False, skip: frozenset[str] = frozenset(), matrix: bool = True,
+    curtail: Any = None,
 ) -> PlanModel:
     """Build the Pyomo model of the plan.
 
@@ -64,6 +65,9 @@ def build_model(
         Build the hourly and annual rows as :class:`MatrixConstraint` (fast; needs the
         direct HiGHS interface). ``False`` builds ordinary constraints, which any Pyomo
         solver interface or writer accepts.
+    curtail
+        ``[site, year]`` booleans: site-years whose full-use and covered hours stay contested
+        (:func:`pvopt.lp.reductions.classify_hours`); ``None`` for the always-exact default.
     """
     t0 = time.perf_counter()
     m = pyo.ConcreteModel(name="pvopt-plan")
@@ -77,7 +81,7 @@ def build_model(
     define_build(m, d)
     define_measures(m, d)
     define_battery_capacity(m, d)
-    blocks = define_hourly_vars(m, d, reduce=reduce, use_milestone_bounds=not elastic)
+    blocks = define_hourly_vars(m, d, reduce=reduce, use_milestone_bounds=not elastic, curtail=curtail)
     define_annual_vars(m, d)
     define_certificates_offsets(m, d)
     define_rows(m, d, blocks)

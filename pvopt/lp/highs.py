@@ -103,6 +103,7 @@ class DirectResult:
     row_dual: np.ndarray | None = None
     row_of: dict[int, int] = field(default_factory=dict)  #: id(ConstraintData) -> row, for non-matrix rows
     col_of_component: dict[str, tuple[int, int]] = field(default_factory=dict)  #: component name -> (first col, count)
+    rows_of_component: dict[str, tuple[int, int]] = field(default_factory=dict)  #: matrix component name -> (first row, count)
     scaling: Scaling | None = None  #: factors used for the hand-over (``None``: unscaled)
 
     def dual(self, con) -> float:
@@ -259,10 +260,12 @@ def _assemble(m: pyo.Block):
     cols, col_of, col_lo, col_hi, blocks = _collect_columns(m)
     mats, los, his = [], [], []
     row_of: dict[int, int] = {}
+    row_blocks: dict[str, tuple[int, int]] = {}
     n_rows = 0
     for comp in m.component_objects(pyo.Constraint, active=True, descend_into=True):
         if isinstance(comp, MatrixConstraint):
             A, lo, hi = _matrix_rows(comp, col_of)
+            row_blocks[comp.name] = (n_rows, A.shape[0])
         else:
             cons = [c for c in comp.values() if c.active]
             if not cons:
@@ -290,7 +293,7 @@ def _assemble(m: pyo.Block):
         cost[col_of[id(v)]] += float(c)
     sign = 1.0 if obj.sense == pyo.minimize else -1.0
     lp = StandardLP(sign * cost, col_lo, col_hi, A, row_lo, row_hi, sign * float(repn.constant))
-    return lp, sign, cols, blocks, row_of
+    return lp, sign, cols, blocks, row_of, row_blocks
 
 
 def standard_lp(m: pyo.Block) -> StandardLP:
@@ -342,7 +345,7 @@ def solve_direct(
     from pyomo.common.tee import capture_output
 
     t0 = time.perf_counter()
-    lp0, sign, cols, blocks, row_of = _assemble(m)
+    lp0, sign, cols, blocks, row_of, row_blocks = _assemble(m)
     scaling = scale_factors(lp0) if scale else None
     lp = _highs_lp(scaling.apply(lp0) if scaling is not None else lp0)
 
@@ -376,7 +379,7 @@ def solve_direct(
             handover = _run(h)
     status = h.modelStatusToString(h.getModelStatus())
     highs_s = float(h.getRunTime())
-    res = DirectResult(status, None, highs_s, handover, row_of=row_of, col_of_component=blocks, scaling=scaling)
+    res = DirectResult(status, None, highs_s, handover, row_of=row_of, col_of_component=blocks, rows_of_component=row_blocks, scaling=scaling)
     if status == "Optimal":
         sol = h.getSolution()
         x = np.asarray(sol.col_value, dtype=float)

@@ -96,8 +96,13 @@ def load_bounds(d: xr.Dataset, i: int, j: int) -> tuple[np.ndarray, np.ndarray]:
     return L + (f * np.minimum(delta, 0)).sum(axis=0), L + (f * np.maximum(delta, 0)).sum(axis=0)
 
 
-def classify_hours(d: xr.Dataset, *, reduce: bool, use_milestone_bounds: bool = True) -> dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def classify_hours(d: xr.Dataset, *, reduce: bool, use_milestone_bounds: bool = True,
+                   curtail: np.ndarray | None = None) -> dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Split each site-year's hours into (full, covered, contested) index arrays (the rest are zero hours).
+
+    ``curtail[s, y]`` says in which site-years F and K hours stay contested because curtailing could pay;
+    ``None`` takes every year of :func:`curtailment_years` at every site (always exact; see
+    :mod:`pvopt.lp.curtailment` for the smaller model that is checked by its duals instead).
 
     Sites of :func:`full_hour_sites` (and every site when ``reduce=False``) keep every hour as contested.
     """
@@ -117,7 +122,8 @@ def classify_hours(d: xr.Dataset, *, reduce: bool, use_milestone_bounds: bool = 
         age_max = np.minimum(np.arange(n_y), pv_life_years(d) - 1)  # oldest working vintage
         exist_eff = existing_effective_kwp(d)
         deg = d["degradation_per_year"].values
-        curtail = curtailment_years(d)
+        if curtail is None:
+            curtail = np.broadcast_to(curtailment_years(d)[None, :], (len(per_site), n_y))
     for i, profs in enumerate(per_site):
         if not reduce or full_sites[i]:
             for j in range(n_y):
@@ -131,7 +137,7 @@ def classify_hours(d: xr.Dataset, *, reduce: bool, use_milestone_bounds: bool = 
             L_min, L_max = load_bounds(d, i, j)
             # F and K assume onsite use is never worse than curtailment: imports cost (price >= 0) and no milestone
             # rewards more import in year j (curtailment_years)
-            paid = (imp[i, j] >= 0) & (not curtail[j])
+            paid = (imp[i, j] >= 0) & (not curtail[i, j])
             no_gain = ((~exp_ok[i]) | (exp_[i, j] <= imp[i, j])) & paid
             no_export_value = ((~exp_ok[i]) | (exp_[i, j] <= 0)) & paid
             # lower bound of effective capacity per profile in year j

@@ -19,6 +19,7 @@ import xarray as xr
 
 from pvopt.errors import InfeasiblePlanError, SolverError
 from pvopt.lp.build import PlanModel, build_model
+from pvopt.lp.curtailment import solve_with_curtailment_check
 from pvopt.lp.data import optional
 from pvopt.lp.options import SolveOptions, Status
 
@@ -141,10 +142,18 @@ def solve_plan(d: xr.Dataset, opts: SolveOptions = SolveOptions()) -> tuple[Plan
     from pvopt.datasets import check_lp_inputs
 
     check_lp_inputs(d)  # every declared input on its declared dims, else an error naming the variable
-    pm = build_model(d, reduce=opts.reduce, matrix=opts.interface == "direct")
-    if opts.extra_constraints is not None:
-        opts.extra_constraints(pm.model, d)
-    sol, res = solve_model(pm, opts)
+    def build(curtail: Any) -> PlanModel:
+        pm = build_model(d, reduce=opts.reduce, matrix=opts.interface == "direct", curtail=curtail)
+        if opts.extra_constraints is not None:
+            opts.extra_constraints(pm.model, d)
+        return pm
+
+    if opts.reduce and opts.interface == "direct" and opts.extra_constraints is None:
+        # the small model first; its duals say whether curtailment could pay anywhere (exact; pvopt.lp.curtailment)
+        pm, sol, res = solve_with_curtailment_check(d, build, lambda pm: solve_model(pm, opts), lambda s: s.status == Status.OPTIMAL)
+    else:
+        pm = build(None)
+        sol, res = solve_model(pm, opts)
     if sol.status == Status.INFEASIBLE:
         if opts.diagnose_infeasible:
             raise diagnose(d, opts)

@@ -121,7 +121,8 @@ def define_battery_capacity(m: pyo.ConcreteModel, d: xr.Dataset) -> None:
     m.b_duration = pyo.Constraint(m.B, m.Y, rule=lambda m, k, j: m.bE[k, j] >= float(dur[k]) * m.bP[k, j])
 
 
-def define_hourly_vars(m: pyo.ConcreteModel, d: xr.Dataset, *, reduce: bool, use_milestone_bounds: bool) -> dict[tuple[int, int], SiteYearBlock]:
+def define_hourly_vars(m: pyo.ConcreteModel, d: xr.Dataset, *, reduce: bool, use_milestone_bounds: bool,
+                       curtail: np.ndarray | None = None) -> dict[tuple[int, int], SiteYearBlock]:
     r"""Hourly variables of the contested hours of each site-year.
 
     ``pv[k] ≥ 0`` (≤ load where the load is fixed; ≥ load − import limit on a reduced site with an import
@@ -129,7 +130,7 @@ def define_hourly_vars(m: pyo.ConcreteModel, d: xr.Dataset, *, reduce: bool, use
     allowed; on full-hour sites also ``grid[k] ∈ [0, import limit]``, and with a battery
     ``charge[k], discharge[k], soc[k] ≥ 0`` [kW, kW, kWh]; with hourly matching ``matched[k] ≥ 0`` [kW].
     """
-    classes = classify_hours(d, reduce=reduce, use_milestone_bounds=use_milestone_bounds)
+    classes = classify_hours(d, reduce=reduce, use_milestone_bounds=use_milestone_bounds, curtail=curtail)
     load = d["load_kw"].values
     exp_ok = d["export_allowed"].values
     lim = d["export_limit_kw"].values
