@@ -35,6 +35,7 @@ class PlanSolution:
     wall_seconds: float
     termination: str
     duals: Callable[[Any], float] | None = None  #: constraint -> dual [currency per unit]
+    benders: Any = None  #: :class:`pvopt.lp.decompose.BendersReport` of a decomposed solve (bounds, gap, iterations)
 
     def dual(self, con: Any) -> float:
         return self.duals(con) if self.duals is not None else float("nan")
@@ -137,7 +138,16 @@ def diagnose(d: xr.Dataset, opts: SolveOptions) -> InfeasiblePlanError:
 
 
 def solve_plan(d: xr.Dataset, opts: SolveOptions = SolveOptions()) -> tuple[PlanModel, PlanSolution, Any]:
-    """Build and solve; raise :class:`InfeasiblePlanError` or :class:`SolverError` when there is no plan."""
+    """Build and solve; raise :class:`InfeasiblePlanError` or :class:`SolverError` when there is no plan.
+
+    Plans with large battery / demand-charge / import-limit site-years are solved by Benders
+    decomposition (:mod:`pvopt.lp.decompose`) under ``opts.decompose``.
+    """
+    from pvopt.lp.decompose import choose_decomposition, solve_decomposed
+
+    sy = choose_decomposition(d, opts)
+    if sy:
+        return solve_decomposed(d, opts, sy)
     pm = build_model(d, reduce=opts.reduce, matrix=opts.interface == "direct")
     if opts.extra_constraints is not None:
         opts.extra_constraints(pm.model, d)
