@@ -383,7 +383,7 @@ def solve_decomposed(d: xr.Dataset, opts: SolveOptions, sy: frozenset[tuple[int,
     local_master_cols: dict[tuple[int, int], dict[tuple, int]] = {}
     theta_lb = []
     for (i, j) in keys:
-        lm = {("energy_cost", i, j): col_of[id(m.energy_cost[i, j])], ("export_revenue", i, j): col_of[id(m.export_revenue[i, j])]}
+        lm = {(n, i, j): col_of[id(getattr(m, n)[i, j])] for n in ("energy_cost", "export_revenue", "export_mwh")}
         for (pi, pj, mo) in m.PK:
             if (pi, pj) == (i, j):
                 lm[("peak", i, j, mo)] = col_of[id(m.peak[i, j, mo])]
@@ -409,6 +409,27 @@ def solve_decomposed(d: xr.Dataset, opts: SolveOptions, sy: frozenset[tuple[int,
     h.passModel(_highs_lp(M["A"], cost, col_lo, col_hi, M["row_lo"], M["row_hi"], M["const"]))
     n_master_rows = M["A"].shape[0]
     h.addCols(n_t, np.ones(n_t), np.array(theta_lb), np.full(n_t, INF), 0, np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0))
+
+    # valid inequalities implied by each subproblem's rows (they give the first master a sensible plan):
+    #   1000·onsite ≤ Σ_g EG·Σ_t yield                      (pv ≤ generation)
+    #   1000·(onsite + grid) − Σ_μ frac·Σ_t Δ ≥ Σ_t load     (hourly balance summed; the battery only loses)
+    #   θ − c_energy·min_t(price)·1000·grid ≥ θ_lb          (energy cost ≥ cheapest price × grid energy)
+    per_site, _ = profile_index(d)
+    ymat = d["yield_kw_per_kwp"].values
+    delta = optional(d, "measure_delta_kw", None)
+    from pvopt.lp.data import measures_of_site
+
+    for n, (i, j) in enumerate(keys):
+        on, gr = col_of[id(m.onsite_mwh[i, j])], col_of[id(m.grid_mwh[i, j])]
+        idx = [on] + [col_of[id(m.EG[g, j])] for g in per_site[i]]
+        val = [1000.0] + [-float(ymat[g].sum()) for g in per_site[i]]
+        h.addRow(-INF, 0.0, len(idx), np.array(idx, dtype=np.int32), np.array(val))
+        idx = [on, gr] + [col_of[id(m.mfrac[k, j])] for k in measures_of_site(d, i)]
+        val = [1000.0, 1000.0] + [-float(delta[k, j].sum()) for k in measures_of_site(d, i)]
+        h.addRow(float(d["load_kw"].values[i, j].sum()), INF, len(idx), np.array(idx, dtype=np.int32), np.array(val))
+        c_e = float(cost[local_master_cols[(i, j)][("energy_cost", i, j)]])
+        pmin = float(imp[i, j].min())
+        h.addRow(theta_lb[n], INF, 2, np.array([theta_col[(i, j)], gr], dtype=np.int32), np.array([1.0, -c_e * pmin * 1000.0]))
 
     hist: list[dict[str, float]] = []
     LB, UB = -INF, INF

@@ -49,11 +49,14 @@ __all__ = ["LINK_FAMILIES", "SubColumns", "SubproblemSpec", "build_subproblem", 
 
 INF = float("inf")
 #: Master variable families a subproblem reads (fixed to the master's values).
-LINK_FAMILIES = ("eg", "mfrac", "bE", "bP", "onsite_mwh", "grid_mwh", "export_mwh")
-#: Annual variables that belong to the subproblem (their objective terms move into it).
-LOCAL_ANNUAL = ("energy_cost", "export_revenue")
+LINK_FAMILIES = ("eg", "mfrac", "bE", "bP", "onsite_mwh", "grid_mwh")
+#: Annual variables that belong to the subproblem (their objective terms move into it; ``export_mwh``
+#: enters no master row, so it is read back from the subproblem).
+LOCAL_ANNUAL = ("energy_cost", "export_revenue", "export_mwh")
 #: Annual budgets that get elastic slacks.
-BUDGETS = ("onsite_mwh", "grid_mwh", "export_mwh")
+BUDGETS = ("onsite_mwh", "grid_mwh")
+#: A hot-started dual simplex gives up after this many iterations and the subproblem is solved cold (IPM + crossover).
+WARM_ITERATION_LIMIT = 500
 
 
 @dataclass
@@ -163,7 +166,7 @@ def build_subproblem(d: xr.Dataset, i: int, j: int, block: SiteYearBlock, local_
     for key, col in cols.keys.items():
         if key[0] in LOCAL_ANNUAL:
             local_keys[key] = col
-            col_lo[col] = -INF
+            col_lo[col] = 0.0 if key[0] == "export_mwh" else -INF
         elif key[0] in LINK_FAMILIES:
             link_keys.append(key)
             link_cols.append(col)
@@ -250,6 +253,7 @@ class Subproblem:
         self.penalty = spec.penalty
         self.ipm_seconds: float | None = None  #: last cold solve (interior point + crossover)
         self.use_ipm = True
+        self.warm_failures = 0
 
     def set_penalty(self, penalty: float) -> None:
         """Change the cost of the elastic slacks (keeps the basis)."""
@@ -272,18 +276,23 @@ class Subproblem:
         if cold:
             self.h.clearSolver()
         self.h.setOptionValue("solver", "ipm" if cold else "simplex")
+        self.h.setOptionValue("simplex_iteration_limit", 2**31 - 1 if cold else WARM_ITERATION_LIMIT)
         self.h.run()
         status = self.h.modelStatusToString(self.h.getModelStatus())
-        if status != "Optimal":  # rare: numerical trouble; solve again from scratch
+        if status != "Optimal":  # a hot start that takes too long, or numerical trouble: solve again from scratch
+            cold = True
+            self.h.setOptionValue("simplex_iteration_limit", 2**31 - 1)
             self.h.clearSolver()
             self.h.setOptionValue("solver", "ipm")
             self.h.run()
             status = self.h.modelStatusToString(self.h.getModelStatus())
         took = time.perf_counter() - t0
+        if cold and not self.use_ipm:
+            self.warm_failures += 1
         if cold:
-            self.ipm_seconds, self.use_ipm = took, False
-        elif self.ipm_seconds is not None and took > 2.0 * self.ipm_seconds:
-            self.use_ipm = True
+            self.ipm_seconds = took
+        # after two hot starts that gave up, stay cold: each solve is then one IPM + crossover
+        self.use_ipm = self.warm_failures >= 2
         info = self.h.getInfo()
         sol = self.h.getSolution()
         x = np.asarray(sol.col_value)
