@@ -279,7 +279,8 @@ class _Dask:
             load[w] += s.A.nnz
             self.owner[s.key] = w
             by_w[w].append(s)
-        futs = [client.submit(_w_setup, self.token, ss, workers=[w], allow_other_workers=False, pure=False) for w, ss in by_w.items() if ss]
+        futs = [client.submit(_w_setup, self.token, client.scatter(ss, workers=[w], hash=False), workers=[w], allow_other_workers=False, pure=False)
+                for w, ss in by_w.items() if ss]
         client.gather(futs)
 
     def solve(self, zs: dict[tuple[int, int], np.ndarray], final: bool = False) -> dict[tuple[int, int], SubResult]:
