@@ -47,7 +47,9 @@ master optimum ``x*`` and the incumbent ``x_core``; the cuts at ``x_sep`` are
 valid, and ``x_sep`` is feasible for the master (a convex combination), so it
 also gives an upper bound. When those cuts no longer cut off ``(x*, θ*)``, the
 next iteration separates at ``x*`` itself, which guarantees convergence.
-``stabilise="none"`` is plain multi-cut Benders.
+``stabilise="none"`` is plain multi-cut Benders, the default: on a 2-site, 2-year
+battery case plain Benders needed 12 iterations (45 s) and in-out 17 (67 s),
+measured in one run on a shared 2-core machine.
 
 Subproblems keep one ``highspy.Highs`` each and are warm-started; they run
 in-process (``workers`` 0 or 1, or few subproblems) or on dask.distributed
@@ -361,7 +363,7 @@ def solve_decomposed(d: xr.Dataset, opts: SolveOptions, sy: frozenset[tuple[int,
     progress = progress or getattr(opts, "progress", None)
     tol = float(getattr(opts, "gap", 1e-5))
     max_it = int(getattr(opts, "max_iterations", 1000))
-    stabilise = getattr(opts, "stabilise", "inout")
+    stabilise = getattr(opts, "stabilise", "none")
 
     t = time.perf_counter()
     pm = build_model(d, reduce=opts.reduce, decompose=frozenset(sy))
