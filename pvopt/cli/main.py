@@ -213,6 +213,10 @@ def plan(
     solver: str = typer.Option("choose", "--solver", help="HiGHS algorithm: choose | simplex | ipm."),
     no_hourly: bool = typer.Option(False, "--no-hourly", help="Do not store hourly dispatch in plan.nc."),
     report: bool = typer.Option(False, "--report", help="Also write DIR/report.html, DIR/report.xlsx and DIR/figures/*.png."),
+    decompose: str = typer.Option("never", "--decompose", help="never | auto | always: Benders decomposition of the hourly operation of battery site-years (exact; not yet faster than one LP, see README)."),
+    gap: float = typer.Option(1e-5, "--gap", help="Relative gap (UB-LB)/UB at which a decomposed solve stops."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Dask workers for Benders subproblems (0/1: in-process; default: decide)."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Running dask scheduler for Benders subproblems, e.g. tcp://10.0.0.5:8786."),
 ) -> None:
     """Plan the build-out, onsite use, grid power, certificates and offsets at least net present cost.
 
@@ -235,7 +239,18 @@ def plan(
             raise typer.BadParameter(f"expected dual, resolve or none, got {milestone_costs!r}", param_hint="--milestone-costs")
         if solver not in {"choose", "simplex", "ipm"}:
             raise typer.BadParameter(f"expected choose, simplex or ipm, got {solver!r}", param_hint="--solver")
-        opts = SolveOptions(reduce=not full, time_limit_s=time_limit, milestone_costs=milestone_costs, solver=solver, log=state.verbose)  # type: ignore[arg-type]
+        if decompose not in {"auto", "always", "never"}:
+            raise typer.BadParameter(f"expected auto, always or never, got {decompose!r}", param_hint="--decompose")
+        if not 0 < gap < 1:
+            raise typer.BadParameter(f"expected a relative gap between 0 and 1, got {gap}", param_hint="--gap")
+
+        def benders_line(row: dict) -> None:
+            if not state.quiet:
+                err.print(f"benders iteration {row['iteration']:3d}: lower {row['lower_bound']:,.0f}  upper {row['upper_bound']:,.0f}  gap {row['gap']:.2e}"
+                          + (f"  (master {row['master_s']:.1f} s, subproblems {row['subproblem_s']:.1f} s)" if state.verbose else ""), markup=False)
+
+        opts = SolveOptions(reduce=not full, time_limit_s=time_limit, milestone_costs=milestone_costs, solver=solver, log=state.verbose,  # type: ignore[arg-type]
+                            decompose=decompose, gap=gap, workers=workers, scheduler=scheduler, progress=benders_line)  # type: ignore[arg-type]
         with _progress() as prog:
             task = prog.add_task("yield (or reuse DIR/yield.nc), build LP, solve", total=None)
 
@@ -250,6 +265,11 @@ def plan(
             if run.plan.attrs.get("weather_statement"):
                 out.print(str(run.plan.attrs["weather_statement"]), markup=False, soft_wrap=True)
         _timings(run.timings_s)
+        bd = run.solution.benders
+        if bd is not None:
+            out.print(f"Benders: lower bound {bd.lower_bound:,.0f}, upper bound {bd.upper_bound:,.0f}, relative gap {bd.gap:.2e} "
+                      f"after {bd.iterations} iterations ({bd.subproblems} site-year subproblems)", markup=False, soft_wrap=True)
+            _timings({f"benders {k}": v for k, v in bd.phases.items()})
         out.print(f"wrote {Path(out_dir) / 'plan.nc'} and {Path(out_dir) / 'summary.csv'}; NPC {float(run.plan['npc']):,.0f} {run.inputs.attrs['currency']}", markup=False, soft_wrap=True)
         if report:
             from pvopt.report.report import write_report

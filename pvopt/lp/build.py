@@ -8,7 +8,7 @@ family (:mod:`pvopt.lp.rows`), emissions, milestones, objective.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pyomo.environ as pyo
@@ -42,12 +42,16 @@ class PlanModel:
     reduce: bool
     build_seconds: float
     n_hourly_vars: int
+    decomposed: frozenset[tuple[int, int]] = frozenset()  #: site-years whose hours are Benders subproblems
+    #: hourly values of decomposed site-years after a decomposed solve: (site, year) -> {"pv": array, ...}
+    hourly_values: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
 
 
 
 def build_model(
     d: xr.Dataset, *, reduce: bool = True, elastic: bool = False, skip: frozenset[str] = frozenset(), matrix: bool = True,
     curtail: Any = None,
+    decompose: frozenset[tuple[int, int]] = frozenset(),
 ) -> PlanModel:
     """Build the Pyomo model of the plan.
 
@@ -68,6 +72,9 @@ def build_model(
     curtail
         ``[site, year]`` booleans: site-years whose full-use and covered hours stay contested
         (:func:`pvopt.lp.reductions.classify_hours`); ``None`` for the always-exact default.
+    decompose
+        (site, year) index pairs whose hourly operation is left out (no hourly variables, no
+        hourly or annual rows): the Benders master of :mod:`pvopt.lp.decompose`.
     """
     t0 = time.perf_counter()
     m = pyo.ConcreteModel(name="pvopt-plan")
@@ -81,16 +88,16 @@ def build_model(
     define_build(m, d)
     define_measures(m, d)
     define_battery_capacity(m, d)
-    blocks = define_hourly_vars(m, d, reduce=reduce, use_milestone_bounds=not elastic, curtail=curtail)
+    blocks = define_hourly_vars(m, d, reduce=reduce, use_milestone_bounds=not elastic, curtail=curtail, decompose=decompose)
     define_annual_vars(m, d)
     define_certificates_offsets(m, d)
-    define_rows(m, d, blocks)
+    define_rows(m, d, blocks, decompose)
     define_emissions(m, d)
     mrows = define_milestones(m, d, elastic=elastic, skip=skip)
     define_objective(m, d, mrows)
     n_h = sum(len(getattr(m, v)) for v in HOURLY_VARS)
     m._pvopt_data, m._pvopt_blocks = d, blocks
-    return PlanModel(m, d, blocks, mrows, reduce, time.perf_counter() - t0, n_h)
+    return PlanModel(m, d, blocks, mrows, reduce, time.perf_counter() - t0, n_h, frozenset(decompose))
 
 
 

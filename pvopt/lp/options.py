@@ -49,6 +49,25 @@ class SolveOptions:
     interface
         ``"direct"``: hand the Pyomo model to HiGHS in bulk (:mod:`pvopt.lp.highs`, fast);
         ``"pyomo"``: Pyomo's own HiGHS interface (slower; a cross-check).
+    decompose
+        Benders decomposition of the hourly operation of battery site-years
+        (:mod:`pvopt.lp.decompose`): ``"never"`` (one LP, the default: measured faster so far),
+        ``"auto"`` when a battery exists and those site-years are large, or ``"always"``.
+    gap
+        Relative gap ``(UB − LB)/|UB|`` at which a decomposed solve stops.
+    stabilise
+        ``"none"`` (plain multi-cut Benders, the default: fewer iterations on the measured cases) or
+        ``"inout"`` (in-out separation between the master optimum and the incumbent).
+    workers
+        Dask workers for the subproblems: ``None`` decides (in-process for few subproblems, else a
+        ``LocalCluster`` with one worker per core), ``0`` or ``1`` in-process, ``n ≥ 2`` a ``LocalCluster``.
+    scheduler
+        Address of a running dask scheduler (``tcp://HOST:PORT``) for the subproblems.
+    max_iterations
+        Benders iteration limit.
+    progress
+        ``f(row)`` called after each Benders iteration with ``iteration``, ``lower_bound``,
+        ``upper_bound``, ``gap`` and cumulative ``master_s``, ``subproblem_s``.
     """
 
     reduce: bool = True
@@ -60,3 +79,10 @@ class SolveOptions:
     extra_constraints: Callable[[Any, xr.Dataset], None] | None = None
     log: bool = False
     interface: Literal["direct", "pyomo"] = "direct"
+    decompose: Literal["auto", "always", "never"] = "never"
+    gap: float = 1e-5
+    stabilise: Literal["inout", "none"] = "none"
+    workers: int | None = None
+    scheduler: str | None = None
+    max_iterations: int = 1000
+    progress: Callable[[dict[str, float]], None] | None = None

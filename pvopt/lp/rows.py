@@ -436,24 +436,22 @@ def define_annual_rows(fam: RowFamilies, cols: Columns, d: xr.Dataset, blocks: B
     """
     exp_ = d["export_price_per_kwh"].values
     coo = fam.coo["annual"]
-    for i in range(d.sizes["site"]):
-        for j in range(d.sizes["year"]):
-            b = blocks[(i, j)]
-            n = len(b.contested)
-            r = fam.rows("annual", 6 if b.match_first >= 0 else 5, 0.0, 0.0)
-            onsite_kwh = _annual_onsite(coo, int(r[0]), cols, d, b, i, j)
-            rhs_grid, rhs_cost = _annual_grid_cost(coo, r[1:3], cols, d, b, i, j)
-            coo.add(r[3], cols.sy("export_mwh", i, j), KWH_PER_MWH)
-            coo.add(r[4], cols.sy("export_revenue", i, j), 1.0)
-            if b.ex_first >= 0:
-                exc = cols.hourly("ex", b.ex_first, n)
-                coo.add(np.full(n, r[3]), exc, -1.0)
-                coo.add(np.full(n, r[4]), exc, -exp_[i, j, b.contested])
-            if b.match_first >= 0:
-                coo.add(r[5], cols.sy("cert_total", i, j), KWH_PER_MWH)
-                coo.add(np.full(n, r[5]), cols.hourly("matched", b.match_first, n), -1.0)
-            for row, rhs in zip(r[:3], (onsite_kwh, rhs_grid, rhs_cost)):
-                fam.lo["annual"][row] = fam.hi["annual"][row] = rhs
+    for (i, j), b in blocks.items():  # every site-year, site-major (a subproblem passes one)
+        n = len(b.contested)
+        r = fam.rows("annual", 6 if b.match_first >= 0 else 5, 0.0, 0.0)
+        onsite_kwh = _annual_onsite(coo, int(r[0]), cols, d, b, i, j)
+        rhs_grid, rhs_cost = _annual_grid_cost(coo, r[1:3], cols, d, b, i, j)
+        coo.add(r[3], cols.sy("export_mwh", i, j), KWH_PER_MWH)
+        coo.add(r[4], cols.sy("export_revenue", i, j), 1.0)
+        if b.ex_first >= 0:
+            exc = cols.hourly("ex", b.ex_first, n)
+            coo.add(np.full(n, r[3]), exc, -1.0)
+            coo.add(np.full(n, r[4]), exc, -exp_[i, j, b.contested])
+        if b.match_first >= 0:
+            coo.add(r[5], cols.sy("cert_total", i, j), KWH_PER_MWH)
+            coo.add(np.full(n, r[5]), cols.hourly("matched", b.match_first, n), -1.0)
+        for row, rhs in zip(r[:3], (onsite_kwh, rhs_grid, rhs_cost)):
+            fam.lo["annual"][row] = fam.hi["annual"][row] = rhs
 
 
 #: The hourly families, in build order; a decomposition builds the same families for one site-year.
@@ -461,9 +459,13 @@ HOURLY_FAMILIES = (define_generation_rows, define_pv_load_rows, define_balance_r
                    define_peak_rows, define_import_limit_rows, define_matching_rows)
 
 
-def define_rows(m: pyo.ConcreteModel, d: xr.Dataset, blocks: Blocks) -> Columns:
-    """Every hourly and annual row family of the plan, added to ``m`` as ``<family>_rows``."""
+def define_rows(m: pyo.ConcreteModel, d: xr.Dataset, blocks: Blocks, decompose: frozenset[tuple[int, int]] = frozenset()) -> Columns:
+    """Every hourly and annual row family of the plan, added to ``m`` as ``<family>_rows``.
+
+    Site-years in ``decompose`` get no rows here (a Benders subproblem builds them).
+    """
     cols = Columns.of(m, d)
+    blocks = {k: b for k, b in blocks.items() if k not in decompose}
     fam = RowFamilies()
     for define in HOURLY_FAMILIES:
         define(fam, cols, d, blocks)

@@ -84,6 +84,12 @@ def hourly_dispatch(pm: PlanModel) -> dict[str, np.ndarray]:
         for j in range(n_y):
             b = pm.blocks[(i, j)]
             n = len(b.contested)
+            hv = pm.hourly_values.get((i, j))
+            if hv is not None:  # a Benders subproblem's hours (pvopt.lp.decompose)
+                for name, arr in (("pv", onsite), ("ex", export), ("grid", grid), ("bc", charge), ("bd", discharge), ("soc", soc)):
+                    if name in hv:
+                        arr[i, j, b.contested] = hv[name]
+                continue
             onsite[i, j, b.full] = gen[i, j, b.full]
             onsite[i, j, b.covered] = load[i, j, b.covered]
             onsite[i, j, b.contested] = vals["pv"][b.pv_first : b.pv_first + n]
@@ -103,7 +109,7 @@ def hourly_dispatch(pm: PlanModel) -> dict[str, np.ndarray]:
     derived = np.clip(load - onsite - discharge + charge, 0.0, None)
     grid = np.where(np.isnan(grid), derived, grid)
     out = {"load_kw": load, "pv_generated_kw": gen, "pv_onsite_kw": onsite, "export_kw": export, "curtailed_kw": curtailed, "grid_import_kw": grid}
-    if len(m.bc):
+    if len(m.bc) or any("bc" in hv for hv in pm.hourly_values.values()):
         out.update(battery_charge_kw=charge, battery_discharge_kw=discharge, battery_soc_kwh=soc)
     if len(m.matched):
         out["matched_certificates_kw"] = matched
@@ -262,6 +268,10 @@ def plan_dataset(pm: PlanModel, sol: PlanSolution, res: Any, opts: SolveOptions,
         reduced=int(pm.reduce),
         hourly_variables=pm.n_hourly_vars,
     )
+    if sol.benders is not None:  # decomposed solve: its bounds
+        b = sol.benders
+        out.attrs.update(solve_method="benders", lower_bound=b.lower_bound, upper_bound=b.upper_bound, relative_gap=b.gap,
+                         benders_iterations=b.iterations, benders_subproblems=b.subproblems)
     return annotate(out, "plan", currency=cur)
 
 

@@ -36,6 +36,7 @@ class PlanSolution:
     wall_seconds: float
     termination: str
     duals: Callable[[Any], float] | None = None  #: constraint -> dual [currency per unit]
+    benders: Any = None  #: :class:`pvopt.lp.decompose.BendersReport` of a decomposed solve (bounds, gap, iterations)
 
     def dual(self, con: Any) -> float:
         return self.duals(con) if self.duals is not None else float("nan")
@@ -138,10 +139,20 @@ def diagnose(d: xr.Dataset, opts: SolveOptions) -> InfeasiblePlanError:
 
 
 def solve_plan(d: xr.Dataset, opts: SolveOptions = SolveOptions()) -> tuple[PlanModel, PlanSolution, Any]:
-    """Build and solve; raise :class:`InfeasiblePlanError` or :class:`SolverError` when there is no plan."""
+    """Build and solve; raise :class:`InfeasiblePlanError` or :class:`SolverError` when there is no plan.
+
+    With ``opts.decompose`` set, battery site-years are solved by Benders decomposition
+    (:mod:`pvopt.lp.decompose`); otherwise the reduced model is solved whole, first without
+    curtailment columns and checked by its duals (:mod:`pvopt.lp.curtailment`).
+    """
     from pvopt.datasets import check_lp_inputs
+    from pvopt.lp.decompose import choose_decomposition, solve_decomposed
 
     check_lp_inputs(d)  # every declared input on its declared dims, else an error naming the variable
+    sy = choose_decomposition(d, opts)
+    if sy:
+        return solve_decomposed(d, opts, sy)
+
     def build(curtail: Any) -> PlanModel:
         pm = build_model(d, reduce=opts.reduce, matrix=opts.interface == "direct", curtail=curtail)
         if opts.extra_constraints is not None:

@@ -122,8 +122,13 @@ def define_battery_capacity(m: pyo.ConcreteModel, d: xr.Dataset) -> None:
 
 
 def define_hourly_vars(m: pyo.ConcreteModel, d: xr.Dataset, *, reduce: bool, use_milestone_bounds: bool,
-                       curtail: np.ndarray | None = None) -> dict[tuple[int, int], SiteYearBlock]:
+                       curtail: np.ndarray | None = None,
+                       decompose: frozenset[tuple[int, int]] = frozenset()) -> dict[tuple[int, int], SiteYearBlock]:
     r"""Hourly variables of the contested hours of each site-year.
+
+    Site-years in ``decompose`` (site, year indices) get no hourly variables here: their
+    hourly operation is a Benders subproblem (:mod:`pvopt.lp.subproblem`); their block keeps
+    its hour classes with every ``*_first`` at -1.
 
     ``pv[k] ≥ 0`` (≤ load where the load is fixed; ≥ load − import limit on a reduced site with an import
     limit and no measures, since there ``grid = load − pv``) [kW]; ``export[k] ∈ [0, limit]`` where export is
@@ -144,6 +149,9 @@ def define_hourly_vars(m: pyo.ConcreteModel, d: xr.Dataset, *, reduce: bool, use
     blocks: dict[tuple[int, int], SiteYearBlock] = {}
     cnt = {"pv": 0, "ex": 0, "grid": 0, "bat": 0, "match": 0}
     for (i, j), (full, cov, con) in classes.items():
+        if (i, j) in decompose:
+            blocks[(i, j)] = SiteYearBlock(full, cov, con, -1, -1, -1, -1, -1, bat_of.get(sites[i], -1), bool(full_sites[i]))
+            continue
         n = len(con)
         first = {}
         first["pv"] = cnt["pv"]
@@ -162,6 +170,8 @@ def define_hourly_vars(m: pyo.ConcreteModel, d: xr.Dataset, *, reduce: bool, use
     grid_ub = np.full(cnt["grid"], np.inf)
     for (i, j), b in blocks.items():
         n = len(b.contested)
+        if (i, j) in decompose:
+            continue
         if not b.is_full and len(measures_of_site(d, i)) == 0:
             pv_ub[b.pv_first : b.pv_first + n] = load[i, j, b.contested]
             if np.isfinite(imp_lim[i]):

@@ -1,0 +1,551 @@
+r"""Benders decomposition of the plan: an investment master and hourly operation subproblems by site and year.
+
+What must stay hourly (a battery, a demand charge, an import limit) makes the
+monolithic LP large: every hour of every year of such a site carries grid,
+charge, discharge and state-of-charge variables. Those site-years are
+*decomposed*:
+
+* **Master** — the plan's own Pyomo model built with
+  ``build_model(d, decompose=...)``: every investment and annual variable
+  (builds, ``EG``, measures, battery sizes, certificates, offsets, emissions,
+  milestones, the annual ``grid_mwh``, ``onsite_mwh``, ``export_mwh`` of the
+  decomposed site-years) and every hourly row of the site-years that are not
+  decomposed; plus one cost variable ``θ[s,y]`` per decomposed site-year
+  (multi-cut). The decomposed site-years' ``energy_cost``, ``export_revenue``
+  and monthly peaks are fixed to 0 in the master: their objective terms are
+  what ``θ`` stands for.
+* **Subproblem** ``(s, y)`` (:mod:`pvopt.lp.subproblem`) — the hourly
+  operation of that site-year for fixed linking values ``ẑ`` (``EG`` of the
+  site's profiles, ``bE``, ``bP``, the site's measure fractions and the annual
+  budgets). Its value ``v_sy(ẑ)`` is the discounted operating cost (energy
+  cost − export revenue + demand charges, as the objective counts them) plus
+  the elastic penalty; the reduced costs ``π`` of the fixed linking columns
+  give the optimality cut ``θ[s,y] ≥ v_sy(ẑ) + π·(z − ẑ)``.
+
+Bounds. The master optimum is a lower bound ``LB`` (its cuts under-estimate
+each ``v_sy``); a master point ``x`` with subproblem values gives an upper
+bound ``UB = c·x + Σ v_sy`` (``c·x`` the master cost without ``θ``). The loop
+stops when ``(UB − LB)/|UB| ≤ gap`` (``SolveOptions.gap``, default 1e-5).
+
+Why the elastic penalty is exact. Each budget row
+``1000·grid_mwh − Σ_t grid_t + σ⁺ − σ⁻ = 0`` (likewise onsite and export, and
+an unserved-load slack on the balance under an import limit) has slacks priced
+at ``P`` per kWh. The penalised problem is a relaxation of the plan (``σ = 0``
+gives back every plan), so its optimum, and every ``LB``, is ≤ the plan's
+optimum. When the converged incumbent has all slacks at zero, it *is* a
+feasible plan and its cost equals ``UB``; so ``UB − LB ≤ gap·|UB|`` bounds its
+distance to the true optimum. ``P`` starts at ``PENALTY_FACTOR`` × the largest
+energy price (per kWh, far above any marginal value an emissions milestone can
+give a kWh of grid electricity); if the incumbent still uses a slack, ``P`` is
+multiplied by 100 and the loop continues. The cuts already found stay valid,
+because a larger ``P`` only raises each ``v_sy``.
+
+Stabilisation. Plain (Kelley) Benders lets the master jump between extreme
+investment plans. ``stabilise="inout"`` (Ben-Ameur and Neto 2007; Fischetti,
+Ljubić and Sinnl 2017) separates at ``x_sep = α·x* + (1−α)·x_core`` between the
+master optimum ``x*`` and the incumbent ``x_core``; the cuts at ``x_sep`` are
+valid, and ``x_sep`` is feasible for the master (a convex combination), so it
+also gives an upper bound. When those cuts no longer cut off ``(x*, θ*)``, the
+next iteration separates at ``x*`` itself, which guarantees convergence.
+``stabilise="none"`` is plain multi-cut Benders, the default: on a 2-site, 2-year
+battery case plain Benders needed 12 iterations (45 s) and in-out 17 (67 s),
+measured in one run on a shared 2-core machine.
+
+Subproblems keep one ``highspy.Highs`` each and are warm-started; they run
+in-process (``workers`` 0 or 1, or few subproblems) or on dask.distributed
+(a ``LocalCluster`` like the sweep's, or ``scheduler="tcp://HOST:PORT"``): each
+worker keeps its subproblems between iterations in a per-process cache keyed
+by a run token and ``(s, y)``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyomo.environ as pyo
+import scipy.sparse as sp
+import xarray as xr
+
+from pvopt.errors import InfeasiblePlanError, SolverError
+from pvopt.lp.build import PlanModel, build_model
+from pvopt.lp.data import optional, profile_index
+from pvopt.lp.options import SolveOptions, Status
+from pvopt.lp.reductions import full_hour_sites
+from pvopt.lp.subproblem import Subproblem, SubproblemSpec, SubResult, build_subproblem, solve_many
+
+__all__ = ["decomposable_site_years", "choose_decomposition", "solve_decomposed", "BendersReport", "PENALTY_FACTOR"]
+
+INF = float("inf")
+#: Elastic penalty per kWh, as a multiple of the largest energy price (see module docstring).
+PENALTY_FACTOR = 100.0
+#: In-out stabilisation: weight of the master optimum in the separation point.
+INOUT_ALPHA = 0.5
+#: ``auto`` decomposes when the decomposable site-years hold at least this many hours.
+AUTO_MIN_HOURS = 4 * 8760
+#: Below this many subproblems ``workers=None`` solves them in-process.
+AUTO_MIN_PARALLEL = 4
+
+
+def decomposable_site_years(d: xr.Dataset) -> frozenset[tuple[int, int]]:
+    """Site-years whose every hour is modelled (battery, demand charge, import limit), unless hourly matching couples them."""
+    if d.attrs.get("scope2_matching", "annual") == "hourly":
+        return frozenset()
+    full = full_hour_sites(d)
+    return frozenset((i, j) for i in range(d.sizes["site"]) if full[i] for j in range(d.sizes["year"]))
+
+
+def choose_decomposition(d: xr.Dataset, opts: SolveOptions) -> frozenset[tuple[int, int]]:
+    """The site-years to decompose under ``opts.decompose`` (empty: solve the monolithic model).
+
+    ``"auto"`` decomposes when a battery site exists and the decomposable site-years hold at
+    least :data:`AUTO_MIN_HOURS` hours (about four site-years); ``"always"`` whenever there is a
+    decomposable site-year; ``"never"`` never. ``reduce=False`` and the Pyomo interface are never decomposed.
+    """
+    mode = getattr(opts, "decompose", "never")
+    if mode == "never" or not opts.reduce or opts.interface != "direct":
+        return frozenset()
+    sy = decomposable_site_years(d)
+    if mode == "always":
+        return sy
+    has_battery = d.sizes.get("battery", 0) > 0
+    if has_battery and len(sy) * d.sizes["hour"] >= AUTO_MIN_HOURS:
+        return sy
+    return frozenset()
+
+
+@dataclass
+class BendersReport:
+    """How a decomposed solve went: bounds, gap, iterations and time per phase [s]."""
+
+    lower_bound: float
+    upper_bound: float
+    gap: float
+    iterations: int
+    subproblems: int
+    penalty: float
+    history: list[dict[str, float]] = field(default_factory=list)
+    phases: dict[str, float] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- master
+
+
+def _objective_vector(m: pyo.Block, col_of: dict[int, int], n: int) -> tuple[np.ndarray, float]:
+    from pyomo.repn import generate_standard_repn
+
+    objs = list(m.component_data_objects(pyo.Objective, active=True, descend_into=True))
+    repn = generate_standard_repn(objs[0].expr, quadratic=False, compute_values=True)
+    cost = np.zeros(n)
+    for v, c in zip(repn.linear_vars, repn.linear_coefs):
+        cost[col_of[id(v)]] += float(c)
+    return cost, float(repn.constant)
+
+
+def _master_arrays(m: pyo.Block) -> dict[str, Any]:
+    """The master's LP as arrays (the same hand-over as :func:`pvopt.lp.highs.solve_direct`)."""
+    from pyomo.core.base.matrix_constraint import MatrixConstraint
+
+    from pvopt.lp.highs import _collect_columns, _matrix_rows, _repn_rows
+
+    cols, col_of, col_lo, col_hi, _ = _collect_columns(m)
+    mats, los, his = [], [], []
+    row_of: dict[int, int] = {}
+    n_rows = 0
+    for comp in m.component_objects(pyo.Constraint, active=True, descend_into=True):
+        if isinstance(comp, MatrixConstraint):
+            A, lo, hi = _matrix_rows(comp, col_of)
+        else:
+            cons = [c for c in comp.values() if c.active]
+            if not cons:
+                continue
+            A, lo, hi = _repn_rows(cons, col_of)
+            for k, c in enumerate(cons):
+                row_of[id(c)] = n_rows + k
+        mats.append(A)
+        los.append(lo)
+        his.append(hi)
+        n_rows += A.shape[0]
+    A = sp.vstack(mats, format="csr")
+    cost, const = _objective_vector(m, col_of, len(cols))
+    return dict(cols=cols, col_of=col_of, col_lo=col_lo, col_hi=col_hi, A=A, row_lo=np.concatenate(los), row_hi=np.concatenate(his),
+                cost=cost, const=const, row_of=row_of)
+
+
+def _highs_lp(A: sp.csr_matrix, cost, col_lo, col_hi, row_lo, row_hi, offset: float = 0.0):
+    import highspy
+
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = A.shape[1], A.shape[0]
+    lp.col_cost_, lp.col_lower_, lp.col_upper_ = cost, col_lo, col_hi
+    lp.row_lower_, lp.row_upper_ = row_lo, row_hi
+    lp.offset_ = offset
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+    lp.a_matrix_.start_ = A.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = A.indices.astype(np.int32)
+    lp.a_matrix_.value_ = A.data
+    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = A.shape[1], A.shape[0]
+    return lp
+
+
+def _link_var(m: pyo.Block, key: tuple) -> Any:
+    name, k, j = key
+    comp = {"eg": m.EG, "mfrac": m.mfrac, "bE": m.bE, "bP": m.bP}.get(name) or getattr(m, name)
+    return comp[k, j]
+
+
+def _theta_lower_bound(d: xr.Dataset, i: int, j: int, local_cost: dict[tuple, float]) -> float:
+    """A valid lower bound on a subproblem's value: energy cost at negative prices over the import limit, less the most export revenue."""
+    per_site, arr_prof = profile_index(d)
+    imp = d["import_price_per_kwh"].values[i, j]
+    lim = optional(d, "import_limit_kw", np.full(d.sizes["site"], np.nan))[i]
+    neg = np.minimum(imp, 0.0)
+    energy_lb = float((neg * (lim if np.isfinite(lim) else 1e9)).sum()) if (neg < 0).any() else 0.0
+    rev_ub = 0.0
+    if bool(d["export_allowed"].values[i]):
+        maxk = d["max_kwp"].values
+        gen = sum(maxk[arr_prof == g].sum() * d["yield_kw_per_kwp"].values[g] for g in per_site[i]) if per_site[i] else np.zeros(d.sizes["hour"])
+        elim = d["export_limit_kw"].values[i]
+        ex = np.minimum(gen, elim) if np.isfinite(elim) else gen
+        rev_ub = float((np.maximum(d["export_price_per_kwh"].values[i, j], 0.0) * ex).sum())
+    return local_cost.get(("energy_cost", i, j), 0.0) * energy_lb + local_cost.get(("export_revenue", i, j), 0.0) * rev_ub - 1.0
+
+
+# --------------------------------------------------------------------------- executors
+
+_WORKER_CACHE: dict[tuple[str, tuple[int, int]], Subproblem] = {}
+
+
+def _w_setup(token: str, specs: list[SubproblemSpec]) -> int:
+    for s in specs:
+        _WORKER_CACHE[(token, s.key)] = Subproblem(s)
+    return len(specs)
+
+
+def _w_solve(token: str, keys: list[tuple[int, int]], zs: list[np.ndarray], final: bool) -> list[SubResult]:
+    return solve_many(_WORKER_CACHE, [(token, k) for k in keys], zs, final)
+
+
+def _w_penalty(token: str, penalty: float) -> None:
+    for (t, _), sub in _WORKER_CACHE.items():
+        if t == token:
+            sub.set_penalty(penalty)
+
+
+def _w_drop(token: str) -> None:
+    for key in [k for k in _WORKER_CACHE if k[0] == token]:
+        del _WORKER_CACHE[key]
+
+
+class _Serial:
+    """Subproblems in this process."""
+
+    def __init__(self, specs: list[SubproblemSpec]) -> None:
+        self.cache = {s.key: Subproblem(s) for s in specs}
+        self.workers = 0
+
+    def solve(self, zs: dict[tuple[int, int], np.ndarray], final: bool = False) -> dict[tuple[int, int], SubResult]:
+        keys = list(zs)
+        return {r.key: r for r in solve_many(self.cache, keys, [zs[k] for k in keys], final)}
+
+    def set_penalty(self, p: float) -> None:
+        for s in self.cache.values():
+            s.set_penalty(p)
+
+    def close(self) -> None:
+        self.cache.clear()
+
+
+class _Dask:
+    """Subproblems pinned to dask workers, each keeping its own between iterations."""
+
+    def __init__(self, client: Any, specs: list[SubproblemSpec]) -> None:
+        self.client = client
+        self.token = uuid.uuid4().hex
+        workers = sorted(client.scheduler_info()["workers"])
+        if not workers:
+            raise SolverError("the dask cluster has no workers")
+        self.workers = len(workers)
+        order = sorted(specs, key=lambda s: -s.A.nnz)
+        load = {w: 0 for w in workers}
+        self.owner: dict[tuple[int, int], str] = {}
+        by_w: dict[str, list[SubproblemSpec]] = {w: [] for w in workers}
+        for s in order:  # largest first to the least-loaded worker
+            w = min(load, key=load.get)
+            load[w] += s.A.nnz
+            self.owner[s.key] = w
+            by_w[w].append(s)
+        futs = [client.submit(_w_setup, self.token, client.scatter(ss, workers=[w], hash=False), workers=[w], allow_other_workers=False, pure=False)
+                for w, ss in by_w.items() if ss]
+        client.gather(futs)
+
+    def solve(self, zs: dict[tuple[int, int], np.ndarray], final: bool = False) -> dict[tuple[int, int], SubResult]:
+        by_w: dict[str, list[tuple[int, int]]] = {}
+        for k in zs:
+            by_w.setdefault(self.owner[k], []).append(k)
+        futs = [self.client.submit(_w_solve, self.token, ks, [zs[k] for k in ks], final, workers=[w], allow_other_workers=False, pure=False)
+                for w, ks in by_w.items()]
+        out: dict[tuple[int, int], SubResult] = {}
+        for rs in self.client.gather(futs):
+            out.update({r.key: r for r in rs})
+        return out
+
+    def set_penalty(self, p: float) -> None:
+        self.client.run(_w_penalty, self.token, p)
+
+    def close(self) -> None:
+        try:
+            self.client.run(_w_drop, self.token)
+        except Exception:  # noqa: BLE001 - a worker that died has nothing to drop
+            pass
+
+
+@contextmanager
+def _executor(specs: list[SubproblemSpec], opts: SolveOptions, client: Any = None):
+    workers = getattr(opts, "workers", None)
+    scheduler = getattr(opts, "scheduler", None)
+    started = []
+    try:
+        if client is None and scheduler:
+            from distributed import Client
+
+            try:
+                client = Client(scheduler, timeout="15s")
+            except Exception as e:  # noqa: BLE001
+                raise SolverError(f"cannot reach the dask scheduler at {scheduler}: {e}") from None
+            started.append(client)
+        if client is None:
+            if workers is None:
+                workers = min(os.cpu_count() or 1, len(specs)) if len(specs) >= AUTO_MIN_PARALLEL else 0
+            if workers >= 2:
+                from distributed import Client, LocalCluster
+
+                cluster = LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=40)
+                client = Client(cluster)
+                started += [client, cluster]
+        ex = _Dask(client, specs) if client is not None else _Serial(specs)
+        try:
+            yield ex
+        finally:
+            ex.close()
+    finally:
+        for obj in started:
+            obj.close()
+
+
+# --------------------------------------------------------------------------- the loop
+
+
+def solve_decomposed(d: xr.Dataset, opts: SolveOptions, sy: frozenset[tuple[int, int]] | None = None, *, client: Any = None,
+                     progress: Callable[[dict[str, float]], None] | None = None):
+    """Solve the plan by Benders decomposition of the site-years ``sy`` (default: :func:`choose_decomposition` with ``always``).
+
+    Returns ``(pm, sol, res)`` like :func:`pvopt.lp.solve.solve_plan`: ``pm`` is the master
+    model with every master variable at the incumbent's value, the decomposed site-years'
+    energy cost, export revenue and peaks filled in from the subproblems, and their hourly
+    values in ``pm.hourly_values``; ``sol.benders`` is the :class:`BendersReport`.
+    """
+    import highspy
+
+    from pvopt.lp.highs import DirectResult
+    from pvopt.lp.solve import PlanSolution
+
+    t_start = time.perf_counter()
+    phases: dict[str, float] = {}
+    if sy is None:
+        sy = decomposable_site_years(d)
+    progress = progress or getattr(opts, "progress", None)
+    tol = float(getattr(opts, "gap", 1e-5))
+    max_it = int(getattr(opts, "max_iterations", 1000))
+    stabilise = getattr(opts, "stabilise", "none")
+
+    t = time.perf_counter()
+    pm = build_model(d, reduce=opts.reduce, decompose=frozenset(sy))
+    if opts.extra_constraints is not None:
+        opts.extra_constraints(pm.model, d)
+    m = pm.model
+    M = _master_arrays(m)
+    col_of = M["col_of"]
+    cost = M["cost"]
+    col_lo, col_hi = M["col_lo"].copy(), M["col_hi"].copy()
+    phases["master_build"] = time.perf_counter() - t
+
+    # local objective terms move from the master into the subproblems
+    t = time.perf_counter()
+    imp = d["import_price_per_kwh"].values
+    expp = d["export_price_per_kwh"].values
+    penalty = PENALTY_FACTOR * max(1e-3, float(np.abs(imp).max()), float(np.abs(expp).max()))
+    keys = sorted(sy)
+    specs: list[SubproblemSpec] = []
+    local_master_cols: dict[tuple[int, int], dict[tuple, int]] = {}
+    theta_lb = []
+    for (i, j) in keys:
+        lm = {(n, i, j): col_of[id(getattr(m, n)[i, j])] for n in ("energy_cost", "export_revenue", "export_mwh")}
+        for (pi, pj, mo) in m.PK:
+            if (pi, pj) == (i, j):
+                lm[("peak", i, j, mo)] = col_of[id(m.peak[i, j, mo])]
+        local_cost = {k: float(cost[c]) for k, c in lm.items()}
+        for c in lm.values():
+            col_lo[c] = col_hi[c] = 0.0
+        local_master_cols[(i, j)] = lm
+        specs.append(build_subproblem(d, i, j, pm.blocks[(i, j)], local_cost, penalty))
+        theta_lb.append(_theta_lower_bound(d, i, j, local_cost))
+    link_idx = {s.key: np.array([col_of[id(_link_var(m, k))] for k in s.link_keys], dtype=np.int64) for s in specs}
+    phases["subproblem_build"] = time.perf_counter() - t
+
+    n_x = len(M["cols"])
+    n_t = len(keys)
+    theta_col = {k: n_x + n for n, k in enumerate(keys)}
+    from pyomo.common.tee import capture_output
+
+    with capture_output(capture_fd=not opts.log):
+        h = highspy.Highs()
+    h.setOptionValue("output_flag", bool(opts.log))
+    if opts.threads:
+        h.setOptionValue("threads", int(opts.threads))
+    h.passModel(_highs_lp(M["A"], cost, col_lo, col_hi, M["row_lo"], M["row_hi"], M["const"]))
+    n_master_rows = M["A"].shape[0]
+    h.addCols(n_t, np.ones(n_t), np.array(theta_lb), np.full(n_t, INF), 0, np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0))
+
+    # valid inequalities implied by each subproblem's rows (they give the first master a sensible plan):
+    #   1000·onsite ≤ Σ_g EG·Σ_t yield                      (pv ≤ generation)
+    #   1000·(onsite + grid) − Σ_μ frac·Σ_t Δ ≥ Σ_t load     (hourly balance summed; the battery only loses)
+    #   θ − c_energy·min_t(price)·1000·grid ≥ θ_lb          (energy cost ≥ cheapest price × grid energy)
+    per_site, _ = profile_index(d)
+    ymat = d["yield_kw_per_kwp"].values
+    delta = optional(d, "measure_delta_kw", None)
+    from pvopt.lp.data import measures_of_site
+
+    for n, (i, j) in enumerate(keys):
+        on, gr = col_of[id(m.onsite_mwh[i, j])], col_of[id(m.grid_mwh[i, j])]
+        idx = [on] + [col_of[id(m.EG[g, j])] for g in per_site[i]]
+        val = [1000.0] + [-float(ymat[g].sum()) for g in per_site[i]]
+        h.addRow(-INF, 0.0, len(idx), np.array(idx, dtype=np.int32), np.array(val))
+        idx = [on, gr] + [col_of[id(m.mfrac[k, j])] for k in measures_of_site(d, i)]
+        val = [1000.0, 1000.0] + [-float(delta[k, j].sum()) for k in measures_of_site(d, i)]
+        h.addRow(float(d["load_kw"].values[i, j].sum()), INF, len(idx), np.array(idx, dtype=np.int32), np.array(val))
+        c_e = float(cost[local_master_cols[(i, j)][("energy_cost", i, j)]])
+        pmin = float(imp[i, j].min())
+        h.addRow(theta_lb[n], INF, 2, np.array([theta_col[(i, j)], gr], dtype=np.int32), np.array([1.0, -c_e * pmin * 1000.0]))
+
+    hist: list[dict[str, float]] = []
+    LB, UB = -INF, INF
+    x_inc = None
+    core = None
+    plain_next = True
+    t_master = t_sub = 0.0
+    highs_s = 0.0
+    it = 0
+    n_cuts = 0
+    slack_tol_kwh = 1e-6 * max(1.0, float(d["load_kw"].values.max()))
+
+    def exact() -> bool:
+        """Whether the incumbent uses no elastic slack; if it does, raise the penalty and forget the incumbent."""
+        nonlocal penalty, UB, x_inc, core, plain_next
+        fin = ex.solve({k: x_inc[link_idx[k]] for k in keys})
+        if max(r.slack_kwh for r in fin.values()) <= slack_tol_kwh:
+            return True
+        penalty *= 100.0
+        ex.set_penalty(penalty)
+        UB, x_inc, core, plain_next = INF, None, None, True
+        return False
+
+    with _executor(specs, opts, client) as ex:
+        while True:
+            it += 1
+            t = time.perf_counter()
+            h.run()
+            st = h.modelStatusToString(h.getModelStatus())
+            t_master += time.perf_counter() - t
+            highs_s += float(h.getRunTime())
+            if st != "Optimal":
+                if st in ("Infeasible", "Primal infeasible or unbounded"):
+                    if opts.diagnose_infeasible:
+                        from pvopt.lp.solve import diagnose
+
+                        raise diagnose(d, opts)
+                    raise InfeasiblePlanError({})
+                raise SolverError(f"the Benders master stopped without an optimal plan: {st}")
+            sol = h.getSolution()
+            xs = np.asarray(sol.col_value)
+            x_star, th_star = xs[:n_x], xs[n_x:]
+            LB = max(LB, float(h.getInfo().objective_function_value))
+            gap = (UB - LB) / max(1.0, abs(UB)) if np.isfinite(UB) else INF
+            if gap <= tol:
+                hist.append(dict(iteration=it, lower_bound=LB, upper_bound=UB, gap=gap, master_s=t_master, subproblem_s=t_sub))
+                if progress:
+                    progress(hist[-1])
+                if exact():
+                    break
+                continue
+            if stabilise == "inout" and core is not None and not plain_next:
+                x_sep = INOUT_ALPHA * x_star + (1.0 - INOUT_ALPHA) * core
+            else:
+                x_sep = x_star
+            t = time.perf_counter()
+            zs = {k: x_sep[link_idx[k]] for k in keys}
+            res = ex.solve(zs)
+            t_sub += time.perf_counter() - t
+            bad = [(k, r.status) for k, r in res.items() if r.status != "Optimal"]
+            if bad:
+                raise SolverError(f"Benders subproblem (site, year) {bad[0][0]} ended {bad[0][1]!r}")
+            ub_cand = float(cost @ x_sep + M["const"] + sum(r.value for r in res.values()))
+            if ub_cand < UB:
+                UB, x_inc = ub_cand, x_sep.copy()
+            # cuts θ − π·z ≥ v − π·ẑ
+            starts, idx, val, lo = [], [], [], []
+            viol = 0.0
+            for k in keys:
+                r = res[k]
+                li = link_idx[k]
+                keep = r.grad != 0.0
+                starts.append(len(idx))
+                idx += [theta_col[k]] + li[keep].tolist()
+                val += [1.0] + (-r.grad[keep]).tolist()
+                lo.append(r.value - float(r.grad @ zs[k]))
+                cut_at_star = r.value + float(r.grad @ (x_star[li] - zs[k]))
+                viol = max(viol, cut_at_star - th_star[keys.index(k)])
+            h.addRows(n_t, np.array(lo), np.full(n_t, INF), len(idx), np.array(starts, dtype=np.int32), np.array(idx, dtype=np.int32), np.array(val))
+            n_cuts += n_t
+            gap = (UB - LB) / max(1.0, abs(UB))
+            plain_next = viol <= tol * max(1.0, abs(LB)) / max(1, n_t)
+            core = x_inc
+            hist.append(dict(iteration=it, lower_bound=LB, upper_bound=UB, gap=gap, master_s=t_master, subproblem_s=t_sub))
+            if progress:
+                progress(hist[-1])
+            if gap <= tol and exact():
+                break
+            if it >= max_it:
+                raise SolverError(f"Benders stopped after {it} iterations at a relative gap of {gap:.2e} (LB {LB:,.0f}, UB {UB:,.0f}); raise max_iterations or the gap")
+            if opts.time_limit_s is not None and time.perf_counter() - t_start > opts.time_limit_s:
+                raise SolverError(f"Benders reached the time limit ({opts.time_limit_s} s) at a relative gap of {gap:.2e} (LB {LB:,.0f}, UB {UB:,.0f}); raise --time-limit or --gap")
+        phases["master_solves"] = t_master
+        phases["subproblem_solves"] = t_sub
+        # recover the hourly operation at the incumbent
+        t = time.perf_counter()
+        fin = ex.solve({k: x_inc[link_idx[k]] for k in keys}, final=True)
+        n_workers = ex.workers
+    row_dual = np.asarray(h.getSolution().row_dual)[:n_master_rows]
+    for v, val in zip(M["cols"], x_inc.tolist()):
+        v.set_value(val, skip_validation=True)
+    for k in keys:
+        r = fin[k]
+        for lk, c in local_master_cols[k].items():
+            M["cols"][c].set_value(r.local[lk], skip_validation=True)
+        pm.hourly_values[k] = r.hourly
+    objective = float(cost @ x_inc + M["const"] + sum(r.value for r in fin.values()))
+    phases["recover"] = time.perf_counter() - t
+    gap = (objective - LB) / max(1.0, abs(objective))
+    wall = time.perf_counter() - t_start
+    rep = BendersReport(LB, objective, gap, it, len(keys), penalty, hist, phases)
+    res = DirectResult("Optimal", objective, highs_s, phases["master_build"], x_inc, row_dual, M["row_of"])
+    sol = PlanSolution(Status.OPTIMAL, objective, highs_s, wall, f"benders: gap {gap:.2e} after {it} iterations ({len(keys)} subproblems, {n_workers} workers)",
+                       res.dual, benders=rep)
+    pm.build_seconds = phases["master_build"] + phases["subproblem_build"]
+    return pm, sol, res

@@ -1,0 +1,311 @@
+"""The hourly operation of one site-year as a Benders subproblem, built without Pyomo.
+
+A subproblem ``(s, y)`` holds every hourly row of that site-year — generation,
+balance, battery, monthly peaks — and its annual rows (onsite, grid, energy cost,
+export, export revenue). They are built by the **same** row-family functions as
+the monolithic model (:data:`pvopt.lp.rows.HOURLY_FAMILIES` and
+:func:`pvopt.lp.rows.define_annual_rows`), over a :class:`SubColumns` index that
+numbers the columns of this one site-year, straight into CSR arrays for highspy.
+
+Columns:
+
+* *local*: the hourly variables (``pv``, ``export``, ``grid``, ``charge``,
+  ``discharge``, ``soc``), the monthly peaks, ``energy_cost[s,y]`` and
+  ``export_revenue[s,y]``, with the objective coefficients the master's objective
+  gives them (``df_y``, ``−df_y``, ``df_y·demand_charge``);
+* *linking*: master variables the rows read — ``EG[g,y]`` of the site's profiles,
+  ``frac[μ,y]`` of its measures, ``bE[b,y]``, ``bP[b,y]``, and the annual budgets
+  ``onsite_mwh``, ``grid_mwh``, ``export_mwh`` of ``(s, y)``. Each is fixed to the
+  master's value ``ẑ`` by its bounds; its reduced cost is the cut coefficient
+  (the dual of the fixing row ``z = ẑ``).
+* *elastic*: on every annual row that holds a budget (``1000·grid_mwh − Σ grid = 0``
+  and the like) a pair of slacks ``σ⁺, σ⁻ ≥ 0``, and, where an import limit can make
+  the balance infeasible, an unserved-load slack per hour; each costs ``penalty`` per
+  kWh. The subproblem is then feasible for every master point, and its value
+  ``v(ẑ)`` is a convex, piecewise-linear function of ``ẑ`` that equals the true
+  operating cost wherever the master point is operable and exceeds it elsewhere.
+  Why this is exact: see :mod:`pvopt.lp.decompose`.
+
+:class:`Subproblem` keeps one ``highspy.Highs`` per site-year and only changes
+the bounds of the linking columns between iterations, so each re-solve starts
+from the previous optimal basis (dual simplex hot start).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+import xarray as xr
+
+from pvopt.lp.data import optional
+from pvopt.lp.rows import FAMILIES, HOURLY_FAMILIES, Columns, RowFamilies, define_annual_rows
+from pvopt.lp.variables import SiteYearBlock
+
+__all__ = ["LINK_FAMILIES", "SubColumns", "SubproblemSpec", "build_subproblem", "Subproblem", "SubResult"]
+
+INF = float("inf")
+#: Master variable families a subproblem reads (fixed to the master's values).
+LINK_FAMILIES = ("eg", "mfrac", "bE", "bP", "onsite_mwh", "grid_mwh")
+#: Annual variables that belong to the subproblem (their objective terms move into it; ``export_mwh``
+#: enters no master row, so it is read back from the subproblem).
+LOCAL_ANNUAL = ("energy_cost", "export_revenue", "export_mwh")
+#: Annual budgets that get elastic slacks.
+BUDGETS = ("onsite_mwh", "grid_mwh")
+#: A hot-started dual simplex gives up after this many iterations and the subproblem is solved cold (IPM + crossover).
+WARM_ITERATION_LIMIT = 500
+
+
+@dataclass
+class SubColumns(Columns):
+    """Columns of one site-year: hourly families first, then every other column in the order the rows ask for it.
+
+    :meth:`sy` hands out a new column the first time a ``(name, i, j)`` is asked for,
+    so the row families say themselves which master variables they read.
+    """
+
+    keys: dict[tuple[str, int, int], int] = field(default_factory=dict)
+    n_cols: int = 0
+
+    def sy(self, name: str, i: int, j: int) -> int:
+        key = (name, int(i), int(j))
+        if key not in self.keys:
+            self.keys[key] = self.n_cols
+            self.n_cols += 1
+        return self.keys[key]
+
+
+@dataclass
+class SubproblemSpec:
+    """Everything a worker needs to build one subproblem (plain arrays; pickles small)."""
+
+    key: tuple[int, int]
+    A: sp.csr_matrix
+    row_lo: np.ndarray
+    row_hi: np.ndarray
+    col_lo: np.ndarray
+    col_hi: np.ndarray
+    cost: np.ndarray
+    link_keys: list[tuple[str, int, int]]  #: master variable of each linking column
+    link_cols: np.ndarray
+    slack_cols: np.ndarray  #: elastic columns (cost = penalty)
+    hourly: dict[str, tuple[int, int]]  #: name -> (first column, count)
+    local_keys: dict[tuple, int]  #: ("energy_cost"|"export_revenue", i, j) or ("peak", i, j, month) -> column
+    penalty: float
+
+
+def build_subproblem(d: xr.Dataset, i: int, j: int, block: SiteYearBlock, local_cost: dict[tuple, float], penalty: float) -> SubproblemSpec:
+    """The rows of site-year ``(i, j)`` from the plan's row families, as a :class:`SubproblemSpec`.
+
+    Parameters
+    ----------
+    d
+        LP inputs.
+    i, j
+        Site and year indices.
+    block
+        The site-year's hour classes (a full-hour block: every hour contested).
+    local_cost
+        Objective coefficient of each local annual column and peak, keyed like
+        :attr:`SubproblemSpec.local_keys` (read from the master's objective).
+    penalty
+        Cost of one kWh of elastic slack [currency].
+    """
+    n = len(block.contested)
+    has = {"pv": True, "ex": bool(d["export_allowed"].values[i]), "grid": True, "bat": block.battery >= 0}
+    off: dict[str, int] = {}
+    c = 0
+    hourly: dict[str, tuple[int, int]] = {}
+    for name, on in (("pv", has["pv"]), ("ex", has["ex"]), ("grid", has["grid"]), ("bc", has["bat"]), ("bd", has["bat"]), ("soc", has["bat"])):
+        off[name] = c
+        if on:
+            hourly[name] = (c, n)
+            c += n
+    off["matched"] = c
+    charge = optional(d, "demand_charge_per_kw_month", np.zeros(d.sizes["site"]))
+    peak_col = {}
+    if charge[i] > 0:
+        for mo in range(12):
+            peak_col[(i, j, mo)] = c
+            c += 1
+    cols = SubColumns(x=[], off=off, n_y=d.sizes["year"], peak_col=peak_col, vol_col={}, n_cols=c)
+    local = SiteYearBlock(block.full, block.covered, block.contested, 0, 0 if has["ex"] else -1, 0 if has["grid"] else -1,
+                          0 if has["bat"] else -1, -1, block.battery, True)
+    blocks = {(i, j): local}
+    fam = RowFamilies()
+    for define in HOURLY_FAMILIES:
+        define(fam, cols, d, blocks)
+    define_annual_rows(fam, cols, d, blocks)
+    n_cols = cols.n_cols
+    mats, los, his = [], [], []
+    for f in FAMILIES:
+        if fam.lo[f]:
+            mats.append(fam.coo[f].csr(len(fam.lo[f]), n_cols))
+            los.append(np.array([-INF if v is None else float(v) for v in fam.lo[f]]))
+            his.append(np.array([INF if v is None else float(v) for v in fam.hi[f]]))
+    A = sp.vstack(mats, format="csr")
+    row_lo, row_hi = np.concatenate(los), np.concatenate(his)
+
+    # column bounds and costs
+    col_lo = np.zeros(n_cols)
+    col_hi = np.full(n_cols, INF)
+    cost = np.zeros(n_cols)
+    exp_lim = d["export_limit_kw"].values[i]
+    imp_lim = optional(d, "import_limit_kw", np.full(d.sizes["site"], np.nan))[i]
+    if has["ex"] and np.isfinite(exp_lim):
+        col_hi[off["ex"] : off["ex"] + n] = exp_lim
+    if has["grid"] and np.isfinite(imp_lim):
+        col_hi[off["grid"] : off["grid"] + n] = imp_lim
+    local_keys: dict[tuple, int] = {}
+    for (i_, j_, mo), col in peak_col.items():
+        local_keys[("peak", i_, j_, mo)] = col
+    link_keys, link_cols = [], []
+    for key, col in cols.keys.items():
+        if key[0] in LOCAL_ANNUAL:
+            local_keys[key] = col
+            col_lo[col] = 0.0 if key[0] == "export_mwh" else -INF
+        elif key[0] in LINK_FAMILIES:
+            link_keys.append(key)
+            link_cols.append(col)
+        else:
+            raise ValueError(f"subproblem ({i}, {j}) reads {key[0]!r}, which is neither a local nor a linking variable")
+    for key, col in local_keys.items():
+        cost[col] = float(local_cost.get(key, 0.0))
+
+    # elastic slacks: ±σ on every row with a budget column; unserved load on balance rows under an import limit
+    budget_cols = np.array([col for key, col in cols.keys.items() if key[0] in BUDGETS], dtype=np.int64)
+    Acsc = A.tocsc()
+    budget_rows = np.unique(Acsc[:, budget_cols].nonzero()[0]) if len(budget_cols) else np.zeros(0, dtype=np.int64)
+    extra_r, extra_c, extra_v = [], [], []
+    n_extra = 0
+    for r in budget_rows:
+        for sgn in (1.0, -1.0):
+            extra_r.append(r)
+            extra_c.append(n_cols + n_extra)
+            extra_v.append(sgn)
+            n_extra += 1
+    if has["grid"] and np.isfinite(imp_lim) and fam.lo["balance"]:
+        first_balance = sum(len(fam.lo[f]) for f in FAMILIES[: FAMILIES.index("balance")])
+        rows = first_balance + np.arange(len(fam.lo["balance"]))
+        extra_r += rows.tolist()
+        extra_c += (n_cols + n_extra + np.arange(len(rows))).tolist()
+        extra_v += [1.0] * len(rows)
+        n_extra += len(rows)
+    if n_extra:
+        E = sp.csr_matrix((extra_v, (extra_r, extra_c)), shape=(A.shape[0], n_cols + n_extra))
+        A = (sp.hstack([A, sp.csr_matrix((A.shape[0], n_extra))], format="csr") + E).tocsr()
+    slack_cols = n_cols + np.arange(n_extra)
+    col_lo = np.concatenate([col_lo, np.zeros(n_extra)])
+    col_hi = np.concatenate([col_hi, np.full(n_extra, INF)])
+    cost = np.concatenate([cost, np.full(n_extra, penalty)])
+    link_cols_a = np.array(link_cols, dtype=np.int64)
+    col_lo[link_cols_a] = 0.0
+    col_hi[link_cols_a] = 0.0
+    A.sort_indices()
+    return SubproblemSpec((i, j), A, row_lo, row_hi, col_lo, col_hi, cost, link_keys, link_cols_a, slack_cols, hourly, local_keys, float(penalty))
+
+
+@dataclass
+class SubResult:
+    """One subproblem solve: value [currency], cut gradient per linking column, slack total [kWh], timing [s]."""
+
+    key: tuple[int, int]
+    value: float
+    grad: np.ndarray
+    slack_kwh: float
+    seconds: float
+    iterations: int
+    status: str
+    local: dict[tuple, float] | None = None  #: local annual and peak values (final pass)
+    hourly: dict[str, np.ndarray] | None = None  #: hourly values (final pass)
+
+
+class Subproblem:
+    """One site-year's operation LP in a persistent ``highspy.Highs`` (warm-started between iterations)."""
+
+    def __init__(self, spec: SubproblemSpec) -> None:
+        import highspy
+        from pyomo.common.tee import capture_output
+
+        self.spec = spec
+        # no "threads" option: HiGHS fixes its thread pool per process at the first solve
+        with capture_output(capture_fd=True):
+            h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        lp = highspy.HighsLp()
+        A = spec.A
+        lp.num_col_, lp.num_row_ = A.shape[1], A.shape[0]
+        lp.col_cost_ = spec.cost
+        lp.col_lower_ = spec.col_lo
+        lp.col_upper_ = spec.col_hi
+        lp.row_lower_ = spec.row_lo
+        lp.row_upper_ = spec.row_hi
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+        lp.a_matrix_.start_ = A.indptr.astype(np.int32)
+        lp.a_matrix_.index_ = A.indices.astype(np.int32)
+        lp.a_matrix_.value_ = A.data
+        lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = A.shape[1], A.shape[0]
+        h.passModel(lp)
+        self.h = h
+        self.penalty = spec.penalty
+        self.ipm_seconds: float | None = None  #: last cold solve (interior point + crossover)
+        self.use_ipm = True
+        self.warm_failures = 0
+
+    def set_penalty(self, penalty: float) -> None:
+        """Change the cost of the elastic slacks (keeps the basis)."""
+        s = self.spec.slack_cols
+        if len(s):
+            self.h.changeColsCost(len(s), s.astype(np.int32), np.full(len(s), float(penalty)))
+        self.penalty = float(penalty)
+
+    def solve(self, z: np.ndarray, *, final: bool = False) -> SubResult:
+        """Fix the linking columns to ``z`` and solve; the cut is ``θ ≥ value + grad·(z' − z)``."""
+        t0 = time.perf_counter()
+        lc = self.spec.link_cols
+        z = np.asarray(z, dtype=float)
+        if len(lc):
+            self.h.changeColsBounds(len(lc), lc.astype(np.int32), z, z)
+        # The first solve (and any after a slow hot start) is interior point with crossover: a year of
+        # battery hours is a long chain that cold dual simplex needs tens of thousands of iterations for.
+        # Crossover leaves an optimal basis, from which later solves hot-start the dual simplex.
+        cold = self.use_ipm
+        if cold:
+            self.h.clearSolver()
+        self.h.setOptionValue("solver", "ipm" if cold else "simplex")
+        self.h.setOptionValue("simplex_iteration_limit", 2**31 - 1 if cold else WARM_ITERATION_LIMIT)
+        self.h.run()
+        status = self.h.modelStatusToString(self.h.getModelStatus())
+        if status != "Optimal":  # a hot start that takes too long, or numerical trouble: solve again from scratch
+            cold = True
+            self.h.setOptionValue("simplex_iteration_limit", 2**31 - 1)
+            self.h.clearSolver()
+            self.h.setOptionValue("solver", "ipm")
+            self.h.run()
+            status = self.h.modelStatusToString(self.h.getModelStatus())
+        took = time.perf_counter() - t0
+        if cold and not self.use_ipm:
+            self.warm_failures += 1
+        if cold:
+            self.ipm_seconds = took
+        # after two hot starts that gave up, stay cold: each solve is then one IPM + crossover
+        self.use_ipm = self.warm_failures >= 2
+        info = self.h.getInfo()
+        sol = self.h.getSolution()
+        x = np.asarray(sol.col_value)
+        rc = np.asarray(sol.col_dual)
+        res = SubResult(self.spec.key, float(info.objective_function_value), rc[lc].copy() if len(lc) else np.zeros(0),
+                        float(x[self.spec.slack_cols].sum()) if len(self.spec.slack_cols) else 0.0,
+                        time.perf_counter() - t0, int(info.simplex_iteration_count), status)
+        if final:
+            res.local = {k: float(x[c]) for k, c in self.spec.local_keys.items()}
+            res.hourly = {k: x[c0 : c0 + n].copy() for k, (c0, n) in self.spec.hourly.items()}
+        return res
+
+
+def solve_many(cache: dict, keys: list[Any], zs: list[np.ndarray], final: bool = False) -> list[SubResult]:
+    """Solve the cached subproblems ``keys`` at ``zs`` (used in-process and on dask workers)."""
+    return [cache[k].solve(z, final=final) for k, z in zip(keys, zs)]

@@ -1,0 +1,102 @@
+"""Benders decomposition (pvopt.lp.decompose) against the monolithic LP on small cases.
+
+Each case has one battery site (site 0) whose site-years become subproblems; the
+decomposed optimum must match the monolithic one within ``OBJ_RTOL`` (the
+default stopping gap), and the battery sizes within ``CAP_RTOL`` of the
+larger of the two (an LP may have several optimal plans; the objective is what
+must agree).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pvopt.lp.decompose import choose_decomposition, decomposable_site_years, solve_decomposed
+from pvopt.lp.model import SolveOptions, solve_plan
+from pvopt.testing import small_inputs
+
+#: Decomposed vs monolithic objective, relative (the stopping gap is 1e-5; the incumbent is feasible).
+OBJ_RTOL = 1.5e-5
+#: Total battery energy [kWh] over the years, decomposed vs monolithic, relative to the larger (alternative optima).
+CAP_RTOL = 0.05
+#: Total PV [kWp] built, likewise.
+PV_RTOL = 0.05
+
+MONO = SolveOptions(decompose="never", milestone_costs="none", solver="ipm")
+BENDERS = SolveOptions(decompose="always", workers=0, milestone_costs="none", gap=1e-5)
+
+CASES = {
+    "battery": dict(battery_sites=(0,)),
+    # slow under CI's budget (each 1-3 min on a shared 2-core machine): pytest -m slow
+    "battery_demand_charge": dict(battery_sites=(0,), demand_charge_per_kw_month=40.0),
+    "battery_import_limit": dict(battery_sites=(0,), import_limit_kw=2500.0),  # peak load 2,667 kW: the battery must shave
+    "battery_measures_milestones": dict(battery_sites=(0,), measures=True, milestones=[
+        {"name": "peak", "type": "emissions_peak", "year": 2024},
+        {"name": "onsite", "type": "min_pv_onsite_mwh", "year": 2025, "mwh": 800.0},
+        {"name": "zero", "type": "neutrality", "year": 2025},
+    ]),
+}
+
+
+def _inputs(case):
+    """Two years only where a milestone needs them: each year of site 0 is a subproblem of 8760 hours."""
+    kw = CASES[case] if isinstance(case, str) else case
+    return small_inputs(n_sites=2, n_years=2 if "milestones" in kw else 1, **kw)
+
+
+def _compare(d, opts=BENDERS, **kw):
+    _, mono, _ = solve_plan(d, MONO)
+    pm, sol, _ = solve_decomposed(d, opts, **kw)
+    assert sol.benders is not None
+    assert sol.benders.gap <= opts.gap
+    assert sol.objective == pytest.approx(mono.objective, rel=OBJ_RTOL)
+    assert sol.benders.lower_bound <= mono.objective * (1 + 1e-9) + 1.0
+    return pm, sol, mono
+
+
+@pytest.mark.parametrize("case", [c if c == "battery" else pytest.param(c, marks=pytest.mark.slow) for c in CASES])
+def test_decomposed_plan_matches_monolithic(case):
+    from pvopt.lp.solution import plan_dataset
+
+    d = _inputs(case)
+    pm, sol, mono = _compare(d)
+    pm_mono, _, _ = solve_plan(d, MONO)
+    m, mm = pm.model, pm_mono.model
+    bE, bE_mono = (sum(x.bE[0, j].value for j in x.Y) for x in (m, mm))
+    assert bE == pytest.approx(bE_mono, rel=CAP_RTOL, abs=1.0)
+    pv, pv_mono = (sum(x.build[a, j].value for a in x.A for j in x.Y) for x in (m, mm))
+    assert pv == pytest.approx(pv_mono, rel=PV_RTOL, abs=1.0)
+    # the plan Dataset: same hourly variables as a monolithic plan, its NPC, and the bounds in its attrs
+    plan = plan_dataset(pm, sol, None, BENDERS)
+    plan_mono = plan_dataset(pm_mono, mono, None, MONO)
+    assert set(plan.data_vars) == set(plan_mono.data_vars)
+    assert float(plan["npc"]) == pytest.approx(sol.objective, rel=OBJ_RTOL)
+    assert plan.attrs["solve_method"] == "benders"
+    assert plan.attrs["lower_bound"] <= plan.attrs["upper_bound"]
+    assert plan.attrs["relative_gap"] <= BENDERS.gap
+    if "peak_import_kw" in plan:  # each month's billed peak is that month's largest hourly import
+        month = d["hour_month"].values if "hour_month" in d else np.repeat(np.arange(1, 13), 730)
+        grid, peak = plan["grid_import_kw"].values[0, 0], plan["peak_import_kw"].values[0, 0]
+        for mo in range(12):
+            assert peak[mo] == pytest.approx(grid[month == mo + 1].max(), rel=1e-4, abs=1e-2)
+
+
+def test_auto_decomposes_only_large_battery_plans():
+    small = small_inputs(n_sites=2, n_years=2, battery_sites=(0,))
+    assert decomposable_site_years(small) == {(0, 0), (0, 1)}
+    assert choose_decomposition(small, SolveOptions()) == frozenset()  # two site-years: monolithic
+    assert choose_decomposition(small, SolveOptions(decompose="always")) == {(0, 0), (0, 1)}
+    assert choose_decomposition(small, SolveOptions(decompose="never")) == frozenset()
+    assert choose_decomposition(small_inputs(n_sites=2, n_years=2), SolveOptions(decompose="always")) == frozenset()
+    large = small_inputs(n_sites=2, n_years=6, battery_sites=(0,))
+    assert len(choose_decomposition(large, SolveOptions())) == 6
+
+
+def test_decomposition_on_a_dask_cluster_with_two_workers():
+    from distributed import Client, LocalCluster
+
+    d = _inputs("battery")
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=40) as cluster, Client(cluster) as client:
+        _, sol, _ = _compare(d, client=client)
+        assert "2 workers" in sol.termination
