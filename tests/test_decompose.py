@@ -18,6 +18,7 @@ from pvopt.testing import small_inputs
 
 #: Decomposed vs monolithic objective, relative (the stopping gap is 1e-5; the incumbent is feasible).
 OBJ_RTOL = 1.5e-5
+BOUND_RTOL = 1e-9  #: lower bound may exceed the upper bound by rounding once both meet
 #: Total battery energy [kWh] over the years, decomposed vs monolithic, relative to the larger (alternative optima).
 CAP_RTOL = 0.05
 #: Total PV [kWp] built, likewise.
@@ -73,7 +74,7 @@ def test_decomposed_plan_matches_monolithic(case):
     assert set(plan.data_vars) == set(plan_mono.data_vars)
     assert float(plan["npc"]) == pytest.approx(sol.objective, rel=OBJ_RTOL)
     assert plan.attrs["solve_method"] == "benders"
-    assert plan.attrs["lower_bound"] <= plan.attrs["upper_bound"]
+    assert plan.attrs["lower_bound"] <= plan.attrs["upper_bound"] * (1 + BOUND_RTOL)  # equal up to rounding at convergence
     assert plan.attrs["relative_gap"] <= BENDERS.gap
     if "peak_import_kw" in plan:  # each month's billed peak is that month's largest hourly import
         month = d["hour_month"].values if "hour_month" in d else np.repeat(np.arange(1, 13), 730)
