@@ -86,12 +86,14 @@ def test_decomposed_plan_matches_monolithic(case):
 def test_auto_decomposes_only_large_battery_plans():
     small = small_inputs(n_sites=2, n_years=2, battery_sites=(0,))
     assert decomposable_site_years(small) == {(0, 0), (0, 1)}
-    assert choose_decomposition(small, SolveOptions()) == frozenset()  # two site-years: monolithic
+    assert choose_decomposition(small, SolveOptions()) == frozenset()  # default: one LP
+    assert choose_decomposition(small, SolveOptions(decompose="auto")) == frozenset()  # two site-years: monolithic
     assert choose_decomposition(small, SolveOptions(decompose="always")) == {(0, 0), (0, 1)}
     assert choose_decomposition(small, SolveOptions(decompose="never")) == frozenset()
     assert choose_decomposition(small_inputs(n_sites=2, n_years=2), SolveOptions(decompose="always")) == frozenset()
     large = small_inputs(n_sites=2, n_years=6, battery_sites=(0,))
-    assert len(choose_decomposition(large, SolveOptions())) == 6
+    assert len(choose_decomposition(large, SolveOptions(decompose="auto"))) == 6
+    assert choose_decomposition(large, SolveOptions()) == frozenset()
 
 
 def test_decomposition_on_a_dask_cluster_with_two_workers():
