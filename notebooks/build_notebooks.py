@@ -3,7 +3,7 @@
     python notebooks/build_notebooks.py
 
 The notebooks are generated so that they stay reviewable as plain Python in
-this file; edit here, run the script, commit both. ``tests/test_notebooks.py``
+this file; edit here, run the script, commit both. ``tests/system/test_notebooks.py``
 executes every notebook top to bottom on the example portfolio ``sites/lead``
 (offline) and checks the JSON line each one prints in its last cell.
 

@@ -14,9 +14,9 @@ unit), which HiGHS reports as badly scaled. The hand-over therefore scales
 columns, rows and the objective by powers of two (:func:`scale_factors`;
 exact in floating point), gives HiGHS the scaled LP and unscales the primal
 values, row duals and objective on the way back, so that callers see the
-model's own units. ``tests/test_highs_direct.py`` checks objective, primal
+model's own units. ``tests/lp/test_highs_direct.py`` checks objective, primal
 values and duals against Pyomo's own HiGHS interface, and
-``tests/test_scaling.py`` the scaled hand-over against the unscaled one.
+``tests/lp/test_scaling.py`` the scaled hand-over against the unscaled one.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import pytest
 from conftest import edit_yaml, find_issue, load_issues
 from pvopt.errors import EXIT_INPUT
 
-PACKAGE = Path(__file__).resolve().parents[1] / "pvopt"
+PACKAGE = Path(__file__).resolve().parents[2] / "pvopt"
 
 
 def _flat(text: str) -> str:

@@ -142,7 +142,7 @@ def test_cli_actuals_writes_csv_plot_and_report_section(planned, tmp_path, cli):
 def test_sample_meter_file_reads(planned):
     from pvopt.studies.actuals import read_meter
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     m = read_meter(root / "sites" / "lead" / "meter_sample.csv")
     assert set(m["site"]) == {"suzhou", "wuxi"} and len(m) == 2 * 28 * 24
     assert str(m["timestamp"].dt.tz) == "UTC"

@@ -408,7 +408,7 @@ def test_cli_sweep_on_the_example_portfolio(tmp_path):
 
     from pvopt.cli import app
 
-    repo = Path(__file__).resolve().parents[1]
+    repo = Path(__file__).resolve().parents[2]
     out = tmp_path / "o"
     args = ["sweep", str(repo / "sites" / "lead"), "--vary", "milestone_year:pv-8.8MWp-2025=2040", "--out", str(out), "--workers", "0"]
     r = CliRunner().invoke(app, args)

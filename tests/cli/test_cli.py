@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from pvopt.cli import app
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 LEAD = str(REPO / "sites" / "lead")
 EXIT_INPUT = 2
 

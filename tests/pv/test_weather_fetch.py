@@ -19,7 +19,7 @@ from pvopt.errors import PortfolioError
 
 from pathlib import Path
 
-RECORDED = Path(__file__).parent / "data" / "pvgis_tmy_recorded.csv.gz"
+RECORDED = Path(__file__).resolve().parents[1] / "data" / "pvgis_tmy_recorded.csv.gz"
 GHI_RTOL = 1e-6  # the cache round trip keeps 3 decimals of W/m2; annual totals agree to this
 SITE = dict(latitude_deg=45.0, longitude_deg=8.0, timezone="Europe/Rome")
 

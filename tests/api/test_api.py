@@ -12,7 +12,7 @@ import pytest
 import pvopt
 from pvopt.errors import PortfolioError
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 LEAD = REPO / "sites" / "lead"
 NPC_RTOL = 1e-6  #: relative slack on NPC comparisons between optimal plans
 KWP_ATOL = 1e-3  #: slack on capacities read back from the solver [kWp]

@@ -32,7 +32,7 @@ YIELD_RTOL = 0.05
 """pvopt's chain (Perez sky; physical IAM with AR coating on direct, sky and ground light) vs. the independent
 reference (isotropic sky; physical IAM without coating on direct light only), both with SAPM open-rack
 temperatures and no air-mass correction: Perez adds a few percent on a 20° south tilt in a humid climate and the
-diffuse reflection loss takes about 1-2 % back; 5 % bounds that. (tests/test_pvwatts.py checks against PVWatts v8.)"""
+diffuse reflection loss takes about 1-2 % back; 5 % bounds that. (tests/pv/test_pvwatts.py checks against PVWatts v8.)"""
 
 TEMPERATURE_EFFECT_MIN = 0.01
 """Smallest yield gain [-] expected from a cooler temperature model on a Greensboro 20° S array (about 1.5-4 %)."""

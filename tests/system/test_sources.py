@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SOURCES = ROOT / "docs" / "sources.md"
 
 EXEMPT_PREFIXES: tuple[str, ...] = ()
-THIS_FILE = "tests/test_sources.py"
+THIS_FILE = "tests/system/test_sources.py"
 
 FORBIDDEN = {
     "facts.md": re.compile(r"facts\.md", re.I),

@@ -1,7 +1,7 @@
 """Large cases: excluded from CI (``-m "not slow"``); run with ``pytest -m slow`` or the benchmark scripts.
 
-Their small versions run in CI: tests/test_pillars.py (battery, demand charge, measures on
-small exact cases) and tests/test_example.py / tests/test_cli.py (the `lead` example).
+Their small versions run in CI: tests/lp/test_pillars.py (battery, demand charge, measures on
+small exact cases) and tests/system/test_example.py / tests/cli/test_cli.py (the `lead` example).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 from pvopt.lp.model import SolveOptions
 from pvopt.pipeline import run_plan
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow

@@ -19,7 +19,7 @@ import pytest
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 NB_DIR = REPO / "notebooks"
 NOTEBOOKS = ["01_planner_sizing.ipynb", "02_finance_pv_vs_certificates.ipynb", "03_analyst_scenarios.ipynb"]
 CELL_TIMEOUT_S = 120

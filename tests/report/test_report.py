@@ -17,7 +17,7 @@ from pvopt.io import write_netcdf_atomic
 
 from _finance_plan import solved_small_plan
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 VALUE_RTOL = 1e-9  # workbook numbers are the computed floats
 
 
