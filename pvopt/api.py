@@ -128,18 +128,18 @@ def _join(trail: str, key: str | int) -> str:
 
 
 def _rebuild(pf: Portfolio, settings: PortfolioSettings, sites: list[Site], label: Path) -> Portfolio:
-    from pvopt.inputs.loading import _check_cross, _check_site_files, _pydantic_issues
+    from pvopt.inputs.loading import check_cross, check_site_files, pydantic_issues
 
     issues: list[InputIssue] = []
     for s in sites:
-        issues.extend(_check_site_files(pf.directory, label, s))
-    issues.extend(_check_cross(pf.directory, label, settings, sites, []))
+        issues.extend(check_site_files(pf.directory, label, s))
+    issues.extend(check_cross(pf.directory, label, settings, sites, []))
     if issues:
         raise PortfolioError(issues)
     try:
         return Portfolio(settings=settings, sites=sites, directory=pf.directory)
     except ValidationError as e:
-        raise PortfolioError(_pydantic_issues(label, e)) from None
+        raise PortfolioError(pydantic_issues(label, e)) from None
 
 
 def _site_index(pf: Portfolio, site: str) -> int:
@@ -150,12 +150,12 @@ def _site_index(pf: Portfolio, site: str) -> int:
 
 
 def _replace_site(pf: Portfolio, i: int, data: dict[str, Any], label: Path) -> Portfolio:
-    from pvopt.inputs.loading import _pydantic_issues
+    from pvopt.inputs.loading import pydantic_issues
 
     try:
         site = Site.model_validate(data)
     except ValidationError as e:
-        raise PortfolioError(_pydantic_issues(label, e)) from None
+        raise PortfolioError(pydantic_issues(label, e)) from None
     sites = list(pf.sites)
     sites[i] = site
     return _rebuild(pf, pf.settings, sites, label)
@@ -226,14 +226,14 @@ def with_settings_change(pf: Portfolio, **changes: Any) -> Portfolio:
     >>> with_settings_change(pf, certificates__GEC__price_per_mwh=50.0)          # doctest: +SKIP
     >>> with_settings_change(pf, pv__capex_per_kwp__carport={2024: 4000, 2035: 2800})  # doctest: +SKIP
     """
-    from pvopt.inputs.loading import _pydantic_issues
+    from pvopt.inputs.loading import pydantic_issues
 
     label = _edit_label("portfolio settings")
     data = _apply_changes(pf.settings.model_dump(), changes, label)
     try:
         settings = PortfolioSettings.model_validate(data)
     except ValidationError as e:
-        raise PortfolioError(_pydantic_issues(label, e)) from None
+        raise PortfolioError(pydantic_issues(label, e)) from None
     return _rebuild(pf, settings, list(pf.sites), label)
 
 

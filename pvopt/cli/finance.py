@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from pvopt.cli.main import _errors, _print_df, _progress, app, out, state
+from pvopt.cli.main import handle_errors, print_df, progress_bar, app, out, state
 
 __all__ = ["compare", "report"]
 
@@ -28,16 +28,17 @@ def compare(
       pvopt compare sites/lead --out out/lead
       pvopt compare sites/lead --plan out/lead/plan.nc --out out/lead
     """
-    with _errors():
+    with handle_errors():
         from pvopt.results import finance
-        from pvopt.report.report import _atomic_bytes, load_plan, plot_macc
+        from pvopt.io import write_bytes_atomic as _atomic_bytes
+        from pvopt.report.report import load_plan, plot_macc
 
         if plan_file is not None:
             plan = load_plan(plan_file)
         else:
             from pvopt.pipeline import run_plan
 
-            with _progress() as prog:
+            with progress_bar() as prog:
                 task = prog.add_task("yield, build, solve", total=None)
                 run = run_plan(portfolio, out_dir, force=True, progress=lambda d, t: prog.update(task, completed=d, total=t))
             plan = run.plan
@@ -56,10 +57,10 @@ def compare(
         fmt = {f"LCOE {C}/kWh": "{:.3f}", f"value {C}/kWh": "{:.3f}", "onsite %": "{:.1f}", "IRR %": "{:.1f}",
                "payback yr": "{:.1f}", f"abatement {C}/t": "{:,.0f}", f"break-even cert {C}/MWh": "{:,.1f}", "kWp": "{:,.0f}"}
         if not state.quiet:
-            _print_df(tab, f"PV against certificates ({plan.attrs.get('portfolio_name', '')})", floatfmt=fmt)
+            print_df(tab, f"PV against certificates ({plan.attrs.get('portfolio_name', '')})", floatfmt=fmt)
             cp = finance.certificate_prices_table(plan)
             if not cp.empty:
-                _print_df(cp, f"Certificate prices ({C}; per tCO2e at the mean residual factor)",
+                print_df(cp, f"Certificate prices ({C}; per tCO2e at the mean residual factor)",
                           floatfmt={f"price_{cur}_per_mwh": "{:.2f}", f"cost_{cur}_per_tco2e": "{:.2f}"})
         macc = finance.macc_table(plan, fa)
         path = Path(out_dir) / "figures" / "macc.png"
@@ -83,7 +84,7 @@ def report(
 
     Example: pvopt report out/lead
     """
-    with _errors():
+    with handle_errors():
         from pvopt.report.report import write_report
 
         files = write_report(run_dir)

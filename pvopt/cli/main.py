@@ -104,7 +104,7 @@ def main(
 
 
 @contextmanager
-def _errors():
+def handle_errors():
     try:
         yield
     except PvoptError as e:
@@ -121,13 +121,13 @@ def _errors():
         raise typer.Exit(1) from None
 
 
-def _timings(t: dict[str, float]) -> None:
+def print_timings(t: dict[str, float]) -> None:
     """With --verbose, one line of step timings [s] on stderr (stdout stays the result)."""
     if state.verbose and not state.quiet:
         err.print("timings [s]: " + ", ".join(f"{k} {v:.2f}" for k, v in t.items()), markup=False)
 
 
-def _progress():
+def progress_bar():
     return Progress(
         SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=err, disable=state.quiet, transient=True,
@@ -145,7 +145,7 @@ def validate(portfolio: Path = typer.Argument(..., help="Portfolio directory (po
       pvopt validate sites/lead
       pvopt --quiet validate sites/lead
     """
-    with _errors():
+    with handle_errors():
         import time
 
         from pvopt.inputs.loading import load_portfolio
@@ -154,7 +154,7 @@ def validate(portfolio: Path = typer.Argument(..., help="Portfolio directory (po
         t0 = time.perf_counter()
         pf = load_portfolio(portfolio)
         text = validate_summary(pf)
-        _timings({"load and validate": time.perf_counter() - t0})
+        print_timings({"load and validate": time.perf_counter() - t0})
         if not state.quiet:
             out.print(text, markup=False, highlight=False)
         else:
@@ -176,20 +176,20 @@ def yield_(
       pvopt yield sites/lead --out out/lead
       pvopt yield sites/lead --out out/lead --force
     """
-    with _errors():
+    with handle_errors():
         import time
 
         from pvopt.pipeline import run_yield
         from pvopt.pv.yields import yield_table
 
         t0 = time.perf_counter()
-        with _progress() as prog:
+        with progress_bar() as prog:
             task = prog.add_task("yield (pvlib ModelChain per geometry)", total=None)
             pf, ds = run_yield(portfolio, out_dir, force=force, progress=lambda d, t: prog.update(task, completed=d, total=t))
-        _timings({"yield": time.perf_counter() - t0})
+        print_timings({"yield": time.perf_counter() - t0})
         tab = yield_table(ds)
         if not state.quiet:
-            _print_df(tab, "Yield per array", floatfmt={"max_kwp": "{:,.1f}", "annual_kwh_per_kwp": "{:,.0f}", "capacity_factor_pct": "{:.1f}"})
+            print_df(tab, "Yield per array", floatfmt={"max_kwp": "{:,.1f}", "annual_kwh_per_kwp": "{:,.0f}", "capacity_factor_pct": "{:.1f}"})
             from pvopt.pv.weather import weather_label
 
             if "weather_description" in ds:
@@ -231,7 +231,7 @@ def plan(
       pvopt plan sites/lead --out out/lead --force --milestone-costs resolve
       pvopt --verbose plan sites/lead --out out/lead --force
     """
-    with _errors():
+    with handle_errors():
         from pvopt.lp.model import SolveOptions
         from pvopt.pipeline import run_plan
 
@@ -251,7 +251,7 @@ def plan(
 
         opts = SolveOptions(reduce=not full, time_limit_s=time_limit, milestone_costs=milestone_costs, solver=solver, log=state.verbose,  # type: ignore[arg-type]
                             decompose=decompose, gap=gap, workers=workers, scheduler=scheduler, progress=benders_line)  # type: ignore[arg-type]
-        with _progress() as prog:
+        with progress_bar() as prog:
             task = prog.add_task("yield (or reuse DIR/yield.nc), build LP, solve", total=None)
 
             def step(done: int, total: int) -> None:
@@ -264,12 +264,12 @@ def plan(
             print_plan(run)
             if run.plan.attrs.get("weather_statement"):
                 out.print(str(run.plan.attrs["weather_statement"]), markup=False, soft_wrap=True)
-        _timings(run.timings_s)
+        print_timings(run.timings_s)
         bd = run.solution.benders
         if bd is not None:
             out.print(f"Benders: lower bound {bd.lower_bound:,.0f}, upper bound {bd.upper_bound:,.0f}, relative gap {bd.gap:.2e} "
                       f"after {bd.iterations} iterations ({bd.subproblems} site-year subproblems)", markup=False, soft_wrap=True)
-            _timings({f"benders {k}": v for k, v in bd.phases.items()})
+            print_timings({f"benders {k}": v for k, v in bd.phases.items()})
         out.print(f"wrote {Path(out_dir) / 'plan.nc'} and {Path(out_dir) / 'summary.csv'}; NPC {float(run.plan['npc']):,.0f} {run.inputs.attrs['currency']}", markup=False, soft_wrap=True)
         if report:
             from pvopt.report.report import write_report
@@ -282,7 +282,7 @@ def plan(
                 out.print(why, markup=False, soft_wrap=True)
 
 
-def _print_df(df, title: str, floatfmt: dict[str, str] | None = None) -> None:
+def print_df(df, title: str, floatfmt: dict[str, str] | None = None) -> None:
     t = Table(title=title, show_lines=False, header_style="bold")
     for c in df.columns:
         t.add_column(str(c), justify="right" if df[c].dtype.kind in "fi" else "left")

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from pvopt.cli.main import _errors, _print_df, _progress, _timings, app, out, state
+from pvopt.cli.main import handle_errors, print_df, progress_bar, print_timings, app, out, state
 
 __all__ = ["risk", "actuals"]
 
@@ -38,7 +38,7 @@ def risk(
       pvopt risk sites/lead --years 5 --out out/lead
       pvopt risk sites/lead --years 10 --design p90 --out out/lead-p90 --force
     """
-    with _errors():
+    with handle_errors():
         from pvopt.errors import OutputExistsError
         from pvopt.io import write_netcdf_atomic, write_text_atomic as _write_text_atomic
         from pvopt.inputs.loading import load_portfolio
@@ -50,7 +50,7 @@ def risk(
             if (out_dir / name).exists() and not force:
                 raise OutputExistsError(f"{out_dir / name} exists; pass --force to replace it")
         pf = load_portfolio(portfolio)
-        with _progress() as prog:
+        with progress_bar() as prog:
             task = prog.add_task(f"weather years: yield x{years}, plan, re-solve x{years}", total=2 * years + 1)
             res = plan_with_risk(pf, years, design=design, first_seed=seed,  # type: ignore[arg-type]
                                  progress=lambda d, t: prog.update(task, completed=d, total=t))
@@ -61,15 +61,15 @@ def risk(
         if not state.quiet:
             tab = ds[["ghi_factor", "pv_generated_mwh", "pv_onsite_mwh", "grid_import_mwh", "scope2_market_tco2e", "npc",
                       "feasible"]].to_dataframe().reset_index()
-            _print_df(tab, f"Plan designed on {design.upper()} operated in {years} weather years (means per planning year)",
+            print_df(tab, f"Plan designed on {design.upper()} operated in {years} weather years (means per planning year)",
                       floatfmt={"ghi_factor": "{:.3f}", "npc": "{:,.0f}", "feasible": "{:d}"})
-            _print_df(res.summary.drop(columns=["spread_pct"]), "Spread across weather years (p90: no worse in 90 % of years)",
+            print_df(res.summary.drop(columns=["spread_pct"]), "Spread across weather years (p90: no worse in 90 % of years)",
                       floatfmt={c: "{:,.0f}" for c in ("design", "min", "p50", "p90", "max")})
             from pvopt.studies.risk import milestone_risk_table
 
             mt = milestone_risk_table(ds)
             if len(mt):
-                _print_df(mt, "Onsite-PV milestones across weather years (lowest year from the milestone year on; P90 = reached in 90 % of years)",
+                print_df(mt, "Onsite-PV milestones across weather years (lowest year from the milestone year on; P90 = reached in 90 % of years)",
                           floatfmt={c: "{:,.0f}" for c in ("target_mwh", "design_mwh", "p50_mwh", "p90_mwh")} | {"p90_margin_pct": "{:+.1f}"})
             if "pv_onsite_p50_mwh" in ds:
                 out.print("onsite PV P50 / P90 per year [MWh]: " + ", ".join(
@@ -82,7 +82,7 @@ def risk(
                     out.print(f"{wy}: INFEASIBLE with the plan fixed: {why}", markup=False, soft_wrap=True)
             if ds.attrs.get("file_weather_note"):
                 out.print(ds.attrs["file_weather_note"], markup=False, soft_wrap=True)
-        _timings(res.timings_s)
+        print_timings(res.timings_s)
         n_bad = int((ds["feasible"].values == 0).sum())
         s = res.summary.set_index("metric")
         out.print(f"wrote {out_dir / 'risk.nc'} and {out_dir / 'risk.csv'}; NPC {s.loc['npc', 'min']:,.0f} to {s.loc['npc', 'max']:,.0f} "
@@ -110,12 +110,13 @@ def actuals(
       pvopt actuals sites/lead sites/lead/meter_sample.csv --plan out/lead/plan.nc
       pvopt actuals sites/lead sites/lead/meter_sample.csv --out out/lead
     """
-    with _errors():
+    with handle_errors():
         from pvopt.report.report import plot_actuals
         from pvopt.studies.actuals import ACTUALS_UNITS, compare_actuals, read_meter
         from pvopt.io import write_text_atomic as _write_text_atomic
         from pvopt.inputs.loading import load_portfolio
-        from pvopt.report.report import _atomic_bytes, load_plan
+        from pvopt.io import write_bytes_atomic as _atomic_bytes
+        from pvopt.report.report import load_plan
 
         if plan_file is None and out_dir is None:
             raise typer.BadParameter("give --plan PLAN.nc, or --out DIR to solve the plan into DIR", param_hint="--plan / --out")
@@ -131,7 +132,7 @@ def actuals(
         else:
             from pvopt.pipeline import run_plan
 
-            with _progress() as prog:
+            with progress_bar() as prog:
                 task = prog.add_task("yield, build, solve", total=None)
                 run = run_plan(portfolio, out_dir, force=True, progress=lambda d, t: prog.update(task, completed=d, total=t))
             plan, target = run.plan, out_dir
@@ -148,7 +149,7 @@ def actuals(
             tab = monthly[cols].rename(columns={c: f"{c} [{ACTUALS_UNITS[c]}]" for c in cols if c in ACTUALS_UNITS and ACTUALS_UNITS[c] not in ("h",)})
             fmt = {c: "{:,.1f}" for c in tab.columns if c.endswith("[MWh]") or c.endswith("[tCO2e]") or c.endswith("[%]")}
             fmt["performance_ratio [1]"] = "{:.3f}"
-            _print_df(tab, f"Metered actuals against the plan ({m.attrs.get('file', '')})", floatfmt=fmt)
+            print_df(tab, f"Metered actuals against the plan ({m.attrs.get('file', '')})", floatfmt=fmt)
         tot = monthly[monthly["site"] == "ALL"]
         pr = tot["metered_pv_mwh"].sum() / tot["expected_pv_mwh"].sum() if tot["expected_pv_mwh"].sum() > 0 else float("nan")
         out.print(f"performance ratio vs plan {pr:.3f} over {int(tot['hours'].sum()):,} metered site-hours; "

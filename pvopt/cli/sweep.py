@@ -8,7 +8,7 @@ from typing import List, Optional
 import typer
 from rich.table import Table
 
-from pvopt.cli.main import _errors, _progress, app, err, out, state
+from pvopt.cli.main import handle_errors, progress_bar, app, err, out, state
 
 @app.command()
 def sweep(
@@ -38,11 +38,11 @@ def sweep(
       pvopt sweep sites/lead --vary certificate_price=2,50 --vary capex_scale=0.8,1.2 --out out/sweep
       pvopt sweep sites/lead --vary discount_rate=0.04,0.08 --out out/sweep2 --scheduler tcp://10.0.0.5:8786
     """
-    with _errors():
+    with handle_errors():
         from pvopt.studies.sweep import parse_vary, run_sweep, sweep_inputs, validate_grid
 
         spec = parse_vary(vary)
-        with _progress() as prog:
+        with progress_bar() as prog:
             task = prog.add_task("yield and LP inputs", total=None)
             inputs = sweep_inputs(portfolio, out_dir, progress=lambda d, t: prog.update(task, completed=d, total=t))
             validate_grid(inputs, spec)

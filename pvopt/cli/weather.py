@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from pvopt.cli.main import _errors, _print_df, app, out, state
+from pvopt.cli.main import handle_errors, print_df, app, out, state
 
 __all__ = ["weather_app", "fetch"]
 
@@ -31,7 +31,7 @@ def fetch(
       pvopt weather fetch sites/my-portfolio
       PVOPT_CACHE_DIR=/data/pvopt-weather pvopt weather fetch sites/my-portfolio --force
     """
-    with _errors():
+    with handle_errors():
         from pvopt.inputs.files import weather_cache_dir
         from pvopt.inputs.loading import load_portfolio
         from pvopt.pv.fetch import fetch_portfolio_weather
@@ -41,7 +41,7 @@ def fetch(
         pf = load_portfolio(portfolio)
         rows = fetch_portfolio_weather(pf, force=force)
         if not state.quiet:
-            _print_df(pd.DataFrame(rows), f"Weather cache ({weather_cache_dir()})")
+            print_df(pd.DataFrame(rows), f"Weather cache ({weather_cache_dir()})")
         n = sum(1 for r in rows if r["status"] == "fetched")
         k = sum(1 for r in rows if r["status"] == "in cache")
         out.print(f"fetched {n}, already in cache {k}, not online {len(rows) - n - k} site(s)", markup=False, soft_wrap=True)

@@ -68,7 +68,7 @@ def _loc(loc: tuple) -> str:
     return out
 
 
-def _pydantic_issues(path: Path, err: ValidationError, prefix: str = "") -> list[InputIssue]:
+def pydantic_issues(path: Path, err: ValidationError, prefix: str = "") -> list[InputIssue]:
     issues = []
     for e in err.errors(include_url=False):
         field = _loc(tuple(e["loc"]))
@@ -121,7 +121,7 @@ def load_portfolio(directory: str | Path) -> Portfolio:
             try:
                 settings = PortfolioSettings.model_validate(raw)
             except ValidationError as e:
-                issues.extend(_pydantic_issues(pfile, e))
+                issues.extend(pydantic_issues(pfile, e))
     site_files = sorted(p for p in d.glob("*.y*ml") if p.name != PORTFOLIO_FILE and p.suffix in {".yaml", ".yml"})
     if not site_files:
         issues.append(InputIssue(str(d), "", "no site files; add one <site>.yaml per site next to portfolio.yaml"))
@@ -133,24 +133,24 @@ def load_portfolio(directory: str | Path) -> Portfolio:
         try:
             site = Site.model_validate(raw)
         except ValidationError as e:
-            issues.extend(_pydantic_issues(sf, e))
+            issues.extend(pydantic_issues(sf, e))
             continue
         sites.append(site)
-        issues.extend(_check_site_files(d, sf, site))
+        issues.extend(check_site_files(d, sf, site))
     if settings is not None:
         # a milestone's site is checked only when every site file loaded: a broken site file
         # must not also be reported as "site not in the portfolio"
         all_sites_loaded = len(sites) == len(site_files)
-        issues.extend(_check_cross(d, pfile, settings, sites, site_files, check_site_names=all_sites_loaded))
+        issues.extend(check_cross(d, pfile, settings, sites, site_files, check_site_names=all_sites_loaded))
     if issues or settings is None:  # settings is None only after an issue was reported
         raise PortfolioError(issues)
     try:
         return Portfolio(settings=settings, sites=sites, directory=d)
     except ValidationError as e:  # cross-file checks not caught above
-        raise PortfolioError(_pydantic_issues(pfile, e)) from None
+        raise PortfolioError(pydantic_issues(pfile, e)) from None
 
 
-def _check_site_files(d: Path, sf: Path, site: Site) -> list[InputIssue]:
+def check_site_files(d: Path, sf: Path, site: Site) -> list[InputIssue]:
     out: list[InputIssue] = []
     # (field, path, hourly CSV column or None); the schema guarantees the path of each source
     refs: list[tuple[str, str, str | None]] = []
@@ -194,7 +194,7 @@ def _check_site_files(d: Path, sf: Path, site: Site) -> list[InputIssue]:
     return out
 
 
-def _check_cross(
+def check_cross(
     d: Path,
     pfile: Path,
     settings: PortfolioSettings,
