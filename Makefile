@@ -20,7 +20,10 @@ run: $(VENV)/.installed
 	$(BIN)/pvopt plan sites/lead --out $(OUT) --force --report
 
 test: $(VENV)/.installed
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/ruff check pvopt tests benchmarks
+	$(BIN)/lint-imports
+	$(BIN)/mypy
+	$(BIN)/python -m pytest -q -m "not slow" tests pvopt --doctest-modules
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_yield.py
