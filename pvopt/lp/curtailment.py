@@ -24,8 +24,11 @@ site-year's annual onsite, energy-cost, export-MWh and export-revenue rows
 Site-years where some hour fails the test become contested and the plan is
 solved again; if the plain reduction is infeasible (curtailing might be what
 makes the milestones reachable), every curtailment year is contested, as in
-the always-exact default. Sites with a demand charge or an import limit keep
-the default (their F hours also enter peak and limit rows).
+the always-exact default. On sites with a demand charge or an import limit a
+curtailment column also enters the hour's peak and limit rows (present or
+pruned as dominated); more grid import can only tighten those rows, so their
+duals can only raise the reduced cost, and the test without them is a
+sufficient condition.
 """
 
 from __future__ import annotations
@@ -37,7 +40,6 @@ import numpy as np
 import xarray as xr
 
 from pvopt.lp.build import PlanModel
-from pvopt.lp.data import optional
 from pvopt.lp.reductions import curtailment_years
 
 __all__ = ["RC_TOL", "optimistic_curtailment", "curtailment_violations", "solve_with_curtailment_check"]
@@ -49,16 +51,11 @@ MAX_ROUNDS = 3
 
 
 def optimistic_curtailment(d: xr.Dataset) -> np.ndarray | None:
-    """``[site, year]`` contested site-years of the first, small model; ``None`` when the check does not apply.
-
-    Only sites without a demand charge or an import limit are checked; others keep every curtailment year.
-    """
+    """``[site, year]`` contested site-years of the first, small model (none); ``None`` when no year could reward curtailment."""
     years = curtailment_years(d)
     if not years.any():
         return None
-    n_s = d.sizes["site"]
-    fixed = (optional(d, "demand_charge_per_kw_month", np.zeros(n_s)) > 0) | np.isfinite(optional(d, "import_limit_kw", np.full(n_s, np.nan)))
-    return np.outer(fixed, years)
+    return np.zeros((d.sizes["site"], len(years)), dtype=bool)
 
 
 def _annual_row_first(pm: PlanModel) -> dict[tuple[int, int], int]:

@@ -17,6 +17,10 @@ CASES = {
     "market peak + certificates": dict(milestones=[{"name": "peak", "type": "emissions_peak", "year": 2025},
                                                   {"name": "c", "type": "min_certificates_mwh", "year": 2024, "mwh": 50.0}]),
     "location peak + neutrality, PV below load": dict(milestones=[LOCATION_PEAK, {"name": "n", "type": "neutrality", "year": 2026}], pv_to_load=0.8),
+    "location peak, demand charge and import limit": dict(milestones=[LOCATION_PEAK], demand_charge_per_kw_month=30.0, import_limit_kw=4000.0),
+    "market peak + certificates, demand charge, measures": dict(milestones=[{"name": "peak", "type": "emissions_peak", "year": 2025},
+                                                                         {"name": "c", "type": "min_certificates_mwh", "year": 2024, "mwh": 50.0}],
+                                                             demand_charge_per_kw_month=30.0, measures=True),
 }
 
 
