@@ -45,6 +45,8 @@ class PlanModel:
     decomposed: frozenset[tuple[int, int]] = frozenset()  #: site-years whose hours are Benders subproblems
     #: hourly values of decomposed site-years after a decomposed solve: (site, year) -> {"pv": array, ...}
     hourly_values: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
+    #: solve-check rounds of :func:`pvopt.lp.curtailment.solve_with_curtailment_check` (0 when not checked)
+    curtailment_rounds: int = 0
 
 
 
@@ -102,8 +104,9 @@ def build_model(
 
 
 def hourly_var(m: pyo.ConcreteModel, name: str, *, site: str, year: int, hour: int) -> Any:
-    """The hourly variable ``name`` (``pv``, ``ex``, ``grid``, ``bc``, ``bd``, ``soc``, ``matched``) of one site, year and hour.
+    """Return the hourly variable ``name`` of one site, year and hour.
 
+    ``name`` is one of ``pv``, ``ex``, ``grid``, ``bc``, ``bd``, ``soc``, ``matched``.
     For an ``extra_constraints`` hook: ``hourly_var(m, "grid", site="wuxi", year=2030, hour=4000)``.
     Hours that the exact reductions fold away have no variable; asking for one
     raises ``KeyError`` saying which class the hour is in (plan with

@@ -104,6 +104,7 @@ def solve_with_curtailment_check(d: xr.Dataset, build: Callable[[Any], PlanModel
         rows = getattr(res, "rows_of_component", {}).get("annual_rows")
         if not optimal(sol) or rows is None or res.row_dual is None:
             break
+        assert curtail is not None  # the loop runs only when optimistic_curtailment gave an array
         bad = curtailment_violations(pm, res.row_dual, rows[0], curtail)
         pm.curtailment_rounds = _ + 1
         if not bad.any():

@@ -15,23 +15,29 @@ __all__ = ['lin', 'discount_factors', 'kind_index', 'vintage_window', 'pv_life_y
 
 
 def lin(coefs: list[float], vars_: list[Any], const: float = 0.0) -> LinearExpression:
+    """Return the linear expression ``const + Σ coefs[k]·vars_[k]``."""
     return LinearExpression(constant=const, linear_coefs=coefs, linear_vars=vars_)
 
 
 def discount_factors(d: xr.Dataset) -> np.ndarray:
+    """Return ``[y]`` discount factors ``(1 + r)^-(y − y0)`` at the Dataset's ``discount_rate``."""
     years = d["year"].values
     r = float(d.attrs["discount_rate"])
     return (1.0 + r) ** -(years - years[0]).astype(float)
 
 
 def kind_index(d: xr.Dataset) -> np.ndarray:
+    """Return ``[a]`` the index in ``kind`` of each array's ``array_kind``."""
     kinds = list(d["kind"].values)
     return np.array([kinds.index(k) for k in d["array_kind"].values], dtype=int)
 
 
 def vintage_window(life: float, n_y: int) -> np.ndarray:
-    """``W[y, v]`` = 1 when an asset of ``life`` years built in year index ``v`` works in year index ``y``
-    (``v ≤ y ≤ v + life − 1``), else 0."""
+    """Return the vintage window ``W[y, v]`` of an asset of ``life`` years.
+
+    ``W[y, v]`` = 1 when an asset built in year index ``v`` works in year index ``y``
+    (``v ≤ y ≤ v + life − 1``), else 0.
+    """
     age = np.arange(n_y)[:, None] - np.arange(n_y)[None, :]
     return ((age >= 0) & (age < life)).astype(float)
 
@@ -42,20 +48,22 @@ def pv_life_years(d: xr.Dataset) -> float:
 
 
 def _existing_age(d: xr.Dataset) -> np.ndarray:
-    """``[a, y]`` age of existing capacity (built in ``existing_year``; the first planning year when unknown)."""
+    """Return ``[a, y]`` the age of existing capacity (built in ``existing_year``; the first planning year when unknown)."""
     years = d["year"].values
     ey = d["existing_year"].values
     return np.clip(years[None, :] - np.where(ey < 0, years[0], ey)[:, None], 0, None)
 
 
 def existing_alive_kwp(d: xr.Dataset) -> np.ndarray:
-    """``[a, y]`` existing kWp still within its life ``L`` in year ``y`` (0 once retired)."""
+    """Return ``[a, y]`` the existing kWp still within its life ``L`` in year ``y`` (0 once retired)."""
     return d["existing_kwp"].values[:, None] * (_existing_age(d) < pv_life_years(d))
 
 
 def pv_retirement_years(d: xr.Dataset) -> np.ndarray:
-    """``[a, y]`` True where some PV of array ``a`` that worked in year ``y−1`` is retired in year ``y``
-    (existing capacity or a vintage reaching its life ``L``); installed capacity can only fall there."""
+    """Return ``[a, y]`` True where some PV of array ``a`` that worked in year ``y−1`` is retired in year ``y``.
+
+    Retired PV is existing capacity or a vintage reaching its life ``L``; installed capacity can only fall there.
+    """
     n_y = d.sizes["year"]
     alive = existing_alive_kwp(d)
     out = np.zeros_like(alive, dtype=bool)
@@ -75,7 +83,7 @@ def degradation_factor(d: xr.Dataset) -> np.ndarray:
 
 
 def existing_effective_kwp(d: xr.Dataset) -> np.ndarray:
-    """``[a, y]`` effective kWp of existing capacity after degradation (0 after its life ``L``)."""
+    """Return ``[a, y]`` the effective kWp of existing capacity after degradation (0 after its life ``L``)."""
     return existing_alive_kwp(d) * (1.0 - d["degradation_per_year"].values[:, None]) ** _existing_age(d)
 
 
@@ -90,15 +98,17 @@ def profile_index(d: xr.Dataset) -> tuple[list[list[int]], np.ndarray]:
 
 
 def milestones_of(d: xr.Dataset) -> list[dict[str, Any]]:
+    """Return the milestones stored in the Dataset attribute ``milestones_json`` (none when absent)."""
     return json.loads(d.attrs.get("milestones_json", "[]"))
 
 
 def optional(d: xr.Dataset, name: str, default: Any) -> np.ndarray:
-    """An optional input (issue-8 pillars) or its neutral default."""
+    """Return an optional input (issue-8 pillars) or its neutral default."""
     return d[name].values if name in d else default
 
 
 def measures_of_site(d: xr.Dataset, i: int) -> np.ndarray:
+    """Return the indices of the measures of site ``i`` (empty when there are none)."""
     if "measure" not in d.dims or d.sizes["measure"] == 0:
         return np.zeros(0, dtype=int)
     return np.where(d["measure_site"].values == d["site"].values[i])[0]

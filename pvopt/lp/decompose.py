@@ -74,7 +74,7 @@ import scipy.sparse as sp
 import xarray as xr
 
 from pvopt.errors import InfeasiblePlanError, SolverError
-from pvopt.lp.build import PlanModel, build_model
+from pvopt.lp.build import build_model
 from pvopt.lp.data import optional, profile_index
 from pvopt.lp.options import SolveOptions, Status
 from pvopt.lp.reductions import full_hour_sites
@@ -102,7 +102,7 @@ def decomposable_site_years(d: xr.Dataset) -> frozenset[tuple[int, int]]:
 
 
 def choose_decomposition(d: xr.Dataset, opts: SolveOptions) -> frozenset[tuple[int, int]]:
-    """The site-years to decompose under ``opts.decompose`` (empty: solve the monolithic model).
+    """Return the site-years to decompose under ``opts.decompose`` (empty: solve the monolithic model).
 
     ``"auto"`` decomposes when a battery site exists and the decomposable site-years hold at
     least :data:`AUTO_MIN_HOURS` hours (about four site-years); ``"always"`` whenever there is a
@@ -149,7 +149,7 @@ def _objective_vector(m: pyo.Block, col_of: dict[int, int], n: int) -> tuple[np.
 
 
 def _master_arrays(m: pyo.Block) -> dict[str, Any]:
-    """The master's LP as arrays (the same hand-over as :func:`pvopt.lp.highs.solve_direct`)."""
+    """Return the master's LP as arrays (the same hand-over as :func:`pvopt.lp.highs.solve_direct`)."""
     from pyomo.core.base.matrix_constraint import MatrixConstraint
 
     from pvopt.lp.highs import _collect_columns, _matrix_rows, _repn_rows
@@ -201,7 +201,10 @@ def _link_var(m: pyo.Block, key: tuple) -> Any:
 
 
 def _theta_lower_bound(d: xr.Dataset, i: int, j: int, local_cost: dict[tuple, float]) -> float:
-    """A valid lower bound on a subproblem's value: energy cost at negative prices over the import limit, less the most export revenue."""
+    """Return a valid lower bound on a subproblem's value.
+
+    The bound is the energy cost at negative prices over the import limit, less the most export revenue.
+    """
     per_site, arr_prof = profile_index(d)
     imp = d["import_price_per_kwh"].values[i, j]
     lim = optional(d, "import_limit_kw", np.full(d.sizes["site"], np.nan))[i]
@@ -277,7 +280,7 @@ class _Dask:
         self.owner: dict[tuple[int, int], str] = {}
         by_w: dict[str, list[SubproblemSpec]] = {w: [] for w in workers}
         for s in order:  # largest first to the least-loaded worker
-            w = min(load, key=load.get)
+            w = min(load, key=load.__getitem__)
             load[w] += s.A.nnz
             self.owner[s.key] = w
             by_w[w].append(s)
@@ -386,7 +389,7 @@ def solve_decomposed(d: xr.Dataset, opts: SolveOptions, sy: frozenset[tuple[int,
     local_master_cols: dict[tuple[int, int], dict[tuple, int]] = {}
     theta_lb = []
     for (i, j) in keys:
-        lm = {(n, i, j): col_of[id(getattr(m, n)[i, j])] for n in ("energy_cost", "export_revenue", "export_mwh")}
+        lm: dict[tuple, int] = {(n, i, j): col_of[id(getattr(m, n)[i, j])] for n in ("energy_cost", "export_revenue", "export_mwh")}
         for (pi, pj, mo) in m.PK:
             if (pi, pj) == (i, j):
                 lm[("peak", i, j, mo)] = col_of[id(m.peak[i, j, mo])]
@@ -436,8 +439,8 @@ def solve_decomposed(d: xr.Dataset, opts: SolveOptions, sy: frozenset[tuple[int,
 
     hist: list[dict[str, float]] = []
     LB, UB = -INF, INF
-    x_inc = None
-    core = None
+    x_inc: np.ndarray | None = None
+    core: np.ndarray | None = None
     plain_next = True
     t_master = t_sub = 0.0
     highs_s = 0.0
@@ -448,6 +451,7 @@ def solve_decomposed(d: xr.Dataset, opts: SolveOptions, sy: frozenset[tuple[int,
     def exact() -> bool:
         """Whether the incumbent uses no elastic slack; if it does, raise the penalty and forget the incumbent."""
         nonlocal penalty, UB, x_inc, core, plain_next
+        assert x_inc is not None  # called only once UB is finite, i.e. after an incumbent was found
         fin = ex.solve({k: x_inc[link_idx[k]] for k in keys})
         if max(r.slack_kwh for r in fin.values()) <= slack_tol_kwh:
             return True
@@ -472,8 +476,8 @@ def solve_decomposed(d: xr.Dataset, opts: SolveOptions, sy: frozenset[tuple[int,
                         raise diagnose(d, opts)
                     raise InfeasiblePlanError({})
                 raise SolverError(f"the Benders master stopped without an optimal plan: {st}")
-            sol = h.getSolution()
-            xs = np.asarray(sol.col_value)
+            master_sol = h.getSolution()
+            xs = np.asarray(master_sol.col_value)
             x_star, th_star = xs[:n_x], xs[n_x:]
             LB = max(LB, float(h.getInfo().objective_function_value))
             gap = (UB - LB) / max(1.0, abs(UB)) if np.isfinite(UB) else INF
@@ -529,6 +533,7 @@ def solve_decomposed(d: xr.Dataset, opts: SolveOptions, sy: frozenset[tuple[int,
         phases["subproblem_solves"] = t_sub
         # recover the hourly operation at the incumbent
         t = time.perf_counter()
+        assert x_inc is not None  # the loop ends only through exact(), which needs an incumbent
         fin = ex.solve({k: x_inc[link_idx[k]] for k in keys}, final=True)
         n_workers = ex.workers
     row_dual = np.asarray(h.getSolution().row_dual)[:n_master_rows]

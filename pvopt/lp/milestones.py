@@ -67,8 +67,11 @@ class MilestoneContext:
 
 
 def _capacity_years(c: MilestoneContext, ms: dict, arrays: Any) -> list[int]:
-    """Year indices of a capacity milestone's rows: ``Y`` and every later year in which some PV of
-    ``arrays`` retires (between retirements working capacity never falls, so the rows hold for every ``y ≥ Y``)."""
+    """Return the year indices of a capacity milestone's rows.
+
+    These are ``Y`` and every later year in which some PV of ``arrays`` retires (between
+    retirements working capacity never falls, so the rows hold for every ``y ≥ Y``).
+    """
     retire = pv_retirement_years(c.d)[np.asarray(arrays, dtype=int)].any(axis=0)
     j0 = c.j0(ms)
     return [j0] + [j for j in range(j0 + 1, len(c.years)) if retire[j]]

@@ -13,6 +13,8 @@ __all__ = ['Status', 'SolveOptions']
 
 
 class Status(str, enum.Enum):
+    """Status of a solve."""
+
     OPTIMAL = "optimal"
     INFEASIBLE = "infeasible"
     UNBOUNDED = "unbounded"

@@ -18,7 +18,8 @@ For each site ``s`` and year ``y`` every hour falls in one class:
 Sites with a battery or hourly matching keep every hour (:func:`full_hour_sites`);
 ``reduce=False`` keeps every hour everywhere. Demand charges and import limits are
 reduced too: their rows are pruned to the hours that can bind (:func:`hour_bounds`,
-:func:`nondominated`)."""
+:func:`nondominated`).
+"""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ __all__ = ['coverage_lower_bound', 'full_hour_sites', 'load_bounds', 'curtailmen
 
 
 def coverage_lower_bound(d: xr.Dataset) -> np.ndarray:
-    """``[a, y]`` lower bound on installed kWp implied by rooftop-coverage milestones."""
+    """Return ``[a, y]`` the lower bound on installed kWp implied by rooftop-coverage milestones."""
     years = list(d["year"].values)
     lb = existing_alive_kwp(d).astype(float)
     roof = d["array_kind"].values == "rooftop"
@@ -74,7 +75,8 @@ def full_hour_sites(d: xr.Dataset) -> np.ndarray:
 
     Demand charges and import limits do not: their hourly rows are affine in the capacities
     on zero and full-use hours, constant on covered hours, and pruned to the hours that can bind
-    (:mod:`pvopt.lp.rows`, ``define_peak_rows`` and ``define_import_limit_rows``)."""
+    (:mod:`pvopt.lp.rows`, ``define_peak_rows`` and ``define_import_limit_rows``).
+    """
     n_s = d.sizes["site"]
     sites = list(d["site"].values)
     full = np.zeros(n_s, dtype=bool)
@@ -133,6 +135,7 @@ def classify_hours(d: xr.Dataset, *, reduce: bool, use_milestone_bounds: bool = 
         y_site = ymat[profs]  # (g, t)
         gmax = cap_max @ y_site if profs else np.zeros(len(hours))
         any_yield = (y_site > 0).any(axis=0) if profs else np.zeros(len(hours), bool)
+        assert curtail is not None  # set above whenever reduce is True
         for j in range(n_y):
             L_min, L_max = load_bounds(d, i, j)
             # F and K assume onsite use is never worse than curtailment: imports cost (price >= 0) and no milestone
@@ -162,8 +165,10 @@ def zero_hours(b) -> np.ndarray:
 
 
 def hour_bounds(d: xr.Dataset, i: int, j: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per hour of site ``i``, year ``j``: least and most load over the measures [kW], and least and most
-    PV generation (existing capacity after degradation and life; every array at ``max_kwp``) [kW].
+    """Return per hour of site ``i``, year ``j`` the least and most load and PV generation [kW].
+
+    The load bounds are over the measures; the least generation is existing capacity after
+    degradation and life, the most is every array at ``max_kwp``.
 
     Every feasible plan has ``max(0, L_min − g_max) ≤ grid ≤ L_max − g_min`` on full-use and zero hours.
     """
@@ -179,8 +184,11 @@ def hour_bounds(d: xr.Dataset, i: int, j: int) -> tuple[np.ndarray, np.ndarray, 
 
 
 def nondominated(X: np.ndarray) -> np.ndarray:
-    """Indices of the rows of ``X`` (hours × features, larger = more grid import) that no other row
-    dominates (``X[u] ≥ X[t]`` everywhere; of equal rows the first is kept)."""
+    """Return the indices of the rows of ``X`` that no other row dominates.
+
+    ``X`` is hours × features, larger = more grid import; ``u`` dominates ``t`` when
+    ``X[u] ≥ X[t]`` everywhere (of equal rows the first is kept).
+    """
     n = len(X)
     if n <= 1:
         return np.arange(n)
@@ -193,9 +201,12 @@ def nondominated(X: np.ndarray) -> np.ndarray:
 
 
 def check_import_limit(d: xr.Dataset, i: int, j: int, b) -> None:
-    """Raise :class:`InfeasiblePlanError` when some hour of a reduced site-year cannot keep its grid
-    import within the import limit even with every array at ``max_kwp``, every saving measure in full
-    and no electrification (the least possible import ``L_min − g_max``), naming the hour's class."""
+    """Raise :class:`InfeasiblePlanError` when some hour of a reduced site-year must break the import limit.
+
+    An hour breaks it when it cannot keep its grid import within the limit even with every
+    array at ``max_kwp``, every saving measure in full and no electrification (the least
+    possible import ``L_min − g_max``); the error names the hour's class.
+    """
     lim = optional(d, "import_limit_kw", np.full(d.sizes["site"], np.nan))[i]
     if not np.isfinite(lim):
         return

@@ -51,7 +51,7 @@ class Coo:
         self.v.append(vals[keep].ravel())
 
     def csr(self, n_rows: int, n_cols: int) -> sp.csr_matrix:
-        """The gathered rows as a CSR matrix (duplicates summed)."""
+        """Return the gathered rows as a CSR matrix (duplicates summed)."""
         if not self.r:
             return sp.csr_matrix((n_rows, n_cols))
         A = sp.csr_matrix((np.concatenate(self.v), (np.concatenate(self.r), np.concatenate(self.c))), shape=(n_rows, n_cols))
@@ -61,8 +61,11 @@ class Coo:
 
 
 def rows_component(m: pyo.ConcreteModel, A: sp.csr_matrix, lo: list, hi: list, x: list) -> pyo.Component:
-    """Rows ``lo ≤ A·x ≤ hi`` as a :class:`MatrixConstraint` (fast) or, when the model is
-    built with ``matrix=False``, as an ordinary indexed Constraint of linear expressions."""
+    """Return the rows ``lo ≤ A·x ≤ hi`` as a model component.
+
+    The component is a :class:`MatrixConstraint` (fast) or, when the model is built with
+    ``matrix=False``, an ordinary indexed Constraint of linear expressions.
+    """
     if getattr(m, "_use_matrix", True):
         return MatrixConstraint(A.data, A.indices, A.indptr, lo, hi, x)
     xs = list(x)
@@ -257,8 +260,11 @@ def _hour_terms(d: xr.Dataset, i: int, j: int, hours: np.ndarray) -> tuple[np.nd
 
 def _affine_grid_rows(fam: RowFamilies, cols: Columns, family: str, d: xr.Dataset, i: int, j: int, hours: np.ndarray,
                       pv: np.ndarray | None, rhs_plus: np.ndarray) -> np.ndarray:
-    """Rows ``grid_t(x) ≤ rhs_plus_t`` with ``grid_t = load_t + Σ_μ Δ·frac − Σ_g yield·EG`` (zero and full-use
-    hours) or ``load_t + Σ_μ Δ·frac − pv_k`` (contested hours, ``pv`` their columns); returns the row indices."""
+    """Add the rows ``grid_t(x) ≤ rhs_plus_t`` and return their indices.
+
+    ``grid_t = load_t + Σ_μ Δ·frac − Σ_g yield·EG`` (zero and full-use hours) or
+    ``load_t + Σ_μ Δ·frac − pv_k`` (contested hours, ``pv`` their columns).
+    """
     load = d["load_kw"].values[i, j, hours]
     r = fam.rows(family, len(hours), None, (rhs_plus - load).tolist())
     c = fam.coo[family]
@@ -274,8 +280,11 @@ def _affine_grid_rows(fam: RowFamilies, cols: Columns, family: str, d: xr.Datase
 
 
 def _binding_hours(d: xr.Dataset, i: int, j: int, hours: np.ndarray, floor: float) -> np.ndarray:
-    """Of the zero and full-use ``hours``, those whose import can exceed ``floor`` and that no other such hour
-    dominates (no less load, no more yield, no smaller measure load change: its import is never lower)."""
+    """Return the undominated zero and full-use ``hours`` whose import can exceed ``floor``.
+
+    An hour is dominated when another such hour's import is never lower
+    (no less load, no more yield, no smaller measure load change: its import is never lower).
+    """
     _, L_max, g_min, _ = hour_bounds(d, i, j)
     hours = hours[L_max[hours] - g_min[hours] > floor]
     y, dl, _, _ = _hour_terms(d, i, j, hours)
@@ -284,9 +293,12 @@ def _binding_hours(d: xr.Dataset, i: int, j: int, hours: np.ndarray, floor: floa
 
 
 def _reduced_peak_rows(fam: RowFamilies, cols: Columns, d: xr.Dataset, b: SiteYearBlock, i: int, j: int) -> None:
-    """Peak rows of a reduced site-year, per month: zero and full-use hours that can set the peak (those that
-    can exceed the least import some such hour must have, and are not dominated), and contested hours whose
-    most load exceeds that least import. Covered hours import nothing."""
+    """Add the peak rows of a reduced site-year, per month.
+
+    Rows go to the zero and full-use hours that can set the peak (those that can exceed the
+    least import some such hour must have, and are not dominated), and to the contested hours
+    whose most load exceeds that least import. Covered hours import nothing.
+    """
     month = optional(d, "hour_month", np.repeat(np.arange(1, 13), 730))
     L_min, L_max, _, g_max = hour_bounds(d, i, j)
     det = np.sort(np.concatenate([zero_hours(b), b.full]))

@@ -39,6 +39,7 @@ class PlanSolution:
     benders: Any = None  #: :class:`pvopt.lp.decompose.BendersReport` of a decomposed solve (bounds, gap, iterations)
 
     def dual(self, con: Any) -> float:
+        """Return the dual of constraint ``con`` [currency per unit]; NaN when the solve gave no duals."""
         return self.duals(con) if self.duals is not None else float("nan")
 
 

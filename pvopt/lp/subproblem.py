@@ -71,6 +71,7 @@ class SubColumns(Columns):
     n_cols: int = 0
 
     def sy(self, name: str, i: int, j: int) -> int:
+        """Return the column of ``name[i, j]``, adding a new column the first time it is asked for."""
         key = (name, int(i), int(j))
         if key not in self.keys:
             self.keys[key] = self.n_cols
@@ -98,7 +99,7 @@ class SubproblemSpec:
 
 
 def build_subproblem(d: xr.Dataset, i: int, j: int, block: SiteYearBlock, local_cost: dict[tuple, float], penalty: float) -> SubproblemSpec:
-    """The rows of site-year ``(i, j)`` from the plan's row families, as a :class:`SubproblemSpec`.
+    """Build the rows of site-year ``(i, j)`` from the plan's row families, as a :class:`SubproblemSpec`.
 
     Parameters
     ----------
