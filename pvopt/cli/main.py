@@ -105,6 +105,7 @@ def main(
 
 @contextmanager
 def handle_errors():
+    """Turn pvopt's typed errors into a message and the documented exit code (a traceback only with --debug)."""
     try:
         yield
     except PvoptError as e:
@@ -128,6 +129,7 @@ def print_timings(t: dict[str, float]) -> None:
 
 
 def progress_bar():
+    """Return a progress bar on stderr (off with --quiet)."""
     return Progress(
         SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=err, disable=state.quiet, transient=True,
@@ -283,6 +285,7 @@ def plan(
 
 
 def print_df(df, title: str, floatfmt: dict[str, str] | None = None) -> None:
+    """Print a DataFrame as a rich table with thousands separators."""
     t = Table(title=title, show_lines=False, header_style="bold")
     for c in df.columns:
         t.add_column(str(c), justify="right" if df[c].dtype.kind in "fi" else "left")
