@@ -87,13 +87,22 @@ def existing_effective_kwp(d: xr.Dataset) -> np.ndarray:
     return existing_alive_kwp(d) * (1.0 - d["degradation_per_year"].values[:, None]) ** _existing_age(d)
 
 
+#: Recently indexed Datasets (by identity): the model's steps ask for the same index thousands of times.
+_PROFILE_INDEX_CACHE: list[tuple[xr.Dataset, tuple[list[list[int]], np.ndarray]]] = []
+
+
 def profile_index(d: xr.Dataset) -> tuple[list[list[int]], np.ndarray]:
-    """Per site the profile indices, and per array its profile index."""
+    """Return per site its profile indices, and per array its profile index (cached for the last few Datasets)."""
+    for cached, value in _PROFILE_INDEX_CACHE:
+        if cached is d:
+            return value
     profs = list(d["profile"].values)
     psite = list(d["profile_site"].values)
     sites = list(d["site"].values)
     per_site = [[i for i, s in enumerate(psite) if s == site] for site in sites]
     arr_prof = np.array([profs.index(p) for p in d["array_profile"].values], dtype=int)
+    _PROFILE_INDEX_CACHE.insert(0, (d, (per_site, arr_prof)))
+    del _PROFILE_INDEX_CACHE[4:]
     return per_site, arr_prof
 
 

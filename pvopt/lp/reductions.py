@@ -193,7 +193,7 @@ def nondominated(X: np.ndarray) -> np.ndarray:
     if n <= 1:
         return np.arange(n)
     ge = (X[None, :, :] >= X[:, None, :]).all(axis=2)  # ge[t, u]: u at least t everywhere
-    eq = (X[None, :, :] == X[:, None, :]).all(axis=2)
+    eq = ge & ge.T
     idx = np.arange(n)
     dom = ge & (~eq | (idx[None, :] < idx[:, None]))
     np.fill_diagonal(dom, False)

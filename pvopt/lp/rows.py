@@ -279,13 +279,13 @@ def _affine_grid_rows(fam: RowFamilies, cols: Columns, family: str, d: xr.Datase
     return r
 
 
-def _binding_hours(d: xr.Dataset, i: int, j: int, hours: np.ndarray, floor: float) -> np.ndarray:
+def _binding_hours(d: xr.Dataset, i: int, j: int, hours: np.ndarray, floor: float, bounds: tuple | None = None) -> np.ndarray:
     """Return the undominated zero and full-use ``hours`` whose import can exceed ``floor``.
 
     An hour is dominated when another such hour's import is never lower
     (no less load, no more yield, no smaller measure load change: its import is never lower).
     """
-    _, L_max, g_min, _ = hour_bounds(d, i, j)
+    _, L_max, g_min, _ = bounds if bounds is not None else hour_bounds(d, i, j)
     hours = hours[L_max[hours] - g_min[hours] > floor]
     y, dl, _, _ = _hour_terms(d, i, j, hours)
     X = np.column_stack([d["load_kw"].values[i, j, hours], -y.T, dl.T])
@@ -300,14 +300,15 @@ def _reduced_peak_rows(fam: RowFamilies, cols: Columns, d: xr.Dataset, b: SiteYe
     whose most load exceeds that least import. Covered hours import nothing.
     """
     month = optional(d, "hour_month", np.repeat(np.arange(1, 13), 730))
-    L_min, L_max, _, g_max = hour_bounds(d, i, j)
+    bounds = hour_bounds(d, i, j)
+    L_min, L_max, _, g_max = bounds
     det = np.sort(np.concatenate([zero_hours(b), b.full]))
     for mo in range(12):
         dm = det[month[det] == mo + 1]
         cm = np.where(month[b.contested] == mo + 1)[0]
         floor = float((L_min[dm] - g_max[dm]).max()) if len(dm) else 0.0
         peak = cols.peak_col[(i, j, mo)]
-        keep = _binding_hours(d, i, j, dm, floor - 1e-9) if len(dm) else dm
+        keep = _binding_hours(d, i, j, dm, floor - 1e-9, bounds) if len(dm) else dm
         if len(dm) and not len(keep):
             keep = dm[[int(np.argmax(L_min[dm] - g_max[dm]))]]
         if len(keep):
