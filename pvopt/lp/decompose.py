@@ -74,8 +74,8 @@ import scipy.sparse as sp
 import xarray as xr
 
 from pvopt.errors import InfeasiblePlanError, SolverError
-from pvopt.lp.build import build_model
-from pvopt.lp.data import optional, profile_index
+from pvopt.lp.build import PlanModel, build_model
+from pvopt.lp.data import measures_of_site, optional, profile_index
 from pvopt.lp.options import SolveOptions, Status
 from pvopt.lp.reductions import full_hour_sites
 from pvopt.lp.subproblem import Subproblem, SubproblemSpec, SubResult, build_subproblem, solve_many
@@ -345,6 +345,320 @@ def _executor(specs: list[SubproblemSpec], opts: SolveOptions, client: Any = Non
 # --------------------------------------------------------------------------- the loop
 
 
+@dataclass
+class _Master:
+    """The master LP in HiGHS and the indices that tie it to the Pyomo model and the subproblems."""
+
+    pm: PlanModel
+    arrays: dict[str, Any]  #: the master's LP arrays (:func:`_master_arrays`)
+    h: Any  #: the ``highspy.Highs`` holding the master, its θ columns, valid inequalities and cuts
+    keys: list[tuple[int, int]]  #: decomposed site-years, in θ column order
+    specs: list[SubproblemSpec]
+    local_cols: dict[tuple[int, int], dict[tuple, int]]  #: site-year -> local key -> master column (fixed to 0)
+    link_idx: dict[tuple[int, int], np.ndarray]  #: site-year -> master column of each linking column
+    theta_col: dict[tuple[int, int], int]
+    n_x: int  #: master columns without θ
+    n_rows: int  #: master rows without valid inequalities and cuts
+
+
+@dataclass
+class _Settings:
+    """What ends the Benders loop and whom it tells."""
+
+    tol: float
+    max_it: int
+    stabilise: str
+    t_start: float
+    progress: Callable[[dict[str, float]], None] | None
+
+
+@dataclass
+class _LoopState:
+    """Bounds, incumbent, stabilisation and timings of the Benders loop."""
+
+    penalty: float
+    slack_tol_kwh: float
+    lb: float = -INF
+    ub: float = INF
+    x_inc: np.ndarray | None = None
+    core: np.ndarray | None = None
+    plain_next: bool = True
+    t_master: float = 0.0
+    t_sub: float = 0.0
+    highs_s: float = 0.0
+    it: int = 0
+    n_cuts: int = 0
+    hist: list[dict[str, float]] = field(default_factory=list)
+
+
+def _settings(opts: SolveOptions, progress: Callable[[dict[str, float]], None] | None, t_start: float) -> _Settings:
+    """Read the loop's tolerance, limits, stabilisation and progress callback from ``opts``."""
+    return _Settings(float(getattr(opts, "gap", 1e-5)), int(getattr(opts, "max_iterations", 1000)), getattr(opts, "stabilise", "none"), t_start,
+                     progress or getattr(opts, "progress", None))
+
+
+def _initial_penalty(d: xr.Dataset) -> float:
+    """Return the starting elastic penalty per kWh: :data:`PENALTY_FACTOR` × the largest energy price."""
+    imp = d["import_price_per_kwh"].values
+    expp = d["export_price_per_kwh"].values
+    return PENALTY_FACTOR * max(1e-3, float(np.abs(imp).max()), float(np.abs(expp).max()))
+
+
+def _local_master_cols(m: pyo.Block, col_of: dict[int, int], i: int, j: int) -> dict[tuple, int]:
+    """Return the master columns of site-year ``(i, j)``'s local annual variables and monthly peaks."""
+    lm: dict[tuple, int] = {(n, i, j): col_of[id(getattr(m, n)[i, j])] for n in ("energy_cost", "export_revenue", "export_mwh")}
+    for (pi, pj, mo) in m.PK:
+        if (pi, pj) == (i, j):
+            lm[("peak", i, j, mo)] = col_of[id(m.peak[i, j, mo])]
+    return lm
+
+
+def _build_subproblems(d: xr.Dataset, pm: PlanModel, M: dict[str, Any], col_lo: np.ndarray, col_hi: np.ndarray, keys: list[tuple[int, int]],
+                       penalty: float) -> tuple[list[SubproblemSpec], dict[tuple[int, int], dict[tuple, int]], list[float], dict[tuple[int, int], np.ndarray]]:
+    """Move each site-year's local objective terms out of the master (fixing them in ``col_lo``, ``col_hi``) into its subproblem."""
+    m, col_of, cost = pm.model, M["col_of"], M["cost"]
+    specs: list[SubproblemSpec] = []
+    local_cols: dict[tuple[int, int], dict[tuple, int]] = {}
+    theta_lb: list[float] = []
+    for (i, j) in keys:
+        lm = _local_master_cols(m, col_of, i, j)
+        local_cost = {k: float(cost[c]) for k, c in lm.items()}
+        for c in lm.values():
+            col_lo[c] = col_hi[c] = 0.0
+        local_cols[(i, j)] = lm
+        specs.append(build_subproblem(d, i, j, pm.blocks[(i, j)], local_cost, penalty))
+        theta_lb.append(_theta_lower_bound(d, i, j, local_cost))
+    link_idx = {s.key: np.array([col_of[id(_link_var(m, k))] for k in s.link_keys], dtype=np.int64) for s in specs}
+    return specs, local_cols, theta_lb, link_idx
+
+
+def _master_highs(opts: SolveOptions, M: dict[str, Any], col_lo: np.ndarray, col_hi: np.ndarray, theta_lb: list[float]) -> Any:
+    """Load the master LP into a ``highspy.Highs``, with one θ column per subproblem."""
+    import highspy
+    from pyomo.common.tee import capture_output
+
+    with capture_output(capture_fd=not opts.log):
+        h = highspy.Highs()
+    h.setOptionValue("output_flag", bool(opts.log))
+    if opts.threads:
+        h.setOptionValue("threads", int(opts.threads))
+    h.passModel(_highs_lp(M["A"], M["cost"], col_lo, col_hi, M["row_lo"], M["row_hi"], M["const"]))
+    n_t = len(theta_lb)
+    h.addCols(n_t, np.ones(n_t), np.array(theta_lb), np.full(n_t, INF), 0, np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0))
+    return h
+
+
+def _add_valid_inequalities(d: xr.Dataset, mst: _Master, theta_lb: list[float]) -> None:
+    """Add the valid inequalities implied by each subproblem's rows to the master."""
+    # they give the first master a sensible plan:
+    #   1000·onsite ≤ Σ_g EG·Σ_t yield                      (pv ≤ generation)
+    #   1000·(onsite + grid) − Σ_μ frac·Σ_t Δ ≥ Σ_t load     (hourly balance summed; the battery only loses)
+    #   θ − c_energy·min_t(price)·1000·grid ≥ θ_lb          (energy cost ≥ cheapest price × grid energy)
+    m, h, col_of, cost = mst.pm.model, mst.h, mst.arrays["col_of"], mst.arrays["cost"]
+    imp = d["import_price_per_kwh"].values
+    per_site, _ = profile_index(d)
+    ymat = d["yield_kw_per_kwp"].values
+    delta = optional(d, "measure_delta_kw", None)
+    for n, (i, j) in enumerate(mst.keys):
+        on, gr = col_of[id(m.onsite_mwh[i, j])], col_of[id(m.grid_mwh[i, j])]
+        idx = [on] + [col_of[id(m.EG[g, j])] for g in per_site[i]]
+        val = [1000.0] + [-float(ymat[g].sum()) for g in per_site[i]]
+        h.addRow(-INF, 0.0, len(idx), np.array(idx, dtype=np.int32), np.array(val))
+        idx = [on, gr] + [col_of[id(m.mfrac[k, j])] for k in measures_of_site(d, i)]
+        val = [1000.0, 1000.0] + [-float(delta[k, j].sum()) for k in measures_of_site(d, i)]
+        h.addRow(float(d["load_kw"].values[i, j].sum()), INF, len(idx), np.array(idx, dtype=np.int32), np.array(val))
+        c_e = float(cost[mst.local_cols[(i, j)][("energy_cost", i, j)]])
+        pmin = float(imp[i, j].min())
+        h.addRow(theta_lb[n], INF, 2, np.array([mst.theta_col[(i, j)], gr], dtype=np.int32), np.array([1.0, -c_e * pmin * 1000.0]))
+
+
+def _setup(d: xr.Dataset, opts: SolveOptions, sy: frozenset[tuple[int, int]], phases: dict[str, float]) -> tuple[_Master, float]:
+    """Build the master and the subproblems of the site-years ``sy``; return the master and the starting penalty."""
+    t = time.perf_counter()
+    pm = build_model(d, reduce=opts.reduce, decompose=frozenset(sy))
+    if opts.extra_constraints is not None:
+        opts.extra_constraints(pm.model, d)
+    M = _master_arrays(pm.model)
+    col_lo, col_hi = M["col_lo"].copy(), M["col_hi"].copy()
+    phases["master_build"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    penalty = _initial_penalty(d)
+    keys = sorted(sy)
+    specs, local_cols, theta_lb, link_idx = _build_subproblems(d, pm, M, col_lo, col_hi, keys, penalty)
+    phases["subproblem_build"] = time.perf_counter() - t
+
+    n_x = len(M["cols"])
+    h = _master_highs(opts, M, col_lo, col_hi, theta_lb)
+    mst = _Master(pm, M, h, keys, specs, local_cols, link_idx, {k: n_x + n for n, k in enumerate(keys)}, n_x, M["A"].shape[0])
+    _add_valid_inequalities(d, mst, theta_lb)
+    return mst, penalty
+
+
+def _rel_gap(lb: float, ub: float) -> float:
+    """Return the relative gap between a lower and an upper bound."""
+    return (ub - lb) / max(1.0, abs(ub))
+
+
+def _link_values(mst: _Master, x: np.ndarray) -> dict[tuple[int, int], np.ndarray]:
+    """Return each subproblem's linking values at the master point ``x``."""
+    return {k: x[mst.link_idx[k]] for k in mst.keys}
+
+
+def _plan_cost(mst: _Master, x: np.ndarray, results: dict[tuple[int, int], SubResult]) -> float:
+    """Return the plan's cost at master point ``x`` with the subproblems' values ``results``."""
+    M = mst.arrays
+    return float(M["cost"] @ x + M["const"] + sum(r.value for r in results.values()))
+
+
+def _solve_master(d: xr.Dataset, opts: SolveOptions, mst: _Master, st: _LoopState) -> tuple[np.ndarray, np.ndarray]:
+    """Solve the master, raise if it has no optimum, and raise the lower bound; return ``(x*, θ*)``."""
+    h = mst.h
+    t = time.perf_counter()
+    h.run()
+    status = h.modelStatusToString(h.getModelStatus())
+    st.t_master += time.perf_counter() - t
+    st.highs_s += float(h.getRunTime())
+    if status != "Optimal":
+        if status in ("Infeasible", "Primal infeasible or unbounded"):
+            if opts.diagnose_infeasible:
+                from pvopt.lp.solve import diagnose
+
+                raise diagnose(d, opts)
+            raise InfeasiblePlanError({})
+        raise SolverError(f"the Benders master stopped without an optimal plan: {status}")
+    xs = np.asarray(h.getSolution().col_value)
+    st.lb = max(st.lb, float(h.getInfo().objective_function_value))
+    return xs[: mst.n_x], xs[mst.n_x :]
+
+
+def _record(cfg: _Settings, st: _LoopState, gap: float) -> None:
+    """Append the iteration to the history and report it."""
+    st.hist.append(dict(iteration=st.it, lower_bound=st.lb, upper_bound=st.ub, gap=gap, master_s=st.t_master, subproblem_s=st.t_sub))
+    if cfg.progress:
+        cfg.progress(st.hist[-1])
+
+
+def _exact(ex: Any, mst: _Master, st: _LoopState) -> bool:
+    """Check that the incumbent uses no elastic slack; if it does, raise the penalty and forget the incumbent."""
+    assert st.x_inc is not None  # called only once UB is finite, i.e. after an incumbent was found
+    fin = ex.solve(_link_values(mst, st.x_inc))
+    if max(r.slack_kwh for r in fin.values()) <= st.slack_tol_kwh:
+        return True
+    st.penalty *= 100.0
+    ex.set_penalty(st.penalty)
+    st.ub, st.x_inc, st.core, st.plain_next = INF, None, None, True
+    return False
+
+
+def _separation_point(cfg: _Settings, st: _LoopState, x_star: np.ndarray) -> np.ndarray:
+    """Return the point to separate at: the master optimum, or its in-out combination with the incumbent."""
+    if cfg.stabilise == "inout" and st.core is not None and not st.plain_next:
+        return INOUT_ALPHA * x_star + (1.0 - INOUT_ALPHA) * st.core
+    return x_star
+
+
+def _solve_subproblems(ex: Any, mst: _Master, st: _LoopState, x_sep: np.ndarray) -> tuple[dict[tuple[int, int], np.ndarray], dict[tuple[int, int], SubResult]]:
+    """Solve the subproblems at ``x_sep``, raise if one fails, and keep ``x_sep`` if it is the best plan yet."""
+    t = time.perf_counter()
+    zs = _link_values(mst, x_sep)
+    res = ex.solve(zs)
+    st.t_sub += time.perf_counter() - t
+    bad = [(k, r.status) for k, r in res.items() if r.status != "Optimal"]
+    if bad:
+        raise SolverError(f"Benders subproblem (site, year) {bad[0][0]} ended {bad[0][1]!r}")
+    ub_cand = _plan_cost(mst, x_sep, res)
+    if ub_cand < st.ub:
+        st.ub, st.x_inc = ub_cand, x_sep.copy()
+    return zs, res
+
+
+def _add_cuts(mst: _Master, st: _LoopState, zs: dict[tuple[int, int], np.ndarray], res: dict[tuple[int, int], SubResult], x_star: np.ndarray,
+              th_star: np.ndarray) -> float:
+    """Add the cuts ``θ − π·z ≥ v − π·ẑ`` to the master; return their largest violation at ``(x*, θ*)``."""
+    starts: list[int] = []
+    idx: list[int] = []
+    val: list[float] = []
+    lo: list[float] = []
+    viol = 0.0
+    for n, k in enumerate(mst.keys):
+        r = res[k]
+        li = mst.link_idx[k]
+        keep = r.grad != 0.0
+        starts.append(len(idx))
+        idx += [mst.theta_col[k]] + li[keep].tolist()
+        val += [1.0] + (-r.grad[keep]).tolist()
+        lo.append(r.value - float(r.grad @ zs[k]))
+        cut_at_star = r.value + float(r.grad @ (x_star[li] - zs[k]))
+        viol = max(viol, cut_at_star - th_star[n])
+    n_t = len(mst.keys)
+    mst.h.addRows(n_t, np.array(lo), np.full(n_t, INF), len(idx), np.array(starts, dtype=np.int32), np.array(idx, dtype=np.int32), np.array(val))
+    st.n_cuts += n_t
+    return viol
+
+
+def _check_limits(cfg: _Settings, opts: SolveOptions, st: _LoopState, gap: float) -> None:
+    """Raise if the loop has reached the iteration limit or the time limit."""
+    if st.it >= cfg.max_it:
+        raise SolverError(f"Benders stopped after {st.it} iterations at a relative gap of {gap:.2e} (LB {st.lb:,.0f}, UB {st.ub:,.0f}); raise max_iterations or the gap")
+    if opts.time_limit_s is not None and time.perf_counter() - cfg.t_start > opts.time_limit_s:
+        raise SolverError(f"Benders reached the time limit ({opts.time_limit_s} s) at a relative gap of {gap:.2e} (LB {st.lb:,.0f}, UB {st.ub:,.0f}); "
+                          "raise --time-limit or --gap")
+
+
+def _benders_loop(d: xr.Dataset, opts: SolveOptions, cfg: _Settings, ex: Any, mst: _Master, st: _LoopState) -> None:
+    """Alternate master solves and cuts until the gap closes at an incumbent without elastic slack."""
+    while True:
+        st.it += 1
+        x_star, th_star = _solve_master(d, opts, mst, st)
+        gap = _rel_gap(st.lb, st.ub) if np.isfinite(st.ub) else INF
+        if gap <= cfg.tol:
+            _record(cfg, st, gap)
+            if _exact(ex, mst, st):
+                return
+            continue
+        x_sep = _separation_point(cfg, st, x_star)
+        zs, res = _solve_subproblems(ex, mst, st, x_sep)
+        viol = _add_cuts(mst, st, zs, res, x_star, th_star)
+        gap = _rel_gap(st.lb, st.ub)
+        st.plain_next = viol <= cfg.tol * max(1.0, abs(st.lb)) / max(1, len(mst.keys))
+        st.core = st.x_inc
+        _record(cfg, st, gap)
+        if gap <= cfg.tol and _exact(ex, mst, st):
+            return
+        _check_limits(cfg, opts, st, gap)
+
+
+def _recover(mst: _Master, x_inc: np.ndarray, fin: dict[tuple[int, int], SubResult]) -> float:
+    """Set the master model to the incumbent and the subproblems' final values; return the plan's cost."""
+    cols = mst.arrays["cols"]
+    for v, val in zip(cols, x_inc.tolist()):
+        v.set_value(val, skip_validation=True)
+    for k in mst.keys:
+        r = fin[k]
+        assert r.local is not None and r.hourly is not None  # a final pass fills both
+        for lk, c in mst.local_cols[k].items():
+            cols[c].set_value(r.local[lk], skip_validation=True)
+        mst.pm.hourly_values[k] = r.hourly
+    return _plan_cost(mst, x_inc, fin)
+
+
+def _report(mst: _Master, st: _LoopState, cfg: _Settings, phases: dict[str, float], objective: float, n_workers: int):
+    """Return the ``(sol, res)`` of the decomposed solve, as :func:`pvopt.lp.solve.solve_plan` reports them."""
+    from pvopt.lp.highs import DirectResult
+    from pvopt.lp.solve import PlanSolution
+
+    row_dual = np.asarray(mst.h.getSolution().row_dual)[: mst.n_rows]
+    gap = _rel_gap(st.lb, objective)
+    wall = time.perf_counter() - cfg.t_start
+    n_sub = len(mst.keys)
+    rep = BendersReport(st.lb, objective, gap, st.it, n_sub, st.penalty, st.hist, phases)
+    res = DirectResult("Optimal", objective, st.highs_s, phases["master_build"], st.x_inc, row_dual, mst.arrays["row_of"])
+    sol = PlanSolution(Status.OPTIMAL, objective, st.highs_s, wall, f"benders: gap {gap:.2e} after {st.it} iterations ({n_sub} subproblems, {n_workers} workers)",
+                       res.dual, benders=rep)
+    return sol, res
+
+
 def solve_decomposed(d: xr.Dataset, opts: SolveOptions, sy: frozenset[tuple[int, int]] | None = None, *, client: Any = None,
                      progress: Callable[[dict[str, float]], None] | None = None):
     """Solve the plan by Benders decomposition of the site-years ``sy`` (default: :func:`choose_decomposition` with ``always``).
@@ -354,203 +668,24 @@ def solve_decomposed(d: xr.Dataset, opts: SolveOptions, sy: frozenset[tuple[int,
     energy cost, export revenue and peaks filled in from the subproblems, and their hourly
     values in ``pm.hourly_values``; ``sol.benders`` is the :class:`BendersReport`.
     """
-    import highspy
-
-    from pvopt.lp.highs import DirectResult
-    from pvopt.lp.solve import PlanSolution
-
     t_start = time.perf_counter()
     phases: dict[str, float] = {}
     if sy is None:
         sy = decomposable_site_years(d)
-    progress = progress or getattr(opts, "progress", None)
-    tol = float(getattr(opts, "gap", 1e-5))
-    max_it = int(getattr(opts, "max_iterations", 1000))
-    stabilise = getattr(opts, "stabilise", "none")
-
-    t = time.perf_counter()
-    pm = build_model(d, reduce=opts.reduce, decompose=frozenset(sy))
-    if opts.extra_constraints is not None:
-        opts.extra_constraints(pm.model, d)
-    m = pm.model
-    M = _master_arrays(m)
-    col_of = M["col_of"]
-    cost = M["cost"]
-    col_lo, col_hi = M["col_lo"].copy(), M["col_hi"].copy()
-    phases["master_build"] = time.perf_counter() - t
-
-    # local objective terms move from the master into the subproblems
-    t = time.perf_counter()
-    imp = d["import_price_per_kwh"].values
-    expp = d["export_price_per_kwh"].values
-    penalty = PENALTY_FACTOR * max(1e-3, float(np.abs(imp).max()), float(np.abs(expp).max()))
-    keys = sorted(sy)
-    specs: list[SubproblemSpec] = []
-    local_master_cols: dict[tuple[int, int], dict[tuple, int]] = {}
-    theta_lb = []
-    for (i, j) in keys:
-        lm: dict[tuple, int] = {(n, i, j): col_of[id(getattr(m, n)[i, j])] for n in ("energy_cost", "export_revenue", "export_mwh")}
-        for (pi, pj, mo) in m.PK:
-            if (pi, pj) == (i, j):
-                lm[("peak", i, j, mo)] = col_of[id(m.peak[i, j, mo])]
-        local_cost = {k: float(cost[c]) for k, c in lm.items()}
-        for c in lm.values():
-            col_lo[c] = col_hi[c] = 0.0
-        local_master_cols[(i, j)] = lm
-        specs.append(build_subproblem(d, i, j, pm.blocks[(i, j)], local_cost, penalty))
-        theta_lb.append(_theta_lower_bound(d, i, j, local_cost))
-    link_idx = {s.key: np.array([col_of[id(_link_var(m, k))] for k in s.link_keys], dtype=np.int64) for s in specs}
-    phases["subproblem_build"] = time.perf_counter() - t
-
-    n_x = len(M["cols"])
-    n_t = len(keys)
-    theta_col = {k: n_x + n for n, k in enumerate(keys)}
-    from pyomo.common.tee import capture_output
-
-    with capture_output(capture_fd=not opts.log):
-        h = highspy.Highs()
-    h.setOptionValue("output_flag", bool(opts.log))
-    if opts.threads:
-        h.setOptionValue("threads", int(opts.threads))
-    h.passModel(_highs_lp(M["A"], cost, col_lo, col_hi, M["row_lo"], M["row_hi"], M["const"]))
-    n_master_rows = M["A"].shape[0]
-    h.addCols(n_t, np.ones(n_t), np.array(theta_lb), np.full(n_t, INF), 0, np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0))
-
-    # valid inequalities implied by each subproblem's rows (they give the first master a sensible plan):
-    #   1000·onsite ≤ Σ_g EG·Σ_t yield                      (pv ≤ generation)
-    #   1000·(onsite + grid) − Σ_μ frac·Σ_t Δ ≥ Σ_t load     (hourly balance summed; the battery only loses)
-    #   θ − c_energy·min_t(price)·1000·grid ≥ θ_lb          (energy cost ≥ cheapest price × grid energy)
-    per_site, _ = profile_index(d)
-    ymat = d["yield_kw_per_kwp"].values
-    delta = optional(d, "measure_delta_kw", None)
-    from pvopt.lp.data import measures_of_site
-
-    for n, (i, j) in enumerate(keys):
-        on, gr = col_of[id(m.onsite_mwh[i, j])], col_of[id(m.grid_mwh[i, j])]
-        idx = [on] + [col_of[id(m.EG[g, j])] for g in per_site[i]]
-        val = [1000.0] + [-float(ymat[g].sum()) for g in per_site[i]]
-        h.addRow(-INF, 0.0, len(idx), np.array(idx, dtype=np.int32), np.array(val))
-        idx = [on, gr] + [col_of[id(m.mfrac[k, j])] for k in measures_of_site(d, i)]
-        val = [1000.0, 1000.0] + [-float(delta[k, j].sum()) for k in measures_of_site(d, i)]
-        h.addRow(float(d["load_kw"].values[i, j].sum()), INF, len(idx), np.array(idx, dtype=np.int32), np.array(val))
-        c_e = float(cost[local_master_cols[(i, j)][("energy_cost", i, j)]])
-        pmin = float(imp[i, j].min())
-        h.addRow(theta_lb[n], INF, 2, np.array([theta_col[(i, j)], gr], dtype=np.int32), np.array([1.0, -c_e * pmin * 1000.0]))
-
-    hist: list[dict[str, float]] = []
-    LB, UB = -INF, INF
-    x_inc: np.ndarray | None = None
-    core: np.ndarray | None = None
-    plain_next = True
-    t_master = t_sub = 0.0
-    highs_s = 0.0
-    it = 0
-    n_cuts = 0
-    slack_tol_kwh = 1e-6 * max(1.0, float(d["load_kw"].values.max()))
-
-    def exact() -> bool:
-        """Whether the incumbent uses no elastic slack; if it does, raise the penalty and forget the incumbent."""
-        nonlocal penalty, UB, x_inc, core, plain_next
-        assert x_inc is not None  # called only once UB is finite, i.e. after an incumbent was found
-        fin = ex.solve({k: x_inc[link_idx[k]] for k in keys})
-        if max(r.slack_kwh for r in fin.values()) <= slack_tol_kwh:
-            return True
-        penalty *= 100.0
-        ex.set_penalty(penalty)
-        UB, x_inc, core, plain_next = INF, None, None, True
-        return False
-
-    with _executor(specs, opts, client) as ex:
-        while True:
-            it += 1
-            t = time.perf_counter()
-            h.run()
-            st = h.modelStatusToString(h.getModelStatus())
-            t_master += time.perf_counter() - t
-            highs_s += float(h.getRunTime())
-            if st != "Optimal":
-                if st in ("Infeasible", "Primal infeasible or unbounded"):
-                    if opts.diagnose_infeasible:
-                        from pvopt.lp.solve import diagnose
-
-                        raise diagnose(d, opts)
-                    raise InfeasiblePlanError({})
-                raise SolverError(f"the Benders master stopped without an optimal plan: {st}")
-            master_sol = h.getSolution()
-            xs = np.asarray(master_sol.col_value)
-            x_star, th_star = xs[:n_x], xs[n_x:]
-            LB = max(LB, float(h.getInfo().objective_function_value))
-            gap = (UB - LB) / max(1.0, abs(UB)) if np.isfinite(UB) else INF
-            if gap <= tol:
-                hist.append(dict(iteration=it, lower_bound=LB, upper_bound=UB, gap=gap, master_s=t_master, subproblem_s=t_sub))
-                if progress:
-                    progress(hist[-1])
-                if exact():
-                    break
-                continue
-            if stabilise == "inout" and core is not None and not plain_next:
-                x_sep = INOUT_ALPHA * x_star + (1.0 - INOUT_ALPHA) * core
-            else:
-                x_sep = x_star
-            t = time.perf_counter()
-            zs = {k: x_sep[link_idx[k]] for k in keys}
-            res = ex.solve(zs)
-            t_sub += time.perf_counter() - t
-            bad = [(k, r.status) for k, r in res.items() if r.status != "Optimal"]
-            if bad:
-                raise SolverError(f"Benders subproblem (site, year) {bad[0][0]} ended {bad[0][1]!r}")
-            ub_cand = float(cost @ x_sep + M["const"] + sum(r.value for r in res.values()))
-            if ub_cand < UB:
-                UB, x_inc = ub_cand, x_sep.copy()
-            # cuts θ − π·z ≥ v − π·ẑ
-            starts, idx, val, lo = [], [], [], []
-            viol = 0.0
-            for k in keys:
-                r = res[k]
-                li = link_idx[k]
-                keep = r.grad != 0.0
-                starts.append(len(idx))
-                idx += [theta_col[k]] + li[keep].tolist()
-                val += [1.0] + (-r.grad[keep]).tolist()
-                lo.append(r.value - float(r.grad @ zs[k]))
-                cut_at_star = r.value + float(r.grad @ (x_star[li] - zs[k]))
-                viol = max(viol, cut_at_star - th_star[keys.index(k)])
-            h.addRows(n_t, np.array(lo), np.full(n_t, INF), len(idx), np.array(starts, dtype=np.int32), np.array(idx, dtype=np.int32), np.array(val))
-            n_cuts += n_t
-            gap = (UB - LB) / max(1.0, abs(UB))
-            plain_next = viol <= tol * max(1.0, abs(LB)) / max(1, n_t)
-            core = x_inc
-            hist.append(dict(iteration=it, lower_bound=LB, upper_bound=UB, gap=gap, master_s=t_master, subproblem_s=t_sub))
-            if progress:
-                progress(hist[-1])
-            if gap <= tol and exact():
-                break
-            if it >= max_it:
-                raise SolverError(f"Benders stopped after {it} iterations at a relative gap of {gap:.2e} (LB {LB:,.0f}, UB {UB:,.0f}); raise max_iterations or the gap")
-            if opts.time_limit_s is not None and time.perf_counter() - t_start > opts.time_limit_s:
-                raise SolverError(f"Benders reached the time limit ({opts.time_limit_s} s) at a relative gap of {gap:.2e} (LB {LB:,.0f}, UB {UB:,.0f}); raise --time-limit or --gap")
-        phases["master_solves"] = t_master
-        phases["subproblem_solves"] = t_sub
+    cfg = _settings(opts, progress, t_start)
+    mst, penalty = _setup(d, opts, sy, phases)
+    st = _LoopState(penalty, 1e-6 * max(1.0, float(d["load_kw"].values.max())))
+    with _executor(mst.specs, opts, client) as ex:
+        _benders_loop(d, opts, cfg, ex, mst, st)
+        phases["master_solves"] = st.t_master
+        phases["subproblem_solves"] = st.t_sub
         # recover the hourly operation at the incumbent
         t = time.perf_counter()
-        assert x_inc is not None  # the loop ends only through exact(), which needs an incumbent
-        fin = ex.solve({k: x_inc[link_idx[k]] for k in keys}, final=True)
+        assert st.x_inc is not None  # the loop ends only through _exact(), which needs an incumbent
+        fin = ex.solve(_link_values(mst, st.x_inc), final=True)
         n_workers = ex.workers
-    row_dual = np.asarray(h.getSolution().row_dual)[:n_master_rows]
-    for v, val in zip(M["cols"], x_inc.tolist()):
-        v.set_value(val, skip_validation=True)
-    for k in keys:
-        r = fin[k]
-        for lk, c in local_master_cols[k].items():
-            M["cols"][c].set_value(r.local[lk], skip_validation=True)
-        pm.hourly_values[k] = r.hourly
-    objective = float(cost @ x_inc + M["const"] + sum(r.value for r in fin.values()))
+    objective = _recover(mst, st.x_inc, fin)
     phases["recover"] = time.perf_counter() - t
-    gap = (objective - LB) / max(1.0, abs(objective))
-    wall = time.perf_counter() - t_start
-    rep = BendersReport(LB, objective, gap, it, len(keys), penalty, hist, phases)
-    res = DirectResult("Optimal", objective, highs_s, phases["master_build"], x_inc, row_dual, M["row_of"])
-    sol = PlanSolution(Status.OPTIMAL, objective, highs_s, wall, f"benders: gap {gap:.2e} after {it} iterations ({len(keys)} subproblems, {n_workers} workers)",
-                       res.dual, benders=rep)
-    pm.build_seconds = phases["master_build"] + phases["subproblem_build"]
-    return pm, sol, res
+    sol, res = _report(mst, st, cfg, phases, objective, n_workers)
+    mst.pm.build_seconds = phases["master_build"] + phases["subproblem_build"]
+    return mst.pm, sol, res

@@ -98,23 +98,20 @@ class SubproblemSpec:
     penalty: float
 
 
-def build_subproblem(d: xr.Dataset, i: int, j: int, block: SiteYearBlock, local_cost: dict[tuple, float], penalty: float) -> SubproblemSpec:
-    """Build the rows of site-year ``(i, j)`` from the plan's row families, as a :class:`SubproblemSpec`.
+@dataclass
+class _Layout:
+    """Where the hourly families and the monthly peaks of one site-year sit among its first columns."""
 
-    Parameters
-    ----------
-    d
-        LP inputs.
-    i, j
-        Site and year indices.
-    block
-        The site-year's hour classes (a full-hour block: every hour contested).
-    local_cost
-        Objective coefficient of each local annual column and peak, keyed like
-        :attr:`SubproblemSpec.local_keys` (read from the master's objective).
-    penalty
-        Cost of one kWh of elastic slack [currency].
-    """
+    n_hours: int
+    has: dict[str, bool]  #: "pv", "ex", "grid", "bat" -> whether the site-year has that family
+    off: dict[str, int]  #: first column of each hourly family
+    hourly: dict[str, tuple[int, int]]  #: name -> (first column, count) of the families it has
+    peak_col: dict[tuple[int, int, int], int]  #: (site, year, month) -> column
+    n_cols: int
+
+
+def _layout(d: xr.Dataset, i: int, j: int, block: SiteYearBlock) -> _Layout:
+    """Lay out the hourly columns, then the monthly peaks, of site-year ``(i, j)``."""
     n = len(block.contested)
     has = {"pv": True, "ex": bool(d["export_allowed"].values[i]), "grid": True, "bat": block.battery >= 0}
     off: dict[str, int] = {}
@@ -132,7 +129,13 @@ def build_subproblem(d: xr.Dataset, i: int, j: int, block: SiteYearBlock, local_
         for mo in range(12):
             peak_col[(i, j, mo)] = c
             c += 1
-    cols = SubColumns(x=[], off=off, n_y=d.sizes["year"], peak_col=peak_col, vol_col={}, n_cols=c)
+    return _Layout(n, has, off, hourly, peak_col, c)
+
+
+def _define_rows(d: xr.Dataset, i: int, j: int, block: SiteYearBlock, lay: _Layout) -> tuple[SubColumns, RowFamilies]:
+    """Define the site-year's hourly and annual rows with the plan's row families."""
+    has = lay.has
+    cols = SubColumns(x=[], off=lay.off, n_y=d.sizes["year"], peak_col=lay.peak_col, vol_col={}, n_cols=lay.n_cols)
     local = SiteYearBlock(block.full, block.covered, block.contested, 0, 0 if has["ex"] else -1, 0 if has["grid"] else -1,
                           0 if has["bat"] else -1, -1, block.battery, True)
     blocks = {(i, j): local}
@@ -140,28 +143,37 @@ def build_subproblem(d: xr.Dataset, i: int, j: int, block: SiteYearBlock, local_
     for define in HOURLY_FAMILIES:
         define(fam, cols, d, blocks)
     define_annual_rows(fam, cols, d, blocks)
-    n_cols = cols.n_cols
+    return cols, fam
+
+
+def _stack_rows(fam: RowFamilies, n_cols: int) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
+    """Stack the row families into one CSR matrix and its row bounds."""
     mats, los, his = [], [], []
     for f in FAMILIES:
         if fam.lo[f]:
             mats.append(fam.coo[f].csr(len(fam.lo[f]), n_cols))
             los.append(np.array([-INF if v is None else float(v) for v in fam.lo[f]]))
             his.append(np.array([INF if v is None else float(v) for v in fam.hi[f]]))
-    A = sp.vstack(mats, format="csr")
-    row_lo, row_hi = np.concatenate(los), np.concatenate(his)
+    return sp.vstack(mats, format="csr"), np.concatenate(los), np.concatenate(his)
 
-    # column bounds and costs
+
+def _hourly_bounds(d: xr.Dataset, i: int, lay: _Layout, n_cols: int, imp_lim: float) -> tuple[np.ndarray, np.ndarray]:
+    """Return the column bounds: non-negative, with the export and import limits on the hourly export and grid columns."""
     col_lo = np.zeros(n_cols)
     col_hi = np.full(n_cols, INF)
-    cost = np.zeros(n_cols)
     exp_lim = d["export_limit_kw"].values[i]
-    imp_lim = optional(d, "import_limit_kw", np.full(d.sizes["site"], np.nan))[i]
-    if has["ex"] and np.isfinite(exp_lim):
+    n, off = lay.n_hours, lay.off
+    if lay.has["ex"] and np.isfinite(exp_lim):
         col_hi[off["ex"] : off["ex"] + n] = exp_lim
-    if has["grid"] and np.isfinite(imp_lim):
+    if lay.has["grid"] and np.isfinite(imp_lim):
         col_hi[off["grid"] : off["grid"] + n] = imp_lim
+    return col_lo, col_hi
+
+
+def _split_columns(cols: SubColumns, lay: _Layout, col_lo: np.ndarray, i: int, j: int) -> tuple[dict[tuple, int], list[tuple[str, int, int]], list[int]]:
+    """Sort the non-hourly columns into local (freeing the lower bound of ``energy_cost`` and ``export_revenue``) and linking ones."""
     local_keys: dict[tuple, int] = {}
-    for (i_, j_, mo), col in peak_col.items():
+    for (i_, j_, mo), col in lay.peak_col.items():
         local_keys[("peak", i_, j_, mo)] = col
     link_keys, link_cols = [], []
     for key, col in cols.keys.items():
@@ -173,10 +185,12 @@ def build_subproblem(d: xr.Dataset, i: int, j: int, block: SiteYearBlock, local_
             link_cols.append(col)
         else:
             raise ValueError(f"subproblem ({i}, {j}) reads {key[0]!r}, which is neither a local nor a linking variable")
-    for key, col in local_keys.items():
-        cost[col] = float(local_cost.get(key, 0.0))
+    return local_keys, link_keys, link_cols
 
-    # elastic slacks: ±σ on every row with a budget column; unserved load on balance rows under an import limit
+
+def _add_elastic_slacks(A: sp.csr_matrix, cols: SubColumns, fam: RowFamilies, unserved: bool) -> tuple[sp.csr_matrix, int]:
+    """Append ±σ on every row with a budget column and, if ``unserved``, unserved load on the balance rows; return ``A`` and the slack count."""
+    n_cols = cols.n_cols
     budget_cols = np.array([col for key, col in cols.keys.items() if key[0] in BUDGETS], dtype=np.int64)
     Acsc = A.tocsc()
     budget_rows = np.unique(Acsc[:, budget_cols].nonzero()[0]) if len(budget_cols) else np.zeros(0, dtype=np.int64)
@@ -188,7 +202,7 @@ def build_subproblem(d: xr.Dataset, i: int, j: int, block: SiteYearBlock, local_
             extra_c.append(n_cols + n_extra)
             extra_v.append(sgn)
             n_extra += 1
-    if has["grid"] and np.isfinite(imp_lim) and fam.lo["balance"]:
+    if unserved and fam.lo["balance"]:
         first_balance = sum(len(fam.lo[f]) for f in FAMILIES[: FAMILIES.index("balance")])
         rows = first_balance + np.arange(len(fam.lo["balance"]))
         extra_r += rows.tolist()
@@ -198,6 +212,41 @@ def build_subproblem(d: xr.Dataset, i: int, j: int, block: SiteYearBlock, local_
     if n_extra:
         E = sp.csr_matrix((extra_v, (extra_r, extra_c)), shape=(A.shape[0], n_cols + n_extra))
         A = (sp.hstack([A, sp.csr_matrix((A.shape[0], n_extra))], format="csr") + E).tocsr()
+    return A, n_extra
+
+
+def build_subproblem(d: xr.Dataset, i: int, j: int, block: SiteYearBlock, local_cost: dict[tuple, float], penalty: float) -> SubproblemSpec:
+    """Build the rows of site-year ``(i, j)`` from the plan's row families, as a :class:`SubproblemSpec`.
+
+    Parameters
+    ----------
+    d
+        LP inputs.
+    i, j
+        Site and year indices.
+    block
+        The site-year's hour classes (a full-hour block: every hour contested).
+    local_cost
+        Objective coefficient of each local annual column and peak, keyed like
+        :attr:`SubproblemSpec.local_keys` (read from the master's objective).
+    penalty
+        Cost of one kWh of elastic slack [currency].
+    """
+    lay = _layout(d, i, j, block)
+    cols, fam = _define_rows(d, i, j, block, lay)
+    n_cols = cols.n_cols
+    A, row_lo, row_hi = _stack_rows(fam, n_cols)
+
+    # column bounds and costs
+    imp_lim = optional(d, "import_limit_kw", np.full(d.sizes["site"], np.nan))[i]
+    col_lo, col_hi = _hourly_bounds(d, i, lay, n_cols, imp_lim)
+    local_keys, link_keys, link_cols = _split_columns(cols, lay, col_lo, i, j)
+    cost = np.zeros(n_cols)
+    for key, col in local_keys.items():
+        cost[col] = float(local_cost.get(key, 0.0))
+
+    # elastic slacks: ±σ on every row with a budget column; unserved load on balance rows under an import limit
+    A, n_extra = _add_elastic_slacks(A, cols, fam, lay.has["grid"] and bool(np.isfinite(imp_lim)))
     slack_cols = n_cols + np.arange(n_extra)
     col_lo = np.concatenate([col_lo, np.zeros(n_extra)])
     col_hi = np.concatenate([col_hi, np.full(n_extra, INF)])
@@ -206,7 +255,7 @@ def build_subproblem(d: xr.Dataset, i: int, j: int, block: SiteYearBlock, local_
     col_lo[link_cols_a] = 0.0
     col_hi[link_cols_a] = 0.0
     A.sort_indices()
-    return SubproblemSpec((i, j), A, row_lo, row_hi, col_lo, col_hi, cost, link_keys, link_cols_a, slack_cols, hourly, local_keys, float(penalty))
+    return SubproblemSpec((i, j), A, row_lo, row_hi, col_lo, col_hi, cost, link_keys, link_cols_a, slack_cols, lay.hourly, local_keys, float(penalty))
 
 
 @dataclass
