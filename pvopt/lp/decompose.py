@@ -152,20 +152,20 @@ def _master_arrays(m: pyo.Block) -> dict[str, Any]:
     """Return the master's LP as arrays (the same hand-over as :func:`pvopt.lp.highs.solve_direct`)."""
     from pyomo.core.base.matrix_constraint import MatrixConstraint
 
-    from pvopt.lp.highs import _collect_columns, _matrix_rows, _repn_rows
+    from pvopt.lp.highs import collect_columns, matrix_rows, repn_rows
 
-    cols, col_of, col_lo, col_hi, _ = _collect_columns(m)
+    cols, col_of, col_lo, col_hi, _ = collect_columns(m)
     mats, los, his = [], [], []
     row_of: dict[int, int] = {}
     n_rows = 0
     for comp in m.component_objects(pyo.Constraint, active=True, descend_into=True):
         if isinstance(comp, MatrixConstraint):
-            A, lo, hi = _matrix_rows(comp, col_of)
+            A, lo, hi = matrix_rows(comp, col_of)
         else:
             cons = [c for c in comp.values() if c.active]
             if not cons:
                 continue
-            A, lo, hi = _repn_rows(cons, col_of)
+            A, lo, hi = repn_rows(cons, col_of)
             for k, c in enumerate(cons):
                 row_of[id(c)] = n_rows + k
         mats.append(A)

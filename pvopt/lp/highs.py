@@ -122,7 +122,7 @@ def _bounds(v) -> tuple[float, float]:
     return (-INF if lb is None else float(lb)), (INF if ub is None else float(ub))
 
 
-def _collect_columns(m: pyo.Block) -> tuple[list, dict[int, int], np.ndarray, np.ndarray, dict[str, tuple[int, int]]]:
+def collect_columns(m: pyo.Block) -> tuple[list, dict[int, int], np.ndarray, np.ndarray, dict[str, tuple[int, int]]]:
     cols: list = []
     blocks: dict[str, tuple[int, int]] = {}
     for comp in m.component_objects(pyo.Var, active=True, descend_into=True):
@@ -141,7 +141,7 @@ def _collect_columns(m: pyo.Block) -> tuple[list, dict[int, int], np.ndarray, np
     return cols, col_of, lo, hi, blocks
 
 
-def _matrix_rows(comp: MatrixConstraint, col_of: dict[int, int]) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
+def matrix_rows(comp: MatrixConstraint, col_of: dict[int, int]) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
     xcols = np.fromiter((col_of[id(v)] for v in comp._x), dtype=np.int64, count=len(comp._x))
     data = np.asarray(comp._A_data, dtype=float)
     idx = xcols[np.asarray(comp._A_indices, dtype=np.int64)]
@@ -155,7 +155,7 @@ def _matrix_rows(comp: MatrixConstraint, col_of: dict[int, int]) -> tuple[sp.csr
     return A, lo, hi
 
 
-def _repn_rows(cons: list, col_of: dict[int, int]) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
+def repn_rows(cons: list, col_of: dict[int, int]) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
     rows, cols, vals = [], [], []
     lo = np.empty(len(cons))
     hi = np.empty(len(cons))
@@ -257,20 +257,20 @@ def scale_factors(lp: StandardLP, *, passes: int = 12, max_exp: int = 64) -> Sca
 
 
 def _assemble(m: pyo.Block):
-    cols, col_of, col_lo, col_hi, blocks = _collect_columns(m)
+    cols, col_of, col_lo, col_hi, blocks = collect_columns(m)
     mats, los, his = [], [], []
     row_of: dict[int, int] = {}
     row_blocks: dict[str, tuple[int, int]] = {}
     n_rows = 0
     for comp in m.component_objects(pyo.Constraint, active=True, descend_into=True):
         if isinstance(comp, MatrixConstraint):
-            A, lo, hi = _matrix_rows(comp, col_of)
+            A, lo, hi = matrix_rows(comp, col_of)
             row_blocks[comp.name] = (n_rows, A.shape[0])
         else:
             cons = [c for c in comp.values() if c.active]
             if not cons:
                 continue
-            A, lo, hi = _repn_rows(cons, col_of)
+            A, lo, hi = repn_rows(cons, col_of)
             for k, c in enumerate(cons):
                 row_of[id(c)] = n_rows + k
         mats.append(A)
