@@ -218,7 +218,7 @@ def define_certificates_offsets(m: pyo.ConcreteModel, d: xr.Dataset) -> None:
     Annual matching: ``cert[c,s,y] ≥ 0`` [MWh] only where instrument c can be bought in year y;
     ``cert_total[s,y] = Σ_c cert[c,s,y]``; cover: ``cert_total[s,y] ≤ grid_mwh[s,y]``.
     Hourly matching: ``volume[c,y] ≥ 0`` [MWh] bought for the portfolio, generated with the
-    instrument's hourly share; ``cert_total[s,y] = Σ_t matched[s,y,t]/1000`` (rows in ``_define_matrix_rows``).
+    instrument's hourly share; ``cert_total[s,y] = Σ_t matched[s,y,t]/1000`` (rows in :func:`pvopt.lp.rows.define_annual_rows`).
     ``offsets[s,y] ≥ 0`` [tCO2e], fixed to 0 when the portfolio has no offset price.
     """
     avail = d["certificate_available"].values
