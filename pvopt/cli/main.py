@@ -263,9 +263,7 @@ def plan(
 
             run = run_plan(portfolio, out_dir, force=force, opts=opts, hourly=not no_hourly, progress=step)
         if not state.quiet:
-            print_plan(run)
-            if run.plan.attrs.get("weather_statement"):
-                out.print(str(run.plan.attrs["weather_statement"]), markup=False, soft_wrap=True)
+            print_plan(run)  # ends with the weather per site and the weather statement
         print_timings(run.timings_s)
         bd = run.solution.benders
         if bd is not None:
