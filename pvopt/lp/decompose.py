@@ -137,45 +137,14 @@ class BendersReport:
 # --------------------------------------------------------------------------- master
 
 
-def _objective_vector(m: pyo.Block, col_of: dict[int, int], n: int) -> tuple[np.ndarray, float]:
-    from pyomo.repn import generate_standard_repn
-
-    objs = list(m.component_data_objects(pyo.Objective, active=True, descend_into=True))
-    repn = generate_standard_repn(objs[0].expr, quadratic=False, compute_values=True)
-    cost = np.zeros(n)
-    for v, c in zip(repn.linear_vars, repn.linear_coefs):
-        cost[col_of[id(v)]] += float(c)
-    return cost, float(repn.constant)
-
-
 def _master_arrays(m: pyo.Block) -> dict[str, Any]:
     """Return the master's LP as arrays (the same hand-over as :func:`pvopt.lp.highs.solve_direct`)."""
-    from pyomo.core.base.matrix_constraint import MatrixConstraint
+    from pvopt.lp.highs import assemble
 
-    from pvopt.lp.highs import collect_columns, matrix_rows, repn_rows
-
-    cols, col_of, col_lo, col_hi, _ = collect_columns(m)
-    mats, los, his = [], [], []
-    row_of: dict[int, int] = {}
-    n_rows = 0
-    for comp in m.component_objects(pyo.Constraint, active=True, descend_into=True):
-        if isinstance(comp, MatrixConstraint):
-            A, lo, hi = matrix_rows(comp, col_of)
-        else:
-            cons = [c for c in comp.values() if c.active]
-            if not cons:
-                continue
-            A, lo, hi = repn_rows(cons, col_of)
-            for k, c in enumerate(cons):
-                row_of[id(c)] = n_rows + k
-        mats.append(A)
-        los.append(lo)
-        his.append(hi)
-        n_rows += A.shape[0]
-    A = sp.vstack(mats, format="csr")
-    cost, const = _objective_vector(m, col_of, len(cols))
-    return dict(cols=cols, col_of=col_of, col_lo=col_lo, col_hi=col_hi, A=A, row_lo=np.concatenate(los), row_hi=np.concatenate(his),
-                cost=cost, const=const, row_of=row_of)
+    lp, _, cols, _, row_of, _ = assemble(m)  # the master minimises
+    col_of = {id(v): k for k, v in enumerate(cols)}
+    return dict(cols=cols, col_of=col_of, col_lo=lp.col_lo, col_hi=lp.col_hi, A=lp.A, row_lo=lp.row_lo, row_hi=lp.row_hi,
+                cost=lp.cost, const=lp.offset, row_of=row_of)
 
 
 def _highs_lp(A: sp.csr_matrix, cost, col_lo, col_hi, row_lo, row_hi, offset: float = 0.0):

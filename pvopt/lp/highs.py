@@ -256,7 +256,11 @@ def scale_factors(lp: StandardLP, *, passes: int = 12, max_exp: int = 64) -> Sca
     return Scaling(col=p2(gam), row=p2(rho), obj=float(p2(np.array([sig]))[0]))
 
 
-def _assemble(m: pyo.Block):
+def assemble(m: pyo.Block):
+    """Return the linear model ``m`` as a :class:`StandardLP` (minimisation) with its column and row bookkeeping.
+
+    Returns ``(lp, sign, cols, col_blocks, row_of, row_blocks)``: ``sign`` is -1 for a maximisation objective.
+    """
     cols, col_of, col_lo, col_hi, blocks = collect_columns(m)
     mats, los, his = [], [], []
     row_of: dict[int, int] = {}
@@ -298,7 +302,7 @@ def _assemble(m: pyo.Block):
 
 def standard_lp(m: pyo.Block) -> StandardLP:
     """Return the linear model ``m`` as arrays in its own units (minimisation), as handed to HiGHS before scaling."""
-    return _assemble(m)[0]
+    return assemble(m)[0]
 
 
 def _highs_lp(lp: StandardLP):
@@ -345,7 +349,7 @@ def solve_direct(
     from pyomo.common.tee import capture_output
 
     t0 = time.perf_counter()
-    lp0, sign, cols, blocks, row_of, row_blocks = _assemble(m)
+    lp0, sign, cols, blocks, row_of, row_blocks = assemble(m)
     scaling = scale_factors(lp0) if scale else None
     lp = _highs_lp(scaling.apply(lp0) if scaling is not None else lp0)
 
