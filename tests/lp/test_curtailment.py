@@ -24,7 +24,11 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
+#: cases whose full hourly model takes longest: run by the slow suite; their small-model behaviour is checked in CI below
+SLOW_CASES = {"location peak", "location peak, profitable export"}
+
+
+@pytest.mark.parametrize("name", [pytest.param(c, marks=pytest.mark.slow) if c in SLOW_CASES else c for c in sorted(CASES)])
 def test_checked_small_model_equals_full_model(name):
     d = small_inputs(**CASES[name])
     pm, sol, _ = solve_plan(d, SolveOptions())
