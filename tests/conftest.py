@@ -162,3 +162,17 @@ def cli():
 # =========================================================================== #
 # (end of the reliability block)
 # =========================================================================== #
+
+
+# =========================================================================== #
+# Yield and weather tests: the smallest valid tariff of a site built in code
+# =========================================================================== #
+def flat_tariff(price_per_kwh: float = 0.7):
+    """A one-price tariff (every hour of every month at ``price_per_kwh`` [currency/kWh])."""
+    from pvopt.inputs.schema import Tariff, TouSeason, TouWindow
+
+    return Tariff(
+        type="tou",
+        prices_per_kwh={"flat": price_per_kwh},
+        seasons=[TouSeason(name="all", months=list(range(1, 13)), windows=[TouWindow(period="flat", start_hour=0, end_hour=24)])],
+    )

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pvlib
 import pytest
+from conftest import flat_tariff
 
 import PySAM.Pvwattsv8 as pvwattsv8  # test dependency (the `test` extra): a missing install fails, never skips
 
@@ -29,9 +30,6 @@ from pvopt.inputs.schema import (
     PortfolioSettings,
     PVCosts,
     Site,
-    Tariff,
-    TouSeason,
-    TouWindow,
     Weather,
 )
 from pvopt.pv import yields as pvyield
@@ -141,11 +139,7 @@ def _site(st: Station, path: str) -> Site:
             for c in CASES
         ],
         load=Load(annual_mwh=1000, base_year=2024),
-        tariff=Tariff(
-            type="tou",
-            prices_per_kwh={"flat": 0.1},
-            seasons=[TouSeason(name="all", months=list(range(1, 13)), windows=[TouWindow(period="flat", start_hour=0, end_hour=24)])],
-        ),
+        tariff=flat_tariff(0.1),
         grid_ef_t_per_mwh=0.4,
     )
 

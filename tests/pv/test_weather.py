@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pvlib
 import pytest
+from conftest import flat_tariff
 
 from pvopt.pv import weather as W
 from pvopt.errors import PortfolioError, WeatherError
@@ -345,7 +346,7 @@ def test_bad_normals_file_names_field(tmp_path):
 # site dispatch
 # --------------------------------------------------------------------------- #
 def _site(weather, tz="America/New_York", lat=36.1, lon=-79.95):
-    from pvopt.inputs.schema import Load, Site, Tariff, TouSeason, TouWindow
+    from pvopt.inputs.schema import Load, Site
 
     return Site(
         name="s",
@@ -354,11 +355,7 @@ def _site(weather, tz="America/New_York", lat=36.1, lon=-79.95):
         timezone=tz,
         weather=weather,
         load=Load(annual_mwh=100, base_year=2024),
-        tariff=Tariff(
-            type="tou",
-            prices_per_kwh={"flat": 0.7},
-            seasons=[TouSeason(name="all", months=list(range(1, 13)), windows=[TouWindow(period="flat", start_hour=0, end_hour=24)])],
-        ),
+        tariff=flat_tariff(),
         grid_ef_t_per_mwh=0.55,
     )
 

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pvlib
 import pytest
+from conftest import flat_tariff
 
 from pvopt.pv import yields as pvyield
 from pvopt.pv import weather as W
@@ -19,9 +20,6 @@ from pvopt.inputs.schema import (
     PortfolioSettings,
     PVCosts,
     Site,
-    Tariff,
-    TouSeason,
-    TouWindow,
     Weather,
 )
 
@@ -62,11 +60,7 @@ def _site(name: str, arrays: list[Array], weather: Weather | None = None, **kw) 
         weather=weather or Weather(source="synthetic", normals="wuxi"),
         arrays=arrays,
         load=Load(annual_mwh=1000, base_year=2024),
-        tariff=Tariff(
-            type="tou",
-            prices_per_kwh={"flat": 0.7},
-            seasons=[TouSeason(name="all", months=list(range(1, 13)), windows=[TouWindow(period="flat", start_hour=0, end_hour=24)])],
-        ),
+        tariff=flat_tariff(),
         grid_ef_t_per_mwh=0.55,
         **pos,
     )
