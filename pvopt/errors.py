@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import sys
 from dataclasses import dataclass, field
 
 __all__ = [
@@ -16,6 +18,8 @@ __all__ = [
     "InfeasiblePlanError",
     "SolverError",
     "OutputExistsError",
+    "WARNINGS_LOGGER",
+    "warn_input",
 ]
 
 EXIT_OK = 0
@@ -93,3 +97,38 @@ class OutputExistsError(PvoptError):
     """An output file exists and ``--force`` was not given."""
 
     exit_code = EXIT_OUTPUT
+
+
+# --------------------------------------------------------------------------- #
+# Input warnings: plausible-but-odd inputs, reported without stopping
+# --------------------------------------------------------------------------- #
+WARNINGS_LOGGER = "pvopt.warnings"
+"""Logger of input warnings; ``logging.getLogger(WARNINGS_LOGGER).setLevel(logging.ERROR)`` silences them."""
+
+
+class _CurrentStderrHandler(logging.Handler):
+    """Write each record as one line to the ``sys.stderr`` of the moment (so captured stderr sees it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+            sys.stderr.flush()
+        except Exception:  # noqa: BLE001 - a warning must never break a run
+            self.handleError(record)
+
+
+def _warnings_logger() -> logging.Logger:
+    log = logging.getLogger(WARNINGS_LOGGER)
+    if not any(isinstance(h, _CurrentStderrHandler) for h in log.handlers):
+        log.addHandler(_CurrentStderrHandler())
+        log.propagate = False  # one line per warning, whatever handlers the application has set up
+    return log
+
+
+def warn_input(issue: InputIssue) -> None:
+    """Report a plausibility warning as one line ``warning: <file>: <field>: <message>`` on stderr.
+
+    Warnings do not stop a run and do not change the exit code; the rules that
+    raise them are listed in ``docs/reliability.md``.
+    """
+    _warnings_logger().warning("warning: %s", issue)

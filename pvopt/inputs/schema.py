@@ -22,6 +22,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationInfo,
@@ -49,11 +50,31 @@ __all__ = [
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    # allow_inf_nan=False: NaN, +-inf and overflowing literals (1e400 -> inf) are errors in every float field
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False)
 
 
-YearSeries = Union[float, dict[int, float]]
-"""A number, or ``{year: number}`` interpolated linearly and held flat outside."""
+def _finite_series(v: object) -> object:
+    """Refuse NaN, infinity and overflowing numbers in a year series, naming the year (before the union splits the error)."""
+    items = list(v.items()) if isinstance(v, dict) else [(None, v)]
+    for year, x in items:
+        if isinstance(x, bool):
+            continue  # the union reports the type
+        try:
+            finite = math.isfinite(float(x))  # type: ignore[arg-type]
+        except OverflowError:
+            finite = False
+        except (TypeError, ValueError):
+            continue  # not a number: the union reports the type
+        if not finite:
+            where = f" for {year}" if year is not None else ""
+            shown = repr(x) if len(repr(x)) <= 30 else repr(x)[:27] + "..."
+            raise ValueError(f"expected a finite number{where}, got {shown}")
+    return v
+
+
+YearSeries = Annotated[Union[float, dict[int, float]], BeforeValidator(_finite_series)]
+"""A number, or ``{year: number}`` interpolated linearly and held flat outside; every number finite."""
 
 
 def series_value(series: YearSeries, year: int) -> float:
@@ -126,7 +147,9 @@ class Weather(_Model):
     normals: str | None = Field(None, description="name of the monthly-normals file in weather/normals/ (synthetic source)")
     path: str | None = Field(None, description="weather file, relative to the portfolio directory (file source)")
     format: Literal["epw", "tmy3", "pvgis_tmy"] | None = Field(None, description="file format; guessed from the extension when omitted")
-    seed: int | None = Field(None, description="random seed of the synthetic year; derived from the normals name when omitted")
+    seed: int | None = Field(
+        None, ge=0, le=2**32 - 1, description="random seed of the synthetic year, 0 to 4294967295; derived from the normals name when omitted"
+    )
     year: int | None = Field(None, ge=2001, le=2100, description="calendar year fetched from NASA POWER (nasa_power source); default 2023")
 
     @model_validator(mode="after")
@@ -333,7 +356,7 @@ class Tariff(_Model):
     path: str | None = Field(None, description="hourly price CSV relative to the portfolio (hourly_file)")
     column: str = Field("price_per_kwh", description="price column of the hourly file [currency/kWh]")
     escalation_pct_per_year: float = Field(0.0, ge=-20, le=50, description="price change per year after base_year [%/yr]")
-    base_year: int | None = Field(None, description="year the prices refer to; default the portfolio's first planning year")
+    base_year: int | None = Field(None, ge=1990, le=2100, description="year the prices refer to; default the portfolio's first planning year")
     source: str | None = Field(None, description="where the figures come from")
 
     @model_validator(mode="after")
@@ -406,7 +429,7 @@ class BatteryOption(_Model):
     min_duration_h: float = Field(0.5, gt=0, description="energy/power ratio at least this [h]")
     lifetime_years: int = Field(12, ge=1, le=40, description="life [yr]: energy and power built in year v work in v .. v+L-1, "
                                 "then must be rebuilt (paid again) or are gone; life left after the horizon is salvage")
-    available_from: int | None = Field(None, description="first year it can be built; default the first planning year")
+    available_from: int | None = Field(None, ge=1990, le=2100, description="first year it can be built; default the first planning year")
     source: str | None = None
 
 
@@ -429,7 +452,7 @@ class Measure(_Model):
     shape: Literal["flat", "load", "daytime"] = Field(
         "load", description="hourly shape: flat, proportional to the site load, or 08-18 on every day"
     )
-    available_from: int | None = Field(None, description="first year it can be adopted; default the first planning year")
+    available_from: int | None = Field(None, ge=1990, le=2100, description="first year it can be adopted; default the first planning year")
     max_fraction: float = Field(1.0, gt=0, le=1.0, description="largest share of the full size that can be adopted")
     source: str | None = None
 

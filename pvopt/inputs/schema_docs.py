@@ -79,6 +79,9 @@ def unit_of(name: str, description: str | None) -> str:
     return ""
 
 
+_SERIES_ARGS = get_args(get_args(config.YearSeries)[0])  # (float, dict[int, float]) inside the Annotated alias
+
+
 def _is_model(t: Any) -> bool:
     return isinstance(t, type) and issubclass(t, BaseModel)
 
@@ -98,7 +101,7 @@ def type_text(t: Any) -> str:
     if origin is Literal:
         return " / ".join(f"`{a}`" for a in args)
     if origin in (Union, types.UnionType):
-        if set(args) == set(get_args(config.YearSeries)):
+        if set(args) == set(_SERIES_ARGS):
             return "year series"
         parts = [a for a in args if a is not type(None)]
         if len(parts) == 2 and set(parts) == {float, dict[int, float]}:

@@ -181,6 +181,9 @@ def read_normals(source: str | Path) -> pd.DataFrame:
                 header[key] = NORMALS_HEADER_KEYS[key](value.strip())
             except ValueError:
                 raise WeatherError(file, f"# {key}", f"expected a number after '# {key}:', got {value.strip()!r}") from None
+    mean = header.get("ghi_annual_mean_kwh_m2")
+    if mean is not None and not (0.0 < float(mean) < 4000.0):  # type: ignore[arg-type]  # NaN and inf fail too
+        raise WeatherError(file, "# ghi_annual_mean_kwh_m2", f"expected an annual GHI between 0 and 4000 kWh/m2, got {mean}")
     sd = header.get("ghi_annual_sd_kwh_m2")
     if sd is not None and not (0.0 <= float(sd) < 1000.0):  # type: ignore[arg-type]
         raise WeatherError(file, "# ghi_annual_sd_kwh_m2", f"expected a year-to-year standard deviation between 0 and 1000 kWh/m2, got {sd}")
@@ -308,11 +311,31 @@ def read_weather_file(path: str | Path, format: WeatherFormat | None = None) -> 
     if idx.tz is None:
         raise WeatherError(file, "time", "time stamps are naive (no time zone); expected time-zone-aware stamps")
     month, day, hour = _month_day_hour(raw, idx, fmt, file)
-    df = df[list(REQUIRED_COLUMNS)].astype(float)
+    df = _numeric_columns(df[list(REQUIRED_COLUMNS)], file)
     df.index = idx
     df = _coerce_year(df, month, day, hour, idx.tz, file)
     df.attrs.update(file=file, format=fmt, metadata=dict(meta) if isinstance(meta, dict) else {"meta": meta})
     return check_weather(df, file)
+
+
+def _numeric_columns(df: pd.DataFrame, file: str) -> pd.DataFrame:
+    """Columns as floats; text in a column (``"abc"`` in GHI) is an error naming the column and the first data rows."""
+    out = pd.DataFrame(index=df.index)
+    issues: list[InputIssue] = []
+    for c in df.columns:
+        raw = df[c]
+        vals = pd.to_numeric(raw, errors="coerce")
+        text = (vals.isna() & raw.notna()).to_numpy()
+        if text.any():
+            rows = np.flatnonzero(text)
+            first = ", ".join(str(int(r) + 1) for r in rows[:3])
+            issues.append(InputIssue(file, c, f"expected numbers, got text {raw.iloc[rows[0]]!r} in {len(rows)} row(s) (data row {first})"))
+        out[c] = vals.astype(float)
+    if issues:
+        err = WeatherError(issues[0].file, issues[0].field, issues[0].message)
+        err.issues.extend(issues[1:])
+        raise err
+    return out
 
 
 def _read_raw(p: Path, fmt: str) -> tuple[pd.DataFrame, object]:

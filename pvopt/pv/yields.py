@@ -57,6 +57,8 @@ import pandas as pd
 import xarray as xr
 
 from pvopt.constants import __version__
+from pvopt.errors import InputIssue, WeatherError, warn_input
+from pvopt.inputs.plausibility import SPECIFIC_YIELD_ERROR_KWH_PER_KWP, SPECIFIC_YIELD_WARNING_KWH_PER_KWP
 from pvopt.pv.weather import HOURS_PER_YEAR, site_weather
 
 __all__ = [
@@ -68,6 +70,7 @@ __all__ = [
     "Geometry",
     "array_yield",
     "simulate_yield",
+    "check_specific_yield",
     "write_yield",
     "read_yield",
     "yield_table",
@@ -314,7 +317,8 @@ def simulate_yield(portfolio, *, progress: Callable[[int, int], None] | None = N
         Optional ``callable(site) -> DataFrame`` giving a site's checked 8760-hour
         weather (as :func:`pvopt.pv.weather.site_weather` returns it); default
         ``site_weather(site, portfolio.directory)``. :mod:`pvopt.studies.risk` uses it
-        to simulate other weather years.
+        to simulate other weather years. With the default weather each array's
+        annual yield is checked by :func:`check_specific_yield`.
 
     Returns
     -------
@@ -331,6 +335,8 @@ def simulate_yield(portfolio, *, progress: Callable[[int, int], None] | None = N
     """
     geoms, rows = _unique_geometries(portfolio)
     data, sources, descriptions = _simulate_sites(portfolio, geoms, len(rows), weather, progress)
+    if weather is None:  # the design weather; other weather years (pvopt risk) are meant to differ
+        check_specific_yield(portfolio, data.sum(axis=1))
     site_names = [s.name for s in portfolio.sites]
     labels = [f"{s.name}/{a.name}" for s, a in rows]
     ds = xr.Dataset(
@@ -339,6 +345,69 @@ def simulate_yield(portfolio, *, progress: Callable[[int, int], None] | None = N
     )
     ds.attrs.update(_yield_attrs(sources, len(geoms)))
     return ds
+
+
+def _weather_file(site, directory: Path) -> str:
+    """The file a site's weather comes from, as shown in a yield-range message."""
+    w = site.weather
+    if w.source == "file":
+        return str(Path(directory) / str(w.path))
+    if w.source == "synthetic":
+        return f"weather/normals/{w.normals}.csv"
+    return f"{w.source} weather cache of site '{site.name}'"
+
+
+def check_specific_yield(portfolio, annual_kwh_per_kwp: np.ndarray) -> list[InputIssue]:
+    """Check every array's annual specific yield against the plausibility range.
+
+    Outside :data:`pvopt.inputs.plausibility.SPECIFIC_YIELD_ERROR_KWH_PER_KWP`
+    (no fixed array on Earth yields so little or so much) is an error; outside
+    :data:`pvopt.inputs.plausibility.SPECIFIC_YIELD_WARNING_KWH_PER_KWP` a
+    warning, printed as one ``warning:`` line each.
+
+    Parameters
+    ----------
+    portfolio
+        The :class:`pvopt.inputs.schema.Portfolio` simulated.
+    annual_kwh_per_kwp
+        Annual AC yield per kWp DC [kWh/kWp] of every array, in portfolio order.
+
+    Returns
+    -------
+    list of InputIssue
+        The warnings (already printed).
+
+    Raises
+    ------
+    WeatherError
+        Naming each array outside the error range, its site's weather source and the fix.
+    """
+    (elo, ehi), (wlo, whi) = SPECIFIC_YIELD_ERROR_KWH_PER_KWP, SPECIFIC_YIELD_WARNING_KWH_PER_KWP
+    errors: list[InputIssue] = []
+    warnings: list[InputIssue] = []
+    k = 0
+    for site in portfolio.sites:
+        for i, a in enumerate(site.arrays):
+            y = float(annual_kwh_per_kwp[k])
+            k += 1
+            if wlo <= y <= whi:
+                continue
+            fatal = not elo <= y <= ehi
+            lo, hi = (elo, ehi) if fatal else (wlo, whi)
+            what = "physical range" if fatal else "usual range"
+            issue = InputIssue(
+                _weather_file(site, portfolio.directory), f"{site.name}: arrays[{i}]",
+                f"array '{a.name}' yields {y:,.0f} kWh/kWp a year, outside the {what} {lo:,.0f}-{hi:,.0f} kWh/kWp: "
+                "check the weather (irradiance unit, time zone), tilt_deg and azimuth_deg (180 = south)",
+            )
+            (errors if fatal else warnings).append(issue)
+    if errors:
+        err = WeatherError(errors[0].file, errors[0].field, errors[0].message)
+        err.issues.extend(errors[1:])
+        raise err
+    for w in warnings:
+        warn_input(w)
+    return warnings
 
 
 def _unique_geometries(portfolio) -> tuple[dict[Geometry, list[int]], list[tuple]]:

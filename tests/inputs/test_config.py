@@ -331,7 +331,8 @@ def test_duplicate_site_names(lead_copy):
     data = read_yaml(lead_copy / "suzhou.yaml")
     write_yaml(lead_copy / "suzhou2.yaml", data)
     issue = find_issue(load_issues(lead_copy), field="name", contains="site name 'suzhou' is used by 2 site files")
-    assert issue.file == str(lead_copy)
+    assert issue.file == str(lead_copy / "suzhou2.yaml")
+    assert "(suzhou.yaml and suzhou2.yaml)" in issue.message  # both files named
 
 
 def test_duplicate_array_names(lead_copy):
