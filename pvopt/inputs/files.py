@@ -6,17 +6,19 @@ at the repository root (or ``$PVOPT_WEATHER_DIR``).
 
 Files of the portfolio folder
 -----------------------------
-Every file at the top level of a portfolio folder is either read or reported
-(:func:`site_files` and :func:`unread_file_issues`); no file is skipped without
-a word, so a site cannot drop out of a plan because of its file name:
+Every file at the top level of a portfolio folder is either read or reported;
+no file is skipped without a word, so a site cannot drop out of a plan
+because of its file name:
 
-* ``portfolio.yaml`` is read as the portfolio settings;
+* ``portfolio.yaml`` is read as the portfolio settings (``Portfolio.yaml``,
+  ``portfolio.yml`` or ``portfolio.toml`` are errors: rename it);
 * every other ``*.yaml`` / ``*.yml`` (lower-case extension) is read as a site file;
 * files a site names (``weather.path``, ``load.profile.path``, ``tariff.path``)
   are read as data, whatever their extension;
 * ``*.csv`` files are allowed without a reference (meter readings for
   ``pvopt actuals``, tables kept next to the sites);
-* documentation is ignored: :data:`DOC_SUFFIXES` (README.md, notes, images);
+* documentation is not read: ``.md``, ``.txt``, ``.rst``, ``.pdf``, ``.html``
+  and images (``.png``, ``.jpg``, ``.jpeg``, ``.svg``);
 * hidden files (``.name``) and sub-folders are not scanned (sub-folders hold data files);
 * anything else is an error naming the file and the fix: a YAML file whose
   extension is not lower case (``x.YAML``, ``x.Yml``), a TOML/INI/JSON file
@@ -108,13 +110,16 @@ def normals_path(name: str) -> Path:
 def site_files(directory: Path) -> list[Path]:
     """The site files of a portfolio folder: top-level ``*.yaml`` / ``*.yml`` except ``portfolio.yaml``, sorted."""
     return sorted(
-        p for p in directory.iterdir() if p.is_file() and p.suffix in SITE_SUFFIXES and p.name != PORTFOLIO_FILE and not p.name.startswith(".")
+        p for p in directory.iterdir()
+        if p.is_file() and p.suffix in SITE_SUFFIXES and p.stem.lower() != "portfolio" and not p.name.startswith(".")
     )
 
 
 def _unread_message(p: Path) -> str:
     """Why the top-level file ``p`` is refused, and the fix."""
     suffix = p.suffix
+    if p.stem.lower() == "portfolio":
+        return f"the portfolio settings are read from '{PORTFOLIO_FILE}' only (exact name, lower case); rename this file to it"
     if suffix.lower() in SITE_SUFFIXES:
         return (
             f"the extension '{suffix}' is not lower case, so the file would not be read as a site file; "

@@ -91,6 +91,9 @@ def pydantic_issues(path: Path, err: ValidationError, prefix: str = "") -> list[
             msg = "unknown key; check its spelling against the input reference (docs/input-reference.md)"
         elif kind == "missing":
             msg = "required field is missing"
+        elif kind == "float_type" and isinstance(got, int) and not isinstance(got, bool):
+            digits = int(got.bit_length() * 0.30103) + 1  # str() of a huge int may be refused
+            msg = f"expected a finite number, got an integer of about {digits} digits (it overflows to infinity)"
         elif kind == "finite_number":
             shown = repr(got) if len(repr(got)) <= 40 else repr(got)[:37] + "..."
             too_big = " (it overflows to infinity)" if isinstance(got, (str, int)) else ""

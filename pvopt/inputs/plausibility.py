@@ -47,7 +47,8 @@ __all__ = [
 ]
 
 TZ_SOLAR_MAX_H = 3.0
-"""Largest distance [h] between a site's time zone (standard time) and its solar time, ``longitude_deg / 15``."""
+"""Largest distance [h] between a site's time zone (the nearer of its January and July offsets) and its solar
+time, ``longitude_deg / 15``; western China on Beijing time is 2.9 h off."""
 BASE_YEAR_ERROR_YEARS = 20
 """A load or tariff base year more than this many years [yr] outside the planning horizon is an error."""
 BASE_YEAR_WARNING_YEARS = 5
@@ -88,7 +89,8 @@ def _band(lo: float, hi: float) -> str:
 
 RULES: tuple[Rule, ...] = (
     Rule("time zone against longitude (site file: `timezone`, `longitude_deg`)",
-         f"the zone's standard time is more than {TZ_SOLAR_MAX_H:g} h from solar time (`longitude_deg / 15` h)", "",
+         f"the zone's UTC offset (standard and summer time alike) is more than {TZ_SOLAR_MAX_H:g} h from solar time "
+         "(`longitude_deg / 15` h, on the 24 h clock)", "",
          "check the sign of `longitude_deg` (east is positive) and the IANA `timezone`"),
     Rule("existing PV (`arrays[i].existing_year`)", "`existing_year` after the first planning year", "",
          "existing capacity is what stands before the plan starts; leave later builds to the plan"),

@@ -20,7 +20,9 @@ from typing import Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
+from pvopt.inputs import files as portfolio_files
 from pvopt.inputs import schema as config
+from pvopt.inputs.plausibility import rules_markdown
 
 __all__ = ["render", "unit_of", "type_text", "models_in_order"]
 
@@ -178,6 +180,13 @@ def _doc(m: type[BaseModel]) -> str:
     return " ".join(line.strip() for line in doc.strip().split("\n\n")[0].splitlines())
 
 
+def _files_rules() -> list[str]:
+    """The bullet list of :mod:`pvopt.inputs.files` (which files of a portfolio folder are read or reported)."""
+    doc = portfolio_files.__doc__ or ""
+    text = doc.split("-----------------------------\n", 1)[1]
+    return [line.replace("``", "`") for line in text.strip().splitlines()]
+
+
 FILES = {
     config.PortfolioSettings: "the content of `portfolio.yaml`",
     config.Site: "the content of one site file `<site>.yaml` (every other YAML file in the portfolio directory)",
@@ -204,6 +213,21 @@ def render() -> str:
         "",
         "**Milestones** are a list under `milestones:` in `portfolio.yaml`; the `type` key selects the",
         "kind (one section each below).",
+        "",
+        "**Numbers** must be finite: NaN, `.inf` and literals that overflow (`1e400`) are errors naming",
+        "the file and the field. **Duplicate keys** in any YAML mapping are errors naming the file, the",
+        "line of both occurrences and the key.",
+        "",
+        "## Files of a portfolio folder",
+        "",
+        *_files_rules(),
+        "",
+        "## Plausibility rules",
+        "",
+        "Checked after the schema, across fields; an error stops the command (exit 2), a warning prints",
+        "one `warning:` line on stderr and the command goes on (`docs/reliability.md`).",
+        "",
+        rules_markdown(),
         "",
     ]
     for m in models_in_order():

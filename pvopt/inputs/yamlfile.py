@@ -21,6 +21,8 @@ import yaml
 __all__ = ["DuplicateKey", "find_duplicate_keys", "parse_yaml"]
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_INT_TAG = "tag:yaml.org,2002:int"
+_MAX_INT_CHARS = 4000
 
 
 @dataclass(frozen=True)
@@ -45,8 +47,8 @@ def _scalar_key(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
     try:
         value = loader.construct_object(node, deep=True)
         hash(value)
-    except (yaml.YAMLError, TypeError):
-        return None  # construction reports it (refused tag, unhashable key)
+    except (yaml.YAMLError, TypeError, ValueError):
+        return None  # construction reports it (refused tag, unhashable key, huge number)
     return value
 
 
@@ -87,6 +89,12 @@ def find_duplicate_keys(loader: yaml.SafeLoader, root: yaml.Node) -> list[Duplic
             stack.extend(reversed(children))
         elif isinstance(node, yaml.SequenceNode):
             stack.extend((child, f"{path}[{i}]") for i, child in reversed(list(enumerate(node.value))))
+        elif node.tag == _INT_TAG and len(str(node.value)) > _MAX_INT_CHARS:
+            # Python refuses to build ints of more than 4300 digits (a ValueError, not a YAML error)
+            raise yaml.MarkedYAMLError(
+                problem=f"a number of {len(str(node.value))} digits at {path or 'the top level'}; expected a finite number",
+                problem_mark=node.start_mark,
+            )
     return sorted(found, key=lambda d: (d.line, d.column))
 
 
@@ -100,7 +108,7 @@ def parse_yaml(text: str) -> tuple[Any, list[DuplicateKey]]:
     Raises
     ------
     yaml.YAMLError
-        Malformed YAML or a refused tag, with the position in ``problem_mark``.
+        Malformed YAML, a refused tag or an integer too long to build, with the position in ``problem_mark``.
 
     Examples
     --------
@@ -118,6 +126,9 @@ def parse_yaml(text: str) -> tuple[Any, list[DuplicateKey]]:
         dups = find_duplicate_keys(loader, node)
         if dups:
             return None, dups
-        return loader.construct_document(node), []
+        try:
+            return loader.construct_document(node), []
+        except ValueError as e:  # e.g. a huge integer used as a key
+            raise yaml.YAMLError(f"cannot build a value: {e}") from None
     finally:
         loader.dispose()

@@ -340,9 +340,19 @@ def _numeric_columns(df: pd.DataFrame, file: str) -> pd.DataFrame:
 
 def _read_raw(p: Path, fmt: str) -> tuple[pd.DataFrame, object]:
     """Parse a weather file with :mod:`pvlib.iotools`; reader errors become a :class:`WeatherError`."""
+    import warnings
+
     from pvlib import iotools  # imported here so that the portfolio loader stays light
 
     file = str(p)
+    with warnings.catch_warnings():
+        # text in a numeric column makes pandas warn about mixed types; _numeric_columns reports it as an error instead
+        warnings.simplefilter("ignore", pd.errors.DtypeWarning)
+        return _read_with_pvlib(iotools, p, fmt, file)
+
+
+def _read_with_pvlib(iotools, p: Path, fmt: str, file: str) -> tuple[pd.DataFrame, object]:
+    """Call the pvlib reader of ``fmt``; its errors become a :class:`WeatherError`."""
     try:
         if fmt == "epw":
             raw, meta = iotools.read_epw(str(p))
