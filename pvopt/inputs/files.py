@@ -108,7 +108,7 @@ def normals_path(name: str) -> Path:
 
 
 def site_files(directory: Path) -> list[Path]:
-    """The site files of a portfolio folder: top-level ``*.yaml`` / ``*.yml`` except ``portfolio.yaml``, sorted."""
+    """Return the site files of a portfolio folder: top-level ``*.yaml`` / ``*.yml`` except ``portfolio.yaml``, sorted."""
     return sorted(
         p for p in directory.iterdir()
         if p.is_file() and p.suffix in SITE_SUFFIXES and p.stem.lower() != "portfolio" and not p.name.startswith(".")

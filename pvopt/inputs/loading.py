@@ -80,6 +80,7 @@ def _loc(loc: tuple) -> str:
 
 
 def pydantic_issues(path: Path, err: ValidationError, prefix: str = "") -> list[InputIssue]:
+    """Turn a pydantic ``ValidationError`` into issues naming ``path``, the field path (after ``prefix``) and what arrived."""
     issues = []
     for e in err.errors(include_url=False):
         field = _loc(tuple(e["loc"]))
@@ -141,7 +142,7 @@ def _load_sites(d: Path, files: list[Path], issues: list[InputIssue]) -> list[tu
 
 
 def referenced_paths(directory: Path, sites: list[Site]) -> set[Path]:
-    """Resolved paths of the data files the sites name (weather file, load CSV, hourly tariff CSV)."""
+    """Return the resolved paths of the data files the sites name (weather file, load CSV, hourly tariff CSV)."""
     out: set[Path] = set()
     for site in sites:
         rels = [site.weather.path if site.weather.source == "file" else None,
@@ -203,6 +204,7 @@ def load_portfolio(directory: str | Path) -> Portfolio:
 
 
 def check_site_files(d: Path, sf: Path, site: Site) -> list[InputIssue]:
+    """Check the files site file ``sf`` names: inside the folder, present, hourly CSVs readable and a load not all zero."""
     out: list[InputIssue] = []
     # (field, path, hourly CSV column or None); the schema guarantees the path of each source
     refs: list[tuple[str, str, str | None]] = []
@@ -264,7 +266,7 @@ def check_cross(
     site_file_of: list[Path] | None = None,
     warnings: list[InputIssue] | None = None,
 ) -> list[InputIssue]:
-    """Checks across files: unique site names, milestones against sites and instruments, plausibility.
+    """Check across files: unique site names, milestones against sites and instruments, plausibility.
 
     Parameters
     ----------

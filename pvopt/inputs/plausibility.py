@@ -118,7 +118,7 @@ RULES: tuple[Rule, ...] = (
 
 
 def rules_markdown() -> str:
-    """The plausibility rules as a Markdown table (one row per rule of :data:`RULES`)."""
+    """Render the plausibility rules as a Markdown table (one row per rule of :data:`RULES`)."""
     lines = ["| check | error when | warning when | fix |", "|---|---|---|---|"]
     lines += [f"| {r.check} | {r.error or '-'} | {r.warning or '-'} | {r.fix} |" for r in RULES]
     return "\n".join(lines)
@@ -204,7 +204,7 @@ def _check_load(site: Site, file: str, directory: Path | None, found: _Found) ->
 
 
 def _series_outside(series: YearSeries, lo: float, hi: float) -> tuple[int | None, float] | None:
-    """The first (year, value) of ``series`` outside ``[lo, hi]`` (year None for a single number), or None."""
+    """Return the first (year, value) of ``series`` outside ``[lo, hi]`` (year None for a single number), or None."""
     items = [(None, float(series))] if isinstance(series, (int, float)) else sorted((y, float(v)) for y, v in series.items())
     for y, v in items:
         if not lo <= v <= hi:

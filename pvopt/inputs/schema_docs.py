@@ -181,7 +181,7 @@ def _doc(m: type[BaseModel]) -> str:
 
 
 def _files_rules() -> list[str]:
-    """The bullet list of :mod:`pvopt.inputs.files` (which files of a portfolio folder are read or reported)."""
+    """Return the bullet list of :mod:`pvopt.inputs.files` (which files of a portfolio folder are read or reported)."""
     doc = portfolio_files.__doc__ or ""
     text = doc.split("-----------------------------\n", 1)[1]
     return [line.replace("``", "`") for line in text.strip().splitlines()]

@@ -41,7 +41,7 @@ def _key_path(parent: str, key: str) -> str:
 
 
 def _scalar_key(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
-    """The value a scalar key node constructs to, or ``None`` when it cannot be compared."""
+    """Return the value a scalar key node constructs to, or ``None`` when it cannot be compared."""
     if not isinstance(node, yaml.ScalarNode):
         return None
     try:
@@ -99,7 +99,7 @@ def find_duplicate_keys(loader: yaml.SafeLoader, root: yaml.Node) -> list[Duplic
 
 
 def parse_yaml(text: str) -> tuple[Any, list[DuplicateKey]]:
-    """Parse one YAML document safely; return its data and every duplicate key found.
+    r"""Parse one YAML document safely; return its data and every duplicate key found.
 
     Only the safe constructors run (plain YAML types; ``!!python/...`` tags
     raise :class:`yaml.constructor.ConstructorError`). When duplicates are
@@ -112,9 +112,9 @@ def parse_yaml(text: str) -> tuple[Any, list[DuplicateKey]]:
 
     Examples
     --------
-    >>> parse_yaml("a: 1\\nb: 2\\n")
+    >>> parse_yaml("a: 1\nb: 2\n")
     ({'a': 1, 'b': 2}, [])
-    >>> data, dups = parse_yaml("a: 1\\nb:\\n  c: 2\\n  c: 3\\n")
+    >>> data, dups = parse_yaml("a: 1\nb:\n  c: 2\n  c: 3\n")
     >>> data, [(d.path, d.line, d.first_line) for d in dups]
     (None, [('b.c', 4, 3)])
     """

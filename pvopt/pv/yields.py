@@ -348,7 +348,7 @@ def simulate_yield(portfolio, *, progress: Callable[[int, int], None] | None = N
 
 
 def _weather_file(site, directory: Path) -> str:
-    """The file a site's weather comes from, as shown in a yield-range message."""
+    """Return the file a site's weather comes from, as shown in a yield-range message."""
     w = site.weather
     if w.source == "file":
         return str(Path(directory) / str(w.path))

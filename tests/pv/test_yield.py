@@ -299,3 +299,47 @@ def test_array_yield_input_defaults():
     assert b.temperature_model_value == "sapm_insulated_back"
     c = Array(name="c", kind="carport", max_kwp=1, tilt_deg=10, azimuth_deg=180, temperature_model="sapm_close_mount")
     assert c.mount_value == "open_rack" and c.temperature_model_value == "sapm_close_mount"
+
+
+# --------------------------------------------------------------------------- #
+# plausibility of the specific yield (issue 15)
+# --------------------------------------------------------------------------- #
+def _three_arrays(tmp_path: Path) -> Portfolio:
+    arrays = [Array(name=n, kind="rooftop", max_kwp=100, tilt_deg=10, azimuth_deg=180) for n in ("a", "b", "c")]
+    return _portfolio([_site("wuxi", arrays)], tmp_path)
+
+
+def test_specific_yield_in_the_usual_range_passes_quietly(tmp_path, capsys):
+    assert pvyield.check_specific_yield(_three_arrays(tmp_path), np.array([300.0, 1100.0, 2600.0])) == []
+    assert capsys.readouterr().err == ""
+
+
+def test_specific_yield_outside_the_usual_range_warns_per_array(tmp_path, capsys):
+    warned = pvyield.check_specific_yield(_three_arrays(tmp_path), np.array([250.0, 1100.0, 2800.0]))
+    assert [(w.field, w.file) for w in warned] == [("wuxi: arrays[0]", "weather/normals/wuxi.csv"), ("wuxi: arrays[2]", "weather/normals/wuxi.csv")]
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == (
+        "warning: weather/normals/wuxi.csv: wuxi: arrays[0]: array 'a' yields 250 kWh/kWp a year, outside the usual range "
+        "300-2,600 kWh/kWp: check the weather (irradiance unit, time zone), tilt_deg and azimuth_deg (180 = south)"
+    )
+    assert "array 'c' yields 2,800 kWh/kWp" in err[1] and len(err) == 2
+
+
+def test_specific_yield_outside_the_physical_range_is_an_error_naming_every_array(tmp_path, capsys):
+    from pvopt.errors import WeatherError
+
+    with pytest.raises(WeatherError) as exc:
+        pvyield.check_specific_yield(_three_arrays(tmp_path), np.array([10.0, 200.0, 3500.0]))
+    assert [i.field for i in exc.value.issues] == ["wuxi: arrays[0]", "wuxi: arrays[2]"]
+    assert "outside the physical range 50-3,000 kWh/kWp" in exc.value.issues[1].message
+    assert capsys.readouterr().err == ""  # no warning printed for a run that stops
+
+
+def test_other_weather_years_are_not_checked(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(pvyield, "check_specific_yield", lambda pf, annual: calls.append(annual))
+    pf = _portfolio([_site("wuxi", [Array(name="a", kind="rooftop", max_kwp=10, tilt_deg=10, azimuth_deg=180)])], tmp_path)
+    pvyield.simulate_yield(pf)
+    assert len(calls) == 1 and 1000 < calls[0][0] < 1200
+    pvyield.simulate_yield(pf, weather=lambda site: W.site_weather(site, tmp_path))  # e.g. a drawn weather year in `pvopt risk`
+    assert len(calls) == 1
