@@ -31,7 +31,7 @@ from pvopt.errors import InfeasiblePlanError
 from pvopt.lp.data import existing_alive_kwp, existing_effective_kwp, pv_life_years, measures_of_site, milestones_of, optional, profile_index
 
 __all__ = ['coverage_lower_bound', 'full_hour_sites', 'load_bounds', 'curtailment_years', 'classify_hours', 'zero_hours',
-           'hour_bounds', 'nondominated', 'check_import_limit']
+           'hour_bounds', 'nondominated', 'nondominated_pairwise', 'check_import_limit']
 
 
 def coverage_lower_bound(d: xr.Dataset) -> np.ndarray:
@@ -183,11 +183,11 @@ def hour_bounds(d: xr.Dataset, i: int, j: int) -> tuple[np.ndarray, np.ndarray, 
     return np.broadcast_to(L_min, (HOURS_PER_YEAR,)), np.broadcast_to(L_max, (HOURS_PER_YEAR,)), g_min, g_max
 
 
-def nondominated(X: np.ndarray) -> np.ndarray:
-    """Return the indices of the rows of ``X`` that no other row dominates.
+def nondominated_pairwise(X: np.ndarray) -> np.ndarray:
+    """Return the indices of the rows of ``X`` that no other row dominates, comparing every pair.
 
     ``X`` is hours × features, larger = more grid import; ``u`` dominates ``t`` when
-    ``X[u] ≥ X[t]`` everywhere (of equal rows the first is kept).
+    ``X[u] ≥ X[t]`` everywhere (of equal rows the first is kept). O(n²) memory and time.
     """
     n = len(X)
     if n <= 1:
@@ -198,6 +198,29 @@ def nondominated(X: np.ndarray) -> np.ndarray:
     dom = ge & (~eq | (idx[None, :] < idx[:, None]))
     np.fill_diagonal(dom, False)
     return np.where(~dom.any(axis=1))[0]
+
+
+def nondominated(X: np.ndarray, n_pivots: int = 48) -> np.ndarray:
+    """Return the indices of the rows of ``X`` that no other row dominates (as :func:`nondominated_pairwise`).
+
+    First every row dominated by one of a few *pivots* (the rows of largest normalised sum and
+    the largest row of each feature) is dropped; the pairwise test then runs on the survivors.
+    Exact: domination (``≥`` everywhere, ties broken by the smaller index) is transitive, so a
+    row dominated by a dropped row is dominated by that row's pivot too.
+    """
+    n = len(X)
+    if n <= n_pivots:
+        return nondominated_pairwise(X)
+    lo, hi = X.min(axis=0), X.max(axis=0)
+    Z = (X - lo) / np.where(hi > lo, hi - lo, 1.0)
+    piv = np.unique(np.concatenate([np.argsort(-Z.sum(axis=1), kind="stable")[:n_pivots], Z.argmax(axis=0)]))
+    idx = np.arange(n)
+    P = X[piv]
+    ge = (P[:, None, :] >= X[None, :, :]).all(axis=2)  # ge[p, t]: pivot p at least row t everywhere
+    eq = (P[:, None, :] == X[None, :, :]).all(axis=2)
+    dropped = (ge & (~eq | (piv[:, None] < idx[None, :]))).any(axis=0)
+    rest = idx[~dropped]
+    return rest[nondominated_pairwise(X[rest])]
 
 
 def check_import_limit(d: xr.Dataset, i: int, j: int, b) -> None:

@@ -279,20 +279,39 @@ def _affine_grid_rows(fam: RowFamilies, cols: Columns, family: str, d: xr.Datase
     return r
 
 
-def _binding_hours(d: xr.Dataset, i: int, j: int, hours: np.ndarray, floor: float, bounds: tuple | None = None) -> np.ndarray:
+def _normalised(X: np.ndarray) -> np.ndarray:
+    """``X`` with each column divided by its largest magnitude (dominance does not change)."""
+    top = np.abs(X).max(axis=0) if len(X) else np.zeros(X.shape[1])
+    return X / np.where(top > 0, top, 1.0)
+
+
+def _binding_hours(d: xr.Dataset, i: int, j: int, hours: np.ndarray, floor: float, bounds: tuple | None = None,
+                   cache: dict | None = None) -> np.ndarray:
     """Return the undominated zero and full-use ``hours`` whose import can exceed ``floor``.
 
     An hour is dominated when another such hour's import is never lower
     (no less load, no more yield, no smaller measure load change: its import is never lower).
+    ``cache``: results per (site, hours); a later year whose features are the same up to a
+    positive factor per feature (load growth, PV ageing) has the same undominated hours.
     """
     _, L_max, g_min, _ = bounds if bounds is not None else hour_bounds(d, i, j)
     hours = hours[L_max[hours] - g_min[hours] > floor]
     y, dl, _, _ = _hour_terms(d, i, j, hours)
     X = np.column_stack([d["load_kw"].values[i, j, hours], -y.T, dl.T])
-    return hours[nondominated(X)]
+    if cache is None:
+        return hours[nondominated(X)]
+    key = (i, hours.tobytes())
+    Z = _normalised(X)
+    hit = cache.get(key)
+    if hit is not None and hit[0].shape == Z.shape and np.allclose(hit[0], Z, rtol=1e-12, atol=0.0):
+        return hours[hit[1]]
+    nd = nondominated(X)
+    cache[key] = (Z, nd)
+    return hours[nd]
 
 
-def _reduced_peak_rows(fam: RowFamilies, cols: Columns, d: xr.Dataset, b: SiteYearBlock, i: int, j: int) -> None:
+def _reduced_peak_rows(fam: RowFamilies, cols: Columns, d: xr.Dataset, b: SiteYearBlock, i: int, j: int,
+                       cache: dict | None = None) -> None:
     """Add the peak rows of a reduced site-year, per month.
 
     Rows go to the zero and full-use hours that can set the peak (those that can exceed the
@@ -308,7 +327,7 @@ def _reduced_peak_rows(fam: RowFamilies, cols: Columns, d: xr.Dataset, b: SiteYe
         cm = np.where(month[b.contested] == mo + 1)[0]
         floor = float((L_min[dm] - g_max[dm]).max()) if len(dm) else 0.0
         peak = cols.peak_col[(i, j, mo)]
-        keep = _binding_hours(d, i, j, dm, floor - 1e-9, bounds) if len(dm) else dm
+        keep = _binding_hours(d, i, j, dm, floor - 1e-9, bounds, cache) if len(dm) else dm
         if len(dm) and not len(keep):
             keep = dm[[int(np.argmax(L_min[dm] - g_max[dm]))]]
         if len(keep):
@@ -328,12 +347,13 @@ def define_peak_rows(fam: RowFamilies, cols: Columns, d: xr.Dataset, blocks: Blo
     :math:`grid_t - peak_{s,y,month(t)} \le 0` only for hours that can set the peak (see :func:`_reduced_peak_rows`).
     """
     month = optional(d, "hour_month", np.repeat(np.arange(1, 13), 730))
+    cache: dict = {}
     for (i, j), b in blocks.items():
         n = len(b.contested)
         if (i, j, 0) not in cols.peak_col:
             continue
         if not b.is_full:
-            _reduced_peak_rows(fam, cols, d, b, i, j)
+            _reduced_peak_rows(fam, cols, d, b, i, j, cache)
             continue
         r = fam.rows("peak", n, None, 0.0)
         fam.coo["peak"].add(r, cols.hourly("grid", b.grid_first, n), 1.0)
@@ -351,11 +371,12 @@ def define_import_limit_rows(fam: RowFamilies, cols: Columns, d: xr.Dataset, blo
     import is above the limit stops the build with :class:`~pvopt.errors.InfeasiblePlanError`.
     """
     lim = optional(d, "import_limit_kw", np.full(d.sizes["site"], np.nan))
+    cache: dict = {}
     for (i, j), b in blocks.items():
         if b.is_full or not np.isfinite(lim[i]):
             continue
         det = np.sort(np.concatenate([zero_hours(b), b.full]))
-        keep = _binding_hours(d, i, j, det, float(lim[i]))
+        keep = _binding_hours(d, i, j, det, float(lim[i]), cache=cache)
         if len(keep):
             _affine_grid_rows(fam, cols, "limit", d, i, j, keep, None, np.full(len(keep), lim[i]))
         if len(measures_of_site(d, i)) and len(b.contested):

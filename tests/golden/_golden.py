@@ -130,7 +130,7 @@ def golden_plan() -> xr.Dataset:
     from pvopt.inputs.loading import load_portfolio
 
     pf = load_portfolio(DATA)
-    yields = xr.open_dataset(DATA / "yield.nc").load()
+    yields = xr.open_dataset(DATA.parent / "golden_lead_yield.nc").load()
     return plan_portfolio(pf, yields).plan
 
 
