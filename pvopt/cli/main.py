@@ -246,7 +246,14 @@ def plan(
         if not 0 < gap < 1:
             raise typer.BadParameter(f"expected a relative gap between 0 and 1, got {gap}", param_hint="--gap")
 
+        bar: dict = {}
+
         def benders_line(row: dict) -> None:
+            if "lower_bound" not in row:  # one LP: HiGHS's simplex progress on the progress line
+                if "prog" in bar:
+                    bar["prog"].update(bar["task"], description=f"HiGHS simplex: iteration {int(row['iteration']):,}, "
+                                       f"objective {row['objective']:,.0f} ({row['time_s']:.0f} s)")
+                return
             if not state.quiet:
                 err.print(f"benders iteration {row['iteration']:3d}: lower {row['lower_bound']:,.0f}  upper {row['upper_bound']:,.0f}  gap {row['gap']:.2e}"
                           + (f"  (master {row['master_s']:.1f} s, subproblems {row['subproblem_s']:.1f} s)" if state.verbose else ""), markup=False)
@@ -255,6 +262,7 @@ def plan(
                             decompose=decompose, gap=gap, workers=workers, scheduler=scheduler, progress=benders_line)  # type: ignore[arg-type]
         with progress_bar() as prog:
             task = prog.add_task("yield (or reuse DIR/yield.nc), build LP, solve", total=None)
+            bar.update(prog=prog, task=task)
 
             def step(done: int, total: int) -> None:
                 prog.update(task, completed=done, total=total, description="yield (pvlib ModelChain per geometry)")

@@ -21,8 +21,11 @@ values and duals against Pyomo's own HiGHS interface, and
 
 from __future__ import annotations
 
+import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pyomo.environ as pyo
@@ -327,6 +330,31 @@ def _highs_lp(lp: StandardLP):
     return h
 
 
+_SIMPLEX_LINE = re.compile(r"^\s*(\d+)\s+([-+0-9.eE]+)\s+(?:Ph1|Pr):.*?([0-9.]+)s\s*$")
+
+
+def _watch_simplex(h: Any, progress: Callable[[dict[str, float]], None], every_s: float, to_model_units: float) -> None:
+    """Send HiGHS's simplex log lines (iteration, objective, seconds) to ``progress``, at most one per ``every_s`` seconds.
+
+    HiGHS writes such a line every few seconds; the log goes to the callback only
+    (``log_to_console`` stays as it was set).
+    """
+    last = [-float("inf")]
+    h.setOptionValue("output_flag", True)
+
+    def on_log(e: Any) -> None:
+        m = _SIMPLEX_LINE.match(str(e.message))
+        if m is None:
+            return
+        t = float(m.group(3))
+        if t - last[0] < every_s:
+            return
+        last[0] = t
+        progress({"iteration": float(m.group(1)), "objective": float(m.group(2)) * to_model_units, "time_s": t})
+
+    h.cbLogging.subscribe(on_log)
+
+
 def solve_direct(
     m: pyo.Block,
     *,
@@ -336,6 +364,8 @@ def solve_direct(
     log: bool = False,
     scale: bool = True,
     highs_options: dict | None = None,
+    progress: Callable[[dict[str, float]], None] | None = None,
+    progress_every_s: float = 2.0,
 ) -> DirectResult:
     """Solve the linear model ``m`` with highspy; load primal values into its variables when optimal.
 
@@ -343,7 +373,9 @@ def solve_direct(
     unscale the answer; ``False`` hands it over in the model's own units.
     The scaled LP is solved with HiGHS's forced equilibration on top
     (``simplex_scale_strategy=3``). ``highs_options``: further HiGHS options
-    (name -> value), set last.
+    (name -> value), set last. ``progress``: ``f(row)`` called at most every ``progress_every_s``
+    seconds during the simplex solve with ``iteration``, ``objective`` (HiGHS's current objective
+    value in the model's units; in dual simplex phase 2 a lower bound on the optimum) and ``time_s``.
     """
     import highspy
     from pyomo.common.tee import capture_output
@@ -355,6 +387,7 @@ def solve_direct(
 
     def _run(h):
         h.setOptionValue("output_flag", bool(log))
+        h.setOptionValue("log_to_console", bool(log))
         h.setOptionValue("solver", solver)
         if time_limit_s is not None:
             h.setOptionValue("time_limit", float(time_limit_s))
@@ -371,6 +404,8 @@ def solve_direct(
             h.setOptionValue(k, v)
         h.passModel(lp)
         handover = time.perf_counter() - t0
+        if progress is not None:
+            _watch_simplex(h, progress, progress_every_s, sign / (scaling.obj if scaling is not None else 1.0))
         h.run()
         return handover
 

@@ -68,8 +68,10 @@ class SolveOptions:
     max_iterations
         Benders iteration limit.
     progress
-        ``f(row)`` called after each Benders iteration with ``iteration``, ``lower_bound``,
-        ``upper_bound``, ``gap`` and cumulative ``master_s``, ``subproblem_s``.
+        ``f(row)`` called during the solve: after each Benders iteration with ``iteration``,
+        ``lower_bound``, ``upper_bound``, ``gap`` and cumulative ``master_s``, ``subproblem_s``;
+        during a single-LP simplex solve at most every 2 s with ``iteration``, ``objective``
+        (HiGHS's current objective; a lower bound in dual simplex phase 2) and ``time_s``.
     """
 
     reduce: bool = True

@@ -76,3 +76,23 @@ def test_thread_count_can_change_between_solves_in_one_process():
     _, s_two, _ = solve_plan(d, SolveOptions(threads=2))
     assert s_one.objective == pytest.approx(s_default.objective, rel=OBJ_RTOL)
     assert s_two.objective == pytest.approx(s_default.objective, rel=OBJ_RTOL)
+
+
+def test_progress_rows_come_from_the_simplex_and_end_near_the_optimum():
+    """Progress rows carry increasing iterations; every objective is a finite value in the model's units.
+
+    The last row's objective lies within 50 % of the optimum (a loose bound: it is an
+    intermediate simplex value), and the callback does not change the optimum.
+    """
+    d = small_inputs(n_sites=2, n_years=2, battery_sites=(0,), demand_charge_per_kw_month=30.0)
+    rows: list[dict] = []
+    pm = build_model(d)
+    r = solve_direct(pm.model, progress=rows.append, progress_every_s=0.0)
+    ref, _ = solve_model(build_model(d), SolveOptions())
+    assert r.model_status == "Optimal"
+    assert r.objective == pytest.approx(ref.objective, rel=1e-9)
+    assert len(rows) >= 2
+    its = [row["iteration"] for row in rows]
+    assert its == sorted(its)
+    assert all(np.isfinite(row["objective"]) for row in rows)
+    assert abs(rows[-1]["objective"] - ref.objective) <= 0.5 * abs(ref.objective)
