@@ -90,30 +90,24 @@ def _pv(plan: xr.Dataset, values: xr.DataArray) -> float:
 def _bau_milestones(plan: xr.Dataset, bau: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
     """Achieved value and met flag of every plan milestone in the BAU case (measured, never enforced)."""
     ms = json.loads(str(plan.attrs.get("milestones_json", "[]")))
-    view = plan.copy()
-    for k in _MILESTONE_VIEW_VARS:
-        view[k] = bau[k]
+    view = plan.assign({k: bau[k] for k in _MILESTONE_VIEW_VARS})
     base, cur = baseline_tco2e(plan), str(plan.attrs.get("currency", ""))
     rows = [achieved(view, m, base, cur) for m in ms]
     return np.array([r["achieved"] for r in rows], dtype=float), np.array([r["met"] for r in rows], dtype=bool)
 
 
-def _cash_flow(out: xr.Dataset) -> None:
-    """Add yearly savings, their cumulative sums and the payback years to ``out`` (in place)."""
-    years = out["year"].values
-    df = out["discount_factor"]
-    flow = (out[f"bau_{TOTAL_COST}"] - out[TOTAL_COST]).sum("site")
+def _cash_flow(plan: xr.Dataset, bau: xr.Dataset) -> dict[str, Any]:
+    """Return yearly savings, their cumulative sums and the payback years."""
+    years = plan["year"].values
+    flow = (bau[TOTAL_COST] - plan[TOTAL_COST]).sum("site")
     bill = [c for c in COST_CATEGORIES if c.group == "bill"]
-    bill_bau = sum(c.sign * out["bau_cost_by_category"].sel(cost=c.name).sum("site") for c in bill)
-    bill_plan = sum(c.sign * out[c.name].sum("site") for c in bill)
-    out["cost_saving"] = flow
-    out["bill_saving"] = bill_bau - bill_plan
-    out["year1_bill_saving"] = out["bill_saving"].isel(year=0, drop=True)
-    out["cumulative_saving"] = flow.cumsum("year")
-    out["cumulative_saving_discounted"] = (flow * df).cumsum("year")
+    bill_saving = sum(c.sign * (bau[c.name] - plan[c.name]).sum("site") for c in bill)
+    cum, cum_d = flow.cumsum("year"), (flow * plan["discount_factor"]).cumsum("year")
     scale = max(1.0, float(np.abs(flow).max()))
-    out["payback_year"] = payback_year(years, out["cumulative_saving"].values, scale=scale)
-    out["payback_year_discounted"] = payback_year(years, out["cumulative_saving_discounted"].values, scale=scale)
+    return {"cost_saving": flow, "bill_saving": bill_saving, "year1_bill_saving": bill_saving.isel(year=0, drop=True),
+            "cumulative_saving": cum, "cumulative_saving_discounted": cum_d,
+            "payback_year": payback_year(years, cum.values, scale=scale),
+            "payback_year_discounted": payback_year(years, cum_d.values, scale=scale)}
 
 
 def add_business_as_usual(plan: xr.Dataset, bau: xr.Dataset) -> xr.Dataset:
@@ -135,27 +129,26 @@ def add_business_as_usual(plan: xr.Dataset, bau: xr.Dataset) -> xr.Dataset:
         ``payback_year``, ``payback_year_discounted``, ``emissions_cut_net_tco2e``, ``emissions_cut_gross_tco2e``,
         with units and descriptions from :mod:`pvopt.datasets`. The plan's own variables are unchanged.
     """
-    out = plan.copy()
-    out = out.assign_coords(cost=list(COST_NAMES), cost_group=list(COST_GROUPS))
-    for k in BAU_SITE_YEAR_VARS:
-        out[f"bau_{k}"] = bau[k].transpose("site", "year").copy()
-    out["bau_cost_by_category"] = xr.concat([bau[c].transpose("site", "year") for c in COST_NAMES], dim="cost").assign_coords(cost=list(COST_NAMES))
-    out["bau_npc"] = float(bau["npc"])
-    out["bau_salvage_value"] = float(bau["salvage_value"])
-    out["npc_saving"] = float(bau["npc"]) - float(plan["npc"])
+    new: dict[str, Any] = {f"bau_{k}": bau[k].transpose("site", "year").copy() for k in BAU_SITE_YEAR_VARS}
+    new["bau_cost_by_category"] = xr.concat([bau[c].transpose("site", "year") for c in COST_NAMES], dim="cost").assign_coords(cost=list(COST_NAMES))
+    new["bau_npc"] = float(bau["npc"])
+    new["bau_salvage_value"] = float(bau["salvage_value"])
+    new["npc_saving"] = float(bau["npc"]) - float(plan["npc"])
     by_cat = [c.sign * (_pv(plan, bau[c.name]) - _pv(plan, plan[c.name])) for c in COST_CATEGORIES]
-    out["npc_saving_by_category"] = ("cost", np.array(by_cat))
+    new["npc_saving_by_category"] = ("cost", np.array(by_cat))
     salvage = float(plan["salvage_value"]) - float(bau["salvage_value"])
     groups = {g: sum(v for c, v in zip(COST_CATEGORIES, by_cat) if c.group == g) + (salvage if g == SALVAGE_GROUP else 0.0) for g in COST_GROUPS}
-    out["npc_saving_by_group"] = ("cost_group", np.array([groups[g] for g in COST_GROUPS], dtype=float))
-    _cash_flow(out)
-    gross = lambda ds, p: (ds[f"{p}scope1_after_measures_tco2e"] + ds[f"{p}scope2_market_tco2e"]).sum("site")  # noqa: E731
-    out["emissions_cut_net_tco2e"] = (bau["net_tco2e"] - plan["net_tco2e"]).sum("site")
-    out["emissions_cut_gross_tco2e"] = gross(bau, "") - gross(plan, "")
+    new["npc_saving_by_group"] = ("cost_group", np.array([groups[g] for g in COST_GROUPS], dtype=float))
+    new.update(_cash_flow(plan, bau))
+    gross = lambda ds: (ds["scope1_after_measures_tco2e"] + ds["scope2_market_tco2e"]).sum("site")  # noqa: E731
+    new["emissions_cut_net_tco2e"] = (bau["net_tco2e"] - plan["net_tco2e"]).sum("site")
+    new["emissions_cut_gross_tco2e"] = gross(bau) - gross(plan)
     if "milestone" in plan.dims and plan.sizes["milestone"]:
         a, met = _bau_milestones(plan, bau)
-        out["bau_milestone_achieved"] = ("milestone", a)
-        out["bau_milestone_met"] = ("milestone", met)
+        new["bau_milestone_achieved"] = ("milestone", a)
+        new["bau_milestone_met"] = ("milestone", met)
+    extra = xr.Dataset(new, coords={"cost": list(COST_NAMES), "cost_group": list(COST_GROUPS)})
+    out = plan.assign(extra.data_vars)
     out.attrs["business_as_usual"] = "nothing new (no PV built, no measures, batteries, certificates or offsets); milestones not enforced"
     return annotate(out, "plan")
 
