@@ -571,7 +571,9 @@ class PlanResult:
         lines = [head, f"  NPC {self.npc:,.0f} {cur} (salvage {float(p['salvage_value']):,.0f} deducted)"]
         if self.weather_statement:
             lines.append(f"  {self.weather_statement}")
-        lines.extend(f"  {line}" for line in _bau_lines(p))
+        from pvopt.results.bau import summary_lines
+
+        lines.extend(f"  {line}" for line in summary_lines(p))
         cap = self.capacity()
         shown = [years[0]] + [y for y in years[1:] if abs(cap.loc[y, "total_kwp"] - cap.loc[y - 1, "total_kwp"]) > 1e-6]
         if years[-1] not in shown:
@@ -599,22 +601,6 @@ class PlanResult:
         ms = self.milestones()
         tab = ms.to_html(float_format=lambda v: f"{v:,.2f}") if len(ms) else ""
         return f"<pre>{html.escape(self.summary_text())}</pre>{tab}"
-
-
-def _bau_lines(p: "xr.Dataset") -> list[str]:
-    """One or two lines of the plan against business as usual (none when the plan has no BAU)."""
-    from pvopt.results.bau import has_bau, headline
-
-    if not has_bau(p):
-        return []
-    h = headline(p)
-    cur = str(p.attrs.get("currency", ""))
-    c = cur.lower()
-    pay = lambda y: f"{y:.0f}" if y == y else "not within the horizon"  # noqa: E731
-    return [f"vs business as usual (nothing new): NPC saving {h[f'npc_saving_{c}']:,.0f} {cur} ({h['npc_saving_pct']:.1f} %), "
-            f"year-1 bill saving {h[f'year1_bill_saving_{c}']:,.0f} {cur}, payback {pay(h['payback_year'])} "
-            f"(discounted {pay(h['payback_year_discounted'])})",
-            f"emissions cut vs business as usual: {h['emissions_cut_total_tco2e']:,.0f} tCO2e over the plan; BAU meets {h['bau_milestones_met']} milestones"]
 
 
 def plan(

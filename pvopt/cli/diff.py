@@ -101,7 +101,7 @@ def diff(
             check_target(out_file, force)
         d = diff_plans(run_a, run_b, names=(str(run_a), str(run_b)))
         for w in d.warnings:
-            err.print(f"[bold yellow]warning:[/] {w}", highlight=False)
+            err.print(f"[bold yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
         if not state.quiet:
             changed = lambda t: t if all_rows else t[t["diff"].abs().fillna(0.0) > 1e-6]  # noqa: E731
             out.print(diff_table(d.summary, "NPC, its split and totals", d.names, direction="metric"))

@@ -41,7 +41,7 @@ from pvopt.datasets import annotate
 from pvopt.milestones import achieved, baseline_tco2e
 
 __all__ = ["BAU_SITE_YEAR_VARS", "PAYBACK_TOL", "add_business_as_usual", "has_bau", "payback_year", "bau_years_table",
-           "saving_split", "headline"]
+           "saving_split", "headline", "summary_lines"]
 
 BAU_SITE_YEAR_VARS: tuple[str, ...] = (
     "pv_generated_mwh", "pv_onsite_mwh", "grid_import_mwh", "scope1_after_measures_tco2e", "scope2_location_tco2e",
@@ -234,3 +234,22 @@ def headline(plan: xr.Dataset) -> dict[str, Any]:
         "first_year": years[0],
     }
 
+
+
+def summary_lines(plan: xr.Dataset) -> list[str]:
+    """Two lines of the plan against business as usual for a text summary (none when the plan has no BAU)."""
+    if not has_bau(plan):
+        return []
+    h = headline(plan)
+    cur = str(plan.attrs.get("currency", ""))
+    c = cur.lower()
+    pay = lambda y: f"{y:.0f}" if y == y else "not within the horizon"  # noqa: E731
+    split = ", ".join(f"{g} {v:+,.0f}" for g, v in zip(COST_GROUPS, plan["npc_saving_by_group"].values))
+    years = [int(y) for y in plan["year"].values]
+    return [f"vs business as usual (nothing new, milestones not enforced; NPC {h[f'bau_npc_{c}']:,.0f} {cur}): "
+            f"NPC saving {h[f'npc_saving_{c}']:,.0f} {cur} ({h['npc_saving_pct']:.1f} %: {split}); "
+            f"year-1 bill saving {h[f'year1_bill_saving_{c}']:,.0f} {cur}; payback {pay(h['payback_year'])} "
+            f"(discounted {pay(h['payback_year_discounted'])})",
+            f"emissions cut vs business as usual: {float(plan['emissions_cut_net_tco2e'].values[0]):,.0f} tCO2e in {years[0]}, "
+            f"{h[f'emissions_cut_{years[-1]}_tco2e']:,.0f} in {years[-1]}, {h['emissions_cut_total_tco2e']:,.0f} over the plan (net); "
+            f"business as usual meets {h['bau_milestones_met']} milestones"]

@@ -163,7 +163,7 @@ def _why(own: float, cost: float, pay: dict[str, float], cur: str) -> tuple[str,
     tol = VALUE_RTOL * max(abs(cost), 1.0)
     if own >= -tol:
         helps = [n for n, p in sorted(pay.items(), key=lambda t: -t[1]) if p > tol]
-        also = f"; also counts towards {', '.join(helps)}" if helps else ""
+        also = f"; helps {', '.join(helps)}" if helps else ""
         return "", f"cheapest: pays for itself (NPV {own:+,.0f} {cur.upper()}/kWp on its own){also}"
     best = max(pay.items(), key=lambda t: t[1], default=("", 0.0))
     if best[1] > tol:
