@@ -101,7 +101,7 @@ def _cash_flow(plan: xr.Dataset, bau: xr.Dataset) -> dict[str, Any]:
     years = plan["year"].values
     flow = (bau[TOTAL_COST] - plan[TOTAL_COST]).sum("site")
     bill = [c for c in COST_CATEGORIES if c.group == "bill"]
-    bill_saving = sum(c.sign * (bau[c.name] - plan[c.name]).sum("site") for c in bill)
+    bill_saving: xr.DataArray = sum((c.sign * (bau[c.name] - plan[c.name]).sum("site") for c in bill), xr.zeros_like(flow))
     cum, cum_d = flow.cumsum("year"), (flow * plan["discount_factor"]).cumsum("year")
     scale = max(1.0, float(np.abs(flow).max()))
     return {"cost_saving": flow, "bill_saving": bill_saving, "year1_bill_saving": bill_saving.isel(year=0, drop=True),
