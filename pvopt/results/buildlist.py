@@ -31,7 +31,7 @@ import xarray as xr
 
 from pvopt.constants import KWH_PER_MWH
 
-__all__ = ["MIN_BUILD_KWP", "VALUE_RTOL", "build_list", "unit_value_per_kwp"]
+__all__ = ["MIN_BUILD_KWP", "VALUE_RTOL", "build_list", "unit_value_per_kwp", "marginal_value_per_kwp"]
 
 MIN_BUILD_KWP = 1e-3
 """Builds smaller than this [kWp] are left out."""
@@ -172,26 +172,54 @@ def _why(own: float, cost: float, pay: dict[str, float], cur: str) -> tuple[str,
     return "", f"required by the milestones: costs {-own:,.0f} {cur.upper()}/kWp (NPV) more than it saves; no single milestone's dual explains it"
 
 
-def _partial(plan: xr.Dataset, a: int, v: int, new: float, room: float, driver: str, pay: dict[str, float]) -> str:
+def marginal_value_per_kwp(plan: xr.Dataset, a: int, v: int) -> float:
+    """Return the NPV within the horizon of one more kWp on array ``a`` built in year index ``v``, at the plan's dispatch.
+
+    Each hour its output displaces grid import (worth the import price) where the site still imports,
+    else is exported (export price) where export is allowed and below its limit, else is curtailed (0).
+    NaN without the hourly dispatch.
+    """
+    if "grid_import_kw" not in plan:
+        return float("nan")
+    sites = [str(x) for x in plan["site"].values]
+    i = sites.index(str(plan["array_site"].values[a]))
+    grid, export = plan["grid_import_kw"].values[i].astype(float), plan["export_kw"].values[i].astype(float)
+    lim = float(plan["export_limit_kw"].values[i])
+    can_export = bool(plan["export_allowed"].values[i]) & ((export < lim - 1e-6) if np.isfinite(lim) else np.ones_like(export, bool))
+    price = np.where(grid > 1e-6, plan["import_price_per_kwh"].values[i], np.where(can_export, plan["export_price_per_kwh"].values[i], 0.0))
+    per_year = price @ _array_yield(plan)[a]  # [y] value of 1 kW/kWp of output over the year
+    return float((plan["discount_factor"].values * _effective(plan)[a, :, v] * per_year).sum())
+
+
+def _partial(plan: xr.Dataset, a: int, v: int, new: float, room: float, driver: str, pay: dict[str, float], cost: float) -> str:
     """Explain a build smaller than the room left on the array ("" when it fills the room)."""
     if new >= room - max(MIN_BUILD_KWP, 1e-6 * room):
         return ""
     years = plan["year"].values.astype(int)
     build = plan["build_kwp"].values[a]
     later = [(int(years[j]), float(build[j])) for j in range(v + 1, len(years)) if build[j] > MIN_BUILD_KWP]
-    limits = [n for n, p in pay.items() if p < -VALUE_RTOL]
+    limits = [n for n, p in pay.items() if p < -VALUE_RTOL * abs(cost)]
+    marginal = marginal_value_per_kwp(plan, a, v)
+    cur = str(plan.attrs.get("currency", ""))
     if limits:
-        why = f"limited by {', '.join(limits)} (binding in {years[v]})"
+        why = f"limited by {', '.join(limits)} (its duals charge {-min(pay[n] for n in limits):,.0f} {cur}/kWp)"
     elif driver:
         why = f"only as much as {driver} needs"
+    elif marginal == marginal and marginal < cost:
+        why = (f"limited by onsite use: the next kWp would earn {marginal:,.0f} {cur}/kWp (NPV) at the site's remaining "
+               f"load and export, less than its cost of {cost:,.0f}")
+    elif later:
+        j = years.tolist().index(later[0][0])
+        why = (f"the rest waits for lower capex: {_capex(plan, a, v):,.0f} {cur}/kWp in {years[v]}, {_capex(plan, a, j):,.0f} in {years[j]} "
+               f"(the next kWp in {years[v]} would earn {marginal:,.0f} {cur}/kWp NPV against its cost of {cost:,.0f})")
     else:
-        i = [str(s) for s in plan["site"].values].index(str(plan["array_site"].values[a]))
-        spill = float(plan["curtailed_mwh"].values[i, v] + plan["export_mwh"].values[i, v])
-        why = ("limited by onsite use: more PV would go to export or curtailment "
-               f"({spill:,.0f} MWh at the site already) and earn less than it costs") if spill > 0 else \
-              "limited by onsite use: the next kWp earns less than it costs"
+        why = "the next kWp earns less than it costs"
     rest = "; then " + ", ".join(f"+{k:,.0f} kWp in {y}" for y, k in later) if later else ""
     return f"partial: {new:,.0f} of {room:,.0f} kWp; {why}{rest}"
+
+
+def _capex(plan: xr.Dataset, a: int, v: int) -> float:
+    return float(plan["capex_per_kwp"].sel(kind=str(plan["array_kind"].values[a])).values[v])
 
 
 def build_list(plan: xr.Dataset) -> pd.DataFrame:
@@ -230,7 +258,7 @@ def build_list(plan: xr.Dataset) -> pd.DataFrame:
             "onsite_share_pct": 100.0 * unit["onsite_mwh"][a, v] / gen if gen > 0 else float("nan"),
             f"cost_{cur}_per_kwp": float(cost[a, v]), f"own_value_{cur}_per_kwp": own + float(cost[a, v]),
             f"milestone_value_{cur}_per_kwp": pay.get(driver, 0.0) if driver else 0.0,
-            "driver": driver, "why": why, "partial": _partial(plan, a, v, new, room, driver, pay),
+            "driver": driver, "why": why, "partial": _partial(plan, a, v, new, room, driver, pay, float(cost[a, v])),
         })
     cols = ["array", "site", "kind", "year", "new_kwp", "room_kwp", f"capex_{cur}", "annual_yield_mwh", "onsite_share_pct",
             f"cost_{cur}_per_kwp", f"own_value_{cur}_per_kwp", f"milestone_value_{cur}_per_kwp", "driver", "why", "partial"]

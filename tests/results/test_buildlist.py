@@ -77,7 +77,8 @@ def test_rate_limited_builds_are_cheapest_and_say_what_limits_them(rate_limited)
     assert (bl.groupby("year")["new_kwp"].sum() <= 800.0 * (1 + 1e-9)).all()
     first = bl.iloc[0]
     assert first["year"] == 2024 and first["new_kwp"] == pytest.approx(800.0, rel=1e-9)
-    assert "limited by rate (binding in 2024)" in first["partial"]
+    assert "limited by rate (its duals charge" in first["partial"]
+    assert float(rate_limited["milestone_build_value"].sel(milestone="rate", array=first["array"], year=2024)) < 0  # a limit
     later = rate_limited["build_kwp"].sel(array=first["array"]).to_series()
     nxt = later[(later.index > 2024) & (later > 0)]
     assert f"then +{nxt.iloc[0]:,.0f} kWp in {nxt.index[0]}" in first["partial"]
@@ -89,6 +90,21 @@ def test_onsite_milestone_pays_through_its_duals():
     _check_sums(plan, bl)
     assert (bl["driver"] == "onsite").all()
     assert (bl["milestone_value_cny_per_kwp"] > 0).all()
+
+
+def test_economic_partial_build_names_onsite_use():
+    """Cheap PV on a site whose midday load it covers: the next kWp would earn less than it costs (export not allowed)."""
+    plan = _plan([], n_sites=1, n_years=2, pv_to_load=6.0, certificates=False, offsets=False)
+    bl = build_list(plan)
+    part = bl[bl["partial"] != ""]
+    assert len(part) >= 1
+    r = part.iloc[0]
+    assert r["driver"] == "" and "limited by onsite use" in r["partial"]
+    a = [str(x) for x in plan["array"].values].index(r["array"])
+    v = [int(y) for y in plan["year"].values].index(int(r["year"]))
+    from pvopt.results.buildlist import marginal_value_per_kwp
+
+    assert marginal_value_per_kwp(plan, a, v) < r["cost_cny_per_kwp"]
 
 
 def test_without_hourly_data_and_without_builds():
