@@ -15,8 +15,8 @@ __all__ = ["diff", "diff_table"]
 
 #: Summary metrics where a rise is good (green); for every other cost, emissions or purchase a rise is red.
 HIGHER_IS_BETTER = {"npc saving", "year1 bill saving", "PV used onsite"}
-#: Metrics whose difference carries no direction (yellow when they differ).
-NEUTRAL = {"discount rate", "new PV", "bau npc", "payback year", "payback year discounted"}
+#: Rows whose difference carries no direction (yellow when they differ): inputs, and volumes whose cost has its own row.
+NEUTRAL = {"discount rate", "new PV", "bau npc", "certificates", "offsets", "certificates_mwh", "offsets_tco2e"}
 
 
 def _fmt(v: object, unit: str = "") -> str:
@@ -49,8 +49,9 @@ def diff_table(df: pd.DataFrame, title: str, names: tuple[str, str], *, value_co
                direction: str = "lower", unit_col: str = "unit") -> Table:
     """Build a rich table of a :class:`pvopt.results.diff.PlanDiff` table, differences coloured.
 
-    ``direction``: ``"lower"`` (a fall is green: costs, emissions), ``"higher"`` (a rise is green: margins) or
-    ``"metric"`` (by :data:`HIGHER_IS_BETTER` / :data:`NEUTRAL` per row).
+    ``direction``: ``"lower"`` (a fall is green: costs, emissions), ``"higher"`` (a rise is green: margins),
+    ``"none"`` (a change is yellow: builds) or ``"metric"`` (by :data:`HIGHER_IS_BETTER` per row); rows in
+    :data:`NEUTRAL` are yellow whatever the direction.
     """
     t = Table(title=title, header_style="bold", title_justify="left")
     keys = list(df.index.names)
@@ -64,7 +65,7 @@ def diff_table(df: pd.DataFrame, title: str, names: tuple[str, str], *, value_co
     for idx, r in df.iterrows():
         ix = idx if isinstance(idx, tuple) else (idx,)
         unit = str(r.get(unit_col, "")) if unit_col in df else ""
-        hib = {"lower": False, "higher": True}.get(direction, str(ix[0]) in HIGHER_IS_BETTER)
+        hib = {"lower": False, "higher": True, "none": None}.get(direction, str(ix[0]) in HIGHER_IS_BETTER)
         d = float(r["diff"])
         cells = [str(x) for x in ix] + ([unit] if unit_col in df else [])
         diff_text = "0" if abs(d) <= 1e-6 else ("+" if d > 0 else "") + _fmt(d, unit if unit != "year" else "")
@@ -83,8 +84,9 @@ def diff(
 ) -> None:
     """Compare two plans: NPC and its split, builds by array and year, certificates, offsets, emissions, milestone margins.
 
-    Differences are B - A: red where B costs or emits more, green where it costs or emits less (or
-    keeps a milestone with more margin), yellow where a change has no direction. Warns when the
+    Differences are B - A: red where B costs or emits more, saves less or keeps a milestone with
+    less margin, green the other way, yellow where a change has no direction (builds moved,
+    certificate and offset volumes, inputs). Warns when the
     two plans' discount rates differ (their NPCs are then not comparable).
 
     Examples:
@@ -105,7 +107,7 @@ def diff(
         if not state.quiet:
             changed = lambda t: t if all_rows else t[t["diff"].abs().fillna(0.0) > 1e-6]  # noqa: E731
             out.print(diff_table(d.summary, "NPC, its split and totals", d.names, direction="metric"))
-            for tab, title, direction in ((d.build, "New PV by array and year (kWp)", "higher"),
+            for tab, title, direction in ((d.build, "New PV by array and year (kWp)", "none"),
                                           (d.yearly, "Certificates, offsets, net emissions and cost by year", "lower")):
                 shown = changed(tab)
                 if len(shown):
