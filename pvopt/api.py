@@ -62,6 +62,7 @@ __all__ = [
     "simulate",
     "plan",
     "compare_plans",
+    "diff",
     "YieldResult",
     "PlanResult",
 ]
@@ -523,6 +524,34 @@ class PlanResult:
 
         return finance.macc_table(self.dataset)
 
+    def bau(self) -> pd.DataFrame:
+        """Tabulate the plan against business as usual (nothing new, milestones not enforced), per year.
+
+        Both costs, the saving and its cumulative sums (undiscounted and discounted), the bill saving,
+        both net emissions and the cut (:mod:`pvopt.results.bau`).
+        """
+        from pvopt.results.bau import bau_years_table
+
+        return bau_years_table(self.dataset)
+
+    def savings(self, by: Literal["group", "category"] = "group") -> pd.DataFrame:
+        """NPC saving against business as usual, split by cost group or category (rows add up to the NPC saving)."""
+        from pvopt.results.bau import saving_split
+
+        return saving_split(self.dataset, by=by)
+
+    def headline(self) -> dict[str, Any]:
+        """Key figures against business as usual: NPC saving, year-1 bill saving, payback years, emissions cut."""
+        from pvopt.results.bau import headline
+
+        return headline(self.dataset)
+
+    def build_list(self) -> pd.DataFrame:
+        """Tabulate what to build where and when: one row per array and year, with why (cheapest, or the milestone that requires it)."""
+        from pvopt.results.buildlist import build_list
+
+        return build_list(self.dataset)
+
     def to_netcdf(self, path: str | Path) -> Path:
         """Write the plan Dataset to ``path`` (atomically); returns the path."""
         from pvopt.io import write_netcdf_atomic
@@ -542,6 +571,9 @@ class PlanResult:
         lines = [head, f"  NPC {self.npc:,.0f} {cur} (salvage {float(p['salvage_value']):,.0f} deducted)"]
         if self.weather_statement:
             lines.append(f"  {self.weather_statement}")
+        from pvopt.results.bau import summary_lines
+
+        lines.extend(f"  {line}" for line in summary_lines(p))
         cap = self.capacity()
         shown = [years[0]] + [y for y in years[1:] if abs(cap.loc[y, "total_kwp"] - cap.loc[y - 1, "total_kwp"]) > 1e-6]
         if years[-1] not in shown:
@@ -680,3 +712,47 @@ def compare_plans(results: Mapping[str, PlanResult]) -> pd.DataFrame:
         )
         rows.append(row)
     return pd.DataFrame(rows).set_index("scenario")
+
+
+def _as_plan(x: "PlanResult | xr.Dataset | str | Path") -> "tuple[xr.Dataset, str]":
+    """Return a plan Dataset and a label from a result, a Dataset, a run folder or a ``plan.nc`` path."""
+    import xarray as xr
+
+    if isinstance(x, PlanResult):
+        return x.dataset, str(x.dataset.attrs.get("portfolio_name", "plan"))
+    if isinstance(x, xr.Dataset):
+        return x, str(x.attrs.get("portfolio_name", "plan"))
+    from pvopt.report.report import load_plan
+
+    path = Path(x)
+    return load_plan(path / "plan.nc" if path.is_dir() else path), str(path)
+
+
+def diff(a: "PlanResult | xr.Dataset | str | Path", b: "PlanResult | xr.Dataset | str | Path",
+         names: tuple[str, str] | None = None) -> Any:
+    """Compare two plans side by side: NPC and its split, builds, certificates, offsets, emissions, milestone margins.
+
+    Parameters
+    ----------
+    a, b
+        :class:`PlanResult`, plan Datasets, run folders or ``plan.nc`` paths.
+    names
+        Labels (default: the run folders, or the portfolio names).
+
+    Returns
+    -------
+    pvopt.results.diff.PlanDiff
+        Tables ``summary``, ``build``, ``yearly``, ``milestones`` with columns ``a``, ``b``, ``diff`` (= b − a),
+        and ``warnings`` (e.g. discount rates differ: NPCs not comparable).
+
+    Examples
+    --------
+    >>> d = pvopt.diff("out/base", "out/gec50")          # doctest: +SKIP
+    >>> d.summary.loc["npc"], d.warnings                 # doctest: +SKIP
+    """
+    from pvopt.results.diff import diff_plans
+
+    (pa, la), (pb, lb) = _as_plan(a), _as_plan(b)
+    if names is None:
+        names = (la, lb) if la != lb else ("A", "B")
+    return diff_plans(pa, pb, names)

@@ -6,6 +6,7 @@ imported here.
 """
 
 from pvopt.cli.main import app
+from pvopt.cli import diff as _diff  # noqa: F401 - `diff`
 from pvopt.cli import finance as _finance  # noqa: F401 - `compare` and `report`
 from pvopt.cli import risk as _risk  # noqa: F401 - `risk` and `actuals`
 from pvopt.cli import sweep as _sweep  # noqa: F401 - `sweep`

@@ -338,6 +338,9 @@ def print_plan(run) -> None:
         m.add_row(r["name"], r["type"], str(r["year"]), f"{r['target']:,.2f}", f"{r['achieved']:,.2f}", milestone_margin_text(r),
                   r["unit"], "yes" if r["met"] else "NO", extra)
     out.print(m)
+    from pvopt.cli.summary import print_plan_outputs
+
+    print_plan_outputs(p, out)  # against business as usual, and the build list
     _print_pillars(p, cur)
     _print_weather(p)
 

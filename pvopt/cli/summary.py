@@ -6,13 +6,14 @@ import io
 
 from rich.console import Console
 from rich.table import Table
+import xarray as xr
 
 from pvopt.inputs.schema import Portfolio
 from pvopt.inputs.profiles import growth_factor
 from pvopt.inputs.summary import baseline_emissions
 from pvopt.milestones import describe as describe_milestone
 
-__all__ = ["validate_summary"]
+__all__ = ["validate_summary", "print_plan_outputs", "build_list_table"]
 
 
 def validate_summary(portfolio: Portfolio, *, width: int = 110) -> str:
@@ -78,3 +79,30 @@ def validate_summary(portfolio: Portfolio, *, width: int = 110) -> str:
     for m in st.milestones:
         con.print(f"  - {describe_milestone(m)}", highlight=False, markup=False)
     return buf.getvalue()
+
+
+def build_list_table(plan: xr.Dataset) -> Table:
+    """Build the build list as a rich table: array, kind, year, new kWp, capex, yield, onsite share, why (partial builds explained)."""
+    from pvopt.results.buildlist import build_list
+
+    cur = str(plan.attrs.get("currency", ""))
+    bl = build_list(plan)
+    t = Table(title="Build list: new PV by array and year, and why", header_style="bold", title_justify="left")
+    for c, j in (("array", "left"), ("kind", "left"), ("year", "right"), ("new kWp", "right"), (f"capex k{cur}", "right"),
+                 ("MWh/yr", "right"), ("onsite %", "right"), ("why", "left")):
+        t.add_column(c, justify=j, overflow="fold")  # type: ignore[arg-type]
+    for _, r in bl.iterrows():
+        why = r["why"] + (f"\n{r['partial']}" if r["partial"] else "")
+        t.add_row(r["array"], r["kind"], str(r["year"]), f"{r['new_kwp']:,.0f}", f"{r[f'capex_{cur.lower()}'] / 1000:,.0f}",
+                  f"{r['annual_yield_mwh']:,.0f}", f"{r['onsite_share_pct']:.0f}", why)
+    return t
+
+
+def print_plan_outputs(plan: xr.Dataset, console: Console) -> None:
+    """Print the plan against business as usual (two lines) and the build list."""
+    from pvopt.results.bau import summary_lines
+
+    for line in summary_lines(plan):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+    if float(plan["build_kwp"].sum()) > 0:
+        console.print(build_list_table(plan))

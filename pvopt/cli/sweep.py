@@ -30,7 +30,8 @@ def sweep(
     only the missing scenarios are solved. Failed scenarios (e.g. infeasible milestones)
     are recorded with their reason. Read the results with pvopt.studies.sweep.open_sweep(DIR).
 
-    Varied inputs: certificate_price [currency/MWh], certificate_price_scale, capex_scale,
+    Varied inputs: certificate_price [currency/MWh], certificate_price:<instrument> (one instrument,
+    e.g. certificate_price:GEC), certificate_price_scale, capex_scale,
     grid_factor_scale, tariff_scale, discount_rate, offset_price [currency/tCO2e],
     milestone_year:<milestone name>.
 
@@ -61,6 +62,11 @@ def sweep(
         cur = str(inputs.attrs.get("currency", ""))
         if not state.quiet:
             _print_sweep(res.index, list(spec), cur)
+        from pvopt.studies.sweep import discount_rate_note
+
+        note = discount_rate_note(res.index["discount_rate"]) if "discount_rate" in res.index else ""
+        if note:
+            err.print(f"[bold yellow]warning:[/] {note}", highlight=False)
         msg = (f"{res.n_scenarios} scenarios: {res.n_ok} ok, {res.n_failed} failed; solved now {res.n_computed}, "
                f"already stored {res.n_skipped}; {res.seconds:.1f} s; wrote {Path(out_dir) / 'index.csv'}")
         out.print(msg, markup=False)
@@ -72,11 +78,12 @@ def sweep(
 
 def _print_sweep(index, names: list[str], cur: str) -> None:
     t = Table(title="Sweep", header_style="bold")
-    for n in ["scenario", *names, f"NPC ({cur})", "status", "reason"]:
+    for n in ["scenario", f"NPC ({cur})", f"saving vs BAU ({cur})", "status", "reason"]:
         t.add_column(n, justify="left" if n in {"scenario", "status", "reason"} else "right", overflow="fold")
     for _, r in index.iterrows():
         npc = f"{r['npc']:,.0f}" if r["status"] == "ok" else "-"
         reason = str(r["reason"]) if r["reason"] == r["reason"] else ""
-        t.add_row(str(r["scenario_id"]), *(f"{r[n]:g}" for n in names), npc, str(r["status"]),
+        saving = f"{r['npc_saving']:,.0f}" if r["status"] == "ok" and r.get("npc_saving") == r.get("npc_saving") else "-"
+        t.add_row(str(r.get("label", r["scenario_id"])), npc, saving, str(r["status"]),
                   reason.splitlines()[0] + (" ..." if "\n" in reason else "") if reason else "")
     out.print(t)

@@ -12,9 +12,14 @@ The store (``out_dir``)::
     sweep.json                  the spec: varied names and values, input fingerprint
     scenarios/<id>.nc           one compact result per solved scenario (no hourly data)
     scenarios/<id>.failed.json  one record per failed scenario, with the reason
-    index.csv                   one row per stored scenario: id, values, status, npc, the cost categories
-                                (pvopt.costs.COST_CATEGORIES) and total_cost summed over sites and years
-                                (undiscounted, portfolio currency), reason, seconds
+    index.csv                   one row per stored scenario: id, readable label, values, status, npc, the cost
+                                categories (pvopt.costs.COST_CATEGORIES) and total_cost summed over sites and
+                                years (undiscounted, portfolio currency), the summary figures of
+                                :data:`INDEX_METRICS` (against business as usual, PV, certificates, offsets,
+                                emissions, discount rate), reason, seconds
+
+Scenarios whose discount rates differ have NPCs that are not comparable: :func:`discount_rate_note`
+says so (``open_sweep(...).attrs["warning"]`` and the ``pvopt sweep`` command).
 
 Only the parent process writes, each file atomically (temporary file, then
 ``os.replace``), as each scenario completes; workers only return results. A
@@ -70,17 +75,22 @@ __all__ = [
     "open_sweep",
     "read_index",
     "sweep_inputs",
+    "scenario_label",
+    "discount_rate_note",
+    "INDEX_METRICS",
 ]
 
 log = logging.getLogger(__name__)
 
 FORMAT = "pvopt-sweep/1"
 MILESTONE_YEAR = "milestone_year:"
+CERTIFICATE_PRICE = "certificate_price:"
 TEST_SLEEP = "_sleep_s"
 
 #: Parameters a sweep may vary, with their meaning (also the text of the error for an unknown name).
 KNOWN_PARAMETERS: dict[str, str] = {
     "certificate_price": "price of every certificate instrument in every year [currency/MWh]",
+    "certificate_price:<instrument>": "price of one certificate instrument (e.g. certificate_price:GEC) in every year [currency/MWh]",
     "certificate_price_scale": "factor on every certificate price [-]",
     "capex_scale": "factor on PV capex of every kind and year [-]",
     "grid_factor_scale": "factor on the grid and residual-mix emission factors of every site and year [-]",
@@ -124,7 +134,7 @@ class Scenario:
 
 
 def _is_known(name: str) -> bool:
-    return name in KNOWN_PARAMETERS or (name.startswith(MILESTONE_YEAR) and len(name) > len(MILESTONE_YEAR))
+    return name in KNOWN_PARAMETERS or any(name.startswith(p) and len(name) > len(p) for p in (MILESTONE_YEAR, CERTIFICATE_PRICE))
 
 
 def _parse_value(name: str, text: str, arg: str) -> float | int:
@@ -139,7 +149,7 @@ def _parse_value(name: str, text: str, arg: str) -> float | int:
         if v != int(v):
             raise VaryError(f"--vary {arg!r}: {name} takes whole years, got {t!r}")
         return int(v)
-    if name in _SCALES or name in _PRICES or name == TEST_SLEEP:
+    if name in _SCALES or name in _PRICES or name == TEST_SLEEP or name.startswith(CERTIFICATE_PRICE):
         if v < 0:
             raise VaryError(f"--vary {arg!r}: {name} must be >= 0, got {t!r}")
     if name == "discount_rate" and v <= -1:
@@ -187,6 +197,44 @@ def scenario_id(values: Mapping[str, float | int]) -> str:
     return "sc-" + hashlib.sha256(_canonical(values).encode()).hexdigest()[:10]
 
 
+def scenario_label(values: Mapping[str, float | int]) -> str:
+    """Readable label of a value combination, in the order given.
+
+    Scales read as a change in percent, prices and years as themselves, the discount rate in percent.
+
+    Examples
+    --------
+    >>> scenario_label({"certificate_price:GEC": 50.0, "capex_scale": 1.3, "discount_rate": 0.06})
+    'GEC price=50,capex=+30%,discount rate=6%'
+    >>> scenario_label({"milestone_year:neutral-2035": 2033, "certificate_price": 2.0})
+    'neutral-2035 year=2033,certificate price=2'
+    """
+    parts = []
+    for name, v in values.items():
+        if name == TEST_SLEEP:
+            continue
+        if name in _SCALES:
+            parts.append(f"{name.removesuffix('_scale').replace('_', ' ')}={100 * (float(v) - 1):+g}%")
+        elif name == "discount_rate":
+            parts.append(f"discount rate={100 * float(v):g}%")
+        elif name.startswith(CERTIFICATE_PRICE):
+            parts.append(f"{name[len(CERTIFICATE_PRICE):]} price={float(v):g}")
+        elif name.startswith(MILESTONE_YEAR):
+            parts.append(f"{name[len(MILESTONE_YEAR):]} year={int(v)}")
+        else:
+            parts.append(f"{name.replace('_', ' ')}={float(v):g}")
+    return ",".join(parts) or "base"
+
+
+def discount_rate_note(rates: Iterable[float]) -> str:
+    """Return a warning when scenarios have different discount rates (their NPCs are then not comparable), else ``""``."""
+    vals = sorted({round(float(r), 12) for r in rates if r == r})
+    if len(vals) <= 1:
+        return ""
+    return (f"discount rates differ across scenarios ({', '.join(f'{100 * r:g} %' for r in vals)}): NPCs and savings of scenarios "
+            "at different rates are not comparable; compare within one rate, or compare undiscounted costs")
+
+
 def scenario_grid(vary: Mapping[str, Sequence[float | int]]) -> list[Scenario]:
     """Return the Cartesian product of the varied values, in ``--vary`` order (last name varies fastest).
 
@@ -221,6 +269,9 @@ def validate_grid(inputs: xr.Dataset, vary: Mapping[str, Sequence[float | int]])
                 raise VaryError(f"{name}: milestone {mname!r} ({ms[mname]['type']}) applies every year and has no year to move")
         if name.startswith("certificate_price") and inputs.sizes.get("certificate", 0) == 0:
             raise VaryError(f"{name}: the portfolio has no certificate instruments")
+        if name.startswith(CERTIFICATE_PRICE) and name[len(CERTIFICATE_PRICE):] not in [str(c) for c in inputs["certificate"].values]:
+            raise VaryError(f"{name}: the portfolio has no certificate instrument {name[len(CERTIFICATE_PRICE):]!r}; "
+                            f"instruments: {', '.join(str(c) for c in inputs['certificate'].values)}")
         if name == "offset_price" and not np.isfinite(inputs["offset_price_per_tco2e"].values).any():
             raise VaryError("offset_price: the portfolio allows no offsets (no offsets section)")
 
@@ -232,7 +283,8 @@ def apply_scenario(inputs: xr.Dataset, values: Mapping[str, float | int]) -> xr.
     """Return the LP inputs of one scenario: ``inputs`` with the varied values applied (``inputs`` is not changed).
 
     * ``certificate_price``: every instrument's price in every year [currency/MWh]
-      (availability unchanged); ``certificate_price_scale`` multiplies the prices.
+      (availability unchanged); ``certificate_price:<instrument>`` one instrument's price in every year;
+      ``certificate_price_scale`` multiplies the prices (after any price set here).
     * ``capex_scale``: multiplies ``capex_per_kwp`` (O&M unchanged).
     * ``grid_factor_scale``: multiplies ``grid_ef_t_per_mwh`` and ``residual_ef_t_per_mwh``
       in the planning years; the audited baseline (``baseline_*``) is history and is not scaled.
@@ -255,8 +307,13 @@ def apply_scenario(inputs: xr.Dataset, values: Mapping[str, float | int]) -> xr.
     ds.attrs = dict(inputs.attrs)
     milestones = json.loads(inputs.attrs.get("milestones_json", "[]"))
     moved = False
-    for name, v in values.items():
-        if name == "certificate_price":
+    for name, v in sorted(values.items(), key=lambda t: t[0] == "certificate_price_scale"):  # set prices, then scale
+        if name.startswith(CERTIFICATE_PRICE):
+            inst = name[len(CERTIFICATE_PRICE):]
+            if inst not in [str(c) for c in inputs["certificate"].values]:
+                raise ScenarioError(f"no certificate instrument {inst!r}")
+            ds["certificate_price_per_mwh"] = ds["certificate_price_per_mwh"].where(ds["certificate"] != inst, float(v))
+        elif name == "certificate_price":
             ds["certificate_price_per_mwh"] = xr.full_like(inputs["certificate_price_per_mwh"], float(v), dtype=float)
         elif name == "certificate_price_scale":
             ds["certificate_price_per_mwh"] = ds["certificate_price_per_mwh"] * float(v)
@@ -304,6 +361,11 @@ def _a(units: str, description: str) -> dict[str, str]:
     return {"units": units, "description": description}
 
 
+_COMPACT_BAU = ("bau_npc", "npc_saving", "npc_saving_by_group", "year1_bill_saving", "payback_year", "payback_year_discounted",
+                "cost_saving", "cumulative_saving", "cumulative_saving_discounted", "emissions_cut_net_tco2e")
+"""Business-as-usual figures kept in each scenario's compact result (:mod:`pvopt.results.bau`)."""
+
+
 def _compact_result(plan: xr.Dataset, rows: list[dict[str, Any]]) -> xr.Dataset:
     """Per-scenario scalars and small tables (no hourly data, no inputs)."""
     from pvopt.lp.solution import milestones_to_dataset
@@ -332,6 +394,10 @@ def _compact_result(plan: xr.Dataset, rows: list[dict[str, Any]]) -> xr.Dataset:
         out[k] = (("site", "year"), plan[k].transpose("site", "year").values, dict(plan[k].attrs))
     out["certificates_by_instrument_mwh"] = (("certificate", "year"), plan["certificates_by_instrument_mwh"].sum("site").values,
                                              _a("MWh", "certificates bought, by instrument (all sites)"))
+    out["discount_rate"] = ((), float(plan.attrs["discount_rate"]), _a("1/yr", "discount rate of the scenario"))
+    for k in _COMPACT_BAU:
+        if k in plan:
+            out[k] = plan[k].copy()
     if rows:
         ms = milestones_to_dataset(rows, cur)
         for k in ("milestone_type", "milestone_year", "milestone_met", "milestone_target", "milestone_achieved",
@@ -360,7 +426,9 @@ def solve_scenario(inputs: xr.Dataset, scenario_id_: str, values: Mapping[str, f
         d = apply_scenario(inputs, values)
         opts = SolveOptions(time_limit_s=time_limit_s, threads=threads)
         out = solve(d, opts, hourly=False)
-        result = _compact_result(out.plan, out.milestones)
+        from pvopt.pipeline import with_business_as_usual
+
+        result = _compact_result(with_business_as_usual(d, out.plan, opts), out.milestones)
         result.attrs.update(currency=str(d.attrs.get("currency", "")), highs_seconds=out.solution.highs_seconds)
         rec.update(status="ok", reason="", result=result)
     except (InfeasiblePlanError, SolverError, ScenarioError) as e:
@@ -420,6 +488,32 @@ def _failed_path(out_dir: Path, sid: str) -> Path:
     return out_dir / "scenarios" / f"{sid}.failed.json"
 
 
+INDEX_METRICS: tuple[str, ...] = (
+    "bau_npc", "npc_saving", "year1_bill_saving", "payback_year", "payback_year_discounted", "discount_rate",
+    "new_pv_kwp", "pv_installed_last_kwp", "pv_onsite_mwh", "certificates_mwh", "offsets_tco2e", "net_tco2e", "net_last_year_tco2e",
+)
+"""Summary columns of ``index.csv`` after the costs: against business as usual (currency; payback in years), the
+discount rate, new PV over the plan and installed in its last year [kWp], and totals over sites and years."""
+
+
+def _index_metrics(ds: xr.Dataset) -> dict[str, float]:
+    """Return the :data:`INDEX_METRICS` of one compact scenario result (NaN where the result lacks a figure)."""
+    get = lambda k: float(ds[k]) if k in ds else np.nan  # noqa: E731
+    out = {k: get(k) for k in ("bau_npc", "npc_saving", "year1_bill_saving", "payback_year", "payback_year_discounted", "discount_rate")}
+    out["new_pv_kwp"] = float(ds["build_kwp_by_kind"].sum())
+    out["pv_installed_last_kwp"] = float(ds["installed_kwp"].isel(year=-1).sum())
+    for k in ("pv_onsite_mwh", "certificates_mwh", "offsets_tco2e", "net_tco2e"):
+        out[k] = float(ds[k].sum())
+    out["net_last_year_tco2e"] = float(ds["net_tco2e"].isel(year=-1).sum())
+    return out
+
+
+def _result_figures(ds: xr.Dataset) -> dict[str, float]:
+    """Return the index figures of one compact result: ``npc``, the cost categories and total, :data:`INDEX_METRICS`."""
+    costs = {k: float(ds[k].sum()) if k in ds else np.nan for k in (*COST_NAMES, TOTAL_COST)}
+    return {"npc": float(ds["npc"]), **costs, **_index_metrics(ds)}
+
+
 def _read_stored(out_dir: Path, grid: Sequence[Scenario]) -> dict[str, dict[str, Any]]:
     """Index rows of the scenarios already in the store (a result wins over a failure record)."""
     rows: dict[str, dict[str, Any]] = {}
@@ -429,10 +523,9 @@ def _read_stored(out_dir: Path, grid: Sequence[Scenario]) -> dict[str, dict[str,
             try:
                 with xr.open_dataset(rp, engine="h5netcdf") as ds:
                     a = dict(ds.attrs)
-                    npc = float(ds["npc"])
-                    costs = {k: float(ds[k].sum()) if k in ds else np.nan for k in (*COST_NAMES, TOTAL_COST)}
+                    figures = _result_figures(ds)
                 rows[sc.id] = {"status": "ok", "reason": "", "seconds": float(a.get("seconds", np.nan)),
-                               "worker": str(a.get("worker", "")), "npc": npc, **costs}
+                               "worker": str(a.get("worker", "")), **figures}
             except Exception as e:  # noqa: BLE001 - an unreadable file is treated as missing and recomputed
                 log.warning("unreadable result %s (%s); it will be recomputed", rp, e)
         elif fp.exists():
@@ -450,10 +543,10 @@ def _index_frame(grid: Sequence[Scenario], names: Sequence[str], rows: Mapping[s
     for sc in grid:
         if sc.id in rows:
             r = rows[sc.id]
-            recs.append({"scenario_id": sc.id, **{n: sc.values[n] for n in names}, "status": r["status"], "npc": r.get("npc", np.nan),
-                         **{k: r.get(k, np.nan) for k in (*COST_NAMES, TOTAL_COST)},
+            recs.append({"scenario_id": sc.id, "label": scenario_label(sc.values), **{n: sc.values[n] for n in names}, "status": r["status"],
+                         "npc": r.get("npc", np.nan), **{k: r.get(k, np.nan) for k in (*COST_NAMES, TOTAL_COST, *INDEX_METRICS)},
                          "reason": r["reason"], "seconds": r["seconds"], "worker": r.get("worker", "")})
-    cols = ["scenario_id", *names, "status", "npc", *COST_NAMES, TOTAL_COST, "reason", "seconds", "worker"]
+    cols = ["scenario_id", "label", *names, "status", "npc", *COST_NAMES, TOTAL_COST, *INDEX_METRICS, "reason", "seconds", "worker"]
     return pd.DataFrame(recs, columns=cols)
 
 
@@ -633,7 +726,7 @@ class _Ledger:
         _store_record(self.out, rec)
         self.computed.add(sid)
         self.rows[sid] = {"status": rec["status"], "reason": rec["reason"], "seconds": rec["seconds"], "worker": rec["worker"],
-                          "npc": float(rec["result"]["npc"]) if rec["status"] == "ok" else np.nan}
+                          **(_result_figures(rec["result"]) if rec["status"] == "ok" else {"npc": np.nan})}
         now = time.perf_counter()
         if now - self.last_index > 1.0:
             _write_index(self.out, self.grid, self.names, self.rows)
@@ -706,8 +799,10 @@ def _run_distributed(inputs, todo, finish, not_computed, *, client, scheduler, n
 def open_sweep(out_dir: str | Path, *, include_missing: bool = True) -> xr.Dataset:
     """Every scenario of a sweep in one Dataset with a ``scenario`` dimension.
 
-    Coordinates along ``scenario``: the id, each varied input (named as in
-    ``--vary``), ``status`` (``ok``, ``failed`` or ``missing``) and ``reason``.
+    Coordinates along ``scenario``: the id, its readable ``label`` (:func:`scenario_label`), each varied
+    input (named as in ``--vary``), ``status`` (``ok``, ``failed`` or ``missing``) and ``reason``. Each result
+    holds the figures against business as usual (``bau_npc``, ``npc_saving``, ``payback_year``, ...) and its
+    ``discount_rate``; when these differ, ``attrs["warning"]`` says the NPCs are not comparable.
     Scenarios without a result hold NaN. Unstack to the grid with
     ``ds.set_index(scenario=names).unstack("scenario")``.
 
@@ -744,11 +839,15 @@ def open_sweep(out_dir: str | Path, *, include_missing: bool = True) -> xr.Datas
     for n in names:
         combined = combined.assign_coords({n: ("scenario", np.array([by_id[i].values[n] for i in all_ids]))})
     combined = combined.assign_coords(
+        label=("scenario", np.array([scenario_label(by_id[i].values) for i in all_ids], dtype=object)),
         status=("scenario", np.array([rows.get(i, {}).get("status", "missing") for i in all_ids], dtype=object)),
         reason=("scenario", np.array([rows.get(i, {}).get("reason", "") for i in all_ids], dtype=object)),
     )
     combined.attrs.update(sweep_json=json.dumps(spec), varied=json.dumps(names),
                           description="pvopt scenario sweep: one compact plan result per scenario")
+    note = discount_rate_note(combined["discount_rate"].values) if "discount_rate" in combined else ""
+    if note:
+        combined.attrs["warning"] = note
     return combined
 
 
