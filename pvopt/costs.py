@@ -21,7 +21,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["CostCategory", "COST_CATEGORIES", "TOTAL_COST", "COST_NAMES", "signed_total", "column_name"]
+__all__ = ["CostCategory", "COST_CATEGORIES", "COST_GROUPS", "SALVAGE_GROUP", "TOTAL_COST", "COST_NAMES", "signed_total", "column_name",
+           "group_of"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,8 @@ class CostCategory:
         What it holds (the plan variable's ``description`` attr).
     color
         Colour of the category in the cost chart.
+    group
+        The :data:`COST_GROUPS` entry the category belongs to in the plan-vs-business-as-usual split.
     """
 
     name: str
@@ -47,20 +50,34 @@ class CostCategory:
     sign: int
     description: str
     color: str
+    group: str
 
 
 COST_CATEGORIES: tuple[CostCategory, ...] = (
-    CostCategory("capex_cost", "PV capex", +1, "PV investment", "#2ca02c"),
-    CostCategory("om_cost", "PV O&M", +1, "PV operation and maintenance", "#98df8a"),
-    CostCategory("measure_cost", "measures", +1, "efficiency and electrification measures (capex and O&M)", "#ff7f0e"),
-    CostCategory("battery_cost", "batteries", +1, "battery capex and O&M", "#bcbd22"),
-    CostCategory("energy_cost", "grid electricity", +1, "grid electricity at the hourly tariff", "#7f7f7f"),
-    CostCategory("demand_cost", "demand charges", +1, "demand (capacity) charges on monthly peak import", "#8c564b"),
-    CostCategory("export_revenue", "export revenue", -1, "revenue from exported PV", "#17becf"),
-    CostCategory("certificate_cost", "certificates", +1, "certificates", "#1f77b4"),
-    CostCategory("offset_cost", "offsets", +1, "offset credits", "#9467bd"),
+    CostCategory("capex_cost", "PV capex", +1, "PV investment", "#2ca02c", "capital"),
+    CostCategory("om_cost", "PV O&M", +1, "PV operation and maintenance", "#98df8a", "om"),
+    CostCategory("measure_cost", "measures", +1, "efficiency and electrification measures (capex and O&M)", "#ff7f0e", "capital"),
+    CostCategory("battery_cost", "batteries", +1, "battery capex and O&M", "#bcbd22", "capital"),
+    CostCategory("energy_cost", "grid electricity", +1, "grid electricity at the hourly tariff", "#7f7f7f", "bill"),
+    CostCategory("demand_cost", "demand charges", +1, "demand (capacity) charges on monthly peak import", "#8c564b", "bill"),
+    CostCategory("export_revenue", "export revenue", -1, "revenue from exported PV", "#17becf", "bill"),
+    CostCategory("certificate_cost", "certificates", +1, "certificates", "#1f77b4", "certificates"),
+    CostCategory("offset_cost", "offsets", +1, "offset credits", "#9467bd", "offsets"),
 )
 """Every cost category of the plan, in display order."""
+
+COST_GROUPS: dict[str, str] = {
+    "capital": "capital (PV, measures and batteries, less salvage)",
+    "om": "PV O&M",
+    "bill": "grid bill (energy and demand charges, less export revenue)",
+    "certificates": "certificates",
+    "offsets": "offsets",
+}
+"""Groups of :data:`COST_CATEGORIES` in the plan-vs-business-as-usual split (name -> label), in display order.
+Every category names its group; the salvage value (``salvage_value``, deducted from the NPC) counts as capital."""
+
+SALVAGE_GROUP = "capital"
+"""Group in which the salvage value of assets (life left after the horizon) is counted."""
 
 TOTAL_COST = "total_cost"
 """Plan variable holding the signed sum of :data:`COST_CATEGORIES` per site and year."""
@@ -89,3 +106,11 @@ def signed_total(values: Mapping[str, Any] | Callable[[str], Any]) -> Any:
 def column_name(name: str, currency: str) -> str:
     """Column name of a category (or ``total_cost``) in tables that name the currency: ``capex_cost`` -> ``capex_cny``."""
     return name.removesuffix("_cost") + f"_{currency.lower()}"
+
+
+def group_of(name: str) -> str:
+    """Return the :data:`COST_GROUPS` key of the cost category ``name``."""
+    for c in COST_CATEGORIES:
+        if c.name == name:
+            return c.group
+    raise KeyError(f"no cost category {name!r}; expected one of {COST_NAMES}")

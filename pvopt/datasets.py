@@ -133,6 +133,17 @@ LP_INPUTS: tuple[Var, ...] = (
 )
 """Every variable of the LP-input Dataset."""
 
+_BAU = tuple(_o(f"bau_{name}", SY, unit, f"business as usual (nothing new, milestones not enforced): {what}", optional=True) for name, unit, what in (
+    ("pv_generated_mwh", "MWh", "PV generation of existing PV"),
+    ("pv_onsite_mwh", "MWh", "PV used onsite"),
+    ("grid_import_mwh", "MWh", "electricity bought from the grid"),
+    ("scope1_after_measures_tco2e", "tCO2e", "Scope 1"),
+    ("scope2_location_tco2e", "tCO2e", "Scope 2 location-based"),
+    ("scope2_market_tco2e", "tCO2e", "Scope 2 market-based"),
+    ("net_tco2e", "tCO2e", "net emissions"),
+    (TOTAL_COST, "{cur}", "total cost, undiscounted"),
+))
+
 _COSTS = tuple(_o(c.name, SY, "{cur}", f"{c.description} (undiscounted, in the year)") for c in COST_CATEGORIES)
 
 PLAN_OUTPUTS: tuple[Var, ...] = (
@@ -193,6 +204,32 @@ PLAN_OUTPUTS: tuple[Var, ...] = (
        "sum over the milestone's rows of |dual|: NPC change per unit of tightening", optional=True),
     _o("milestone_cost_vs_without", ("milestone",), "{cur} (NPV)",
        "NPC of the plan minus NPC of a re-solve without this milestone", optional=True),
+    _o("milestone_row_dual", ("milestone", "year"), "{cur} (NPV) per row unit", "sum of |dual| of the milestone's rows of the year", optional=True),
+    _o("milestone_build_value", ("milestone", "array", "year"), "{cur} (NPV)/kWp",
+       "what the milestone's rows pay directly per kWp built in the year (negative: a limit)", optional=True),
+    *_BAU,
+    _o("bau_cost_by_category", ("cost", "site", "year"), "{cur}",
+       "business as usual: each cost category (pvopt.costs.COST_CATEGORIES; revenues positive), undiscounted", optional=True),
+    _o("bau_npc", (), "{cur}", "business as usual: net present cost (nothing new, milestones not enforced)", optional=True),
+    _o("bau_salvage_value", (), "{cur}", "business as usual: salvage value deducted from its NPC", optional=True),
+    _o("bau_milestone_achieved", ("milestone",), "see milestone_unit", "business as usual: what it achieves (not enforced)", optional=True),
+    _o("bau_milestone_met", ("milestone",), "", "business as usual: milestone met without anything new", optional=True),
+    _o("npc_saving", (), "{cur}", "NPC of business as usual minus NPC of the plan (positive: the plan saves)", optional=True),
+    _o("npc_saving_by_category", ("cost",), "{cur}",
+       "NPC saving per cost category: sign x (present value BAU - plan); with the salvage saving adds up to npc_saving", optional=True),
+    _o("npc_saving_by_group", ("cost_group",), "{cur}",
+       "NPC saving per cost group (pvopt.costs.COST_GROUPS; salvage in capital); adds up to npc_saving", optional=True),
+    _o("cost_saving", ("year",), "{cur}", "cash flow against business as usual: BAU total cost - plan total cost, undiscounted", optional=True),
+    _o("bill_saving", ("year",), "{cur}", "grid bill (energy + demand charges - export revenue) of BAU minus the plan's, undiscounted", optional=True),
+    _o("year1_bill_saving", (), "{cur}", "bill_saving in the first planning year", optional=True),
+    _o("cumulative_saving", ("year",), "{cur}", "cumulative cost_saving from the first planning year, undiscounted", optional=True),
+    _o("cumulative_saving_discounted", ("year",), "{cur}", "cumulative discounted cost_saving (discount_factor x cost_saving)", optional=True),
+    _o("payback_year", (), "year", "first year from which cumulative_saving stays >= 0 (NaN: not within the horizon)", optional=True),
+    _o("payback_year_discounted", (), "year", "first year from which cumulative_saving_discounted stays >= 0 (NaN: not within the horizon)",
+       optional=True),
+    _o("emissions_cut_net_tco2e", ("year",), "tCO2e", "net emissions of business as usual minus the plan's (all sites)", optional=True),
+    _o("emissions_cut_gross_tco2e", ("year",), "tCO2e",
+       "Scope 1 after measures + market-based Scope 2 of business as usual minus the plan's (all sites)", optional=True),
 )
 """Every variable the plan adds to its inputs."""
 

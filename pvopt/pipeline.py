@@ -33,7 +33,7 @@ from pvopt.lp.outcome import solve
 from pvopt.lp.inputs import build_plan_inputs
 from pvopt.inputs.loading import load_portfolio
 
-__all__ = ["portfolio_fingerprint", "PlanRun", "run_yield", "run_plan", "plan_portfolio", "plan_from_inputs", "yield_fingerprint", "write_netcdf_atomic", "write_plan_atomic", "summary_frame"]
+__all__ = ["portfolio_fingerprint", "PlanRun", "run_yield", "run_plan", "plan_portfolio", "plan_from_inputs", "with_business_as_usual", "yield_fingerprint", "write_netcdf_atomic", "write_plan_atomic", "summary_frame"]
 
 
 def yield_fingerprint(portfolio: Portfolio) -> str:
@@ -143,10 +143,44 @@ def plan_portfolio(pf: Portfolio, yields: xr.Dataset, opts: SolveOptions = Solve
     return run
 
 
-def plan_from_inputs(pf: Portfolio, inputs: xr.Dataset, opts: SolveOptions = SolveOptions(), *, hourly: bool = True) -> PlanRun:
-    """Solve given LP inputs (e.g. a scenario of :func:`pvopt.studies.sweep.apply_scenario`) and assemble the plan (no files written)."""
+def plan_from_inputs(pf: Portfolio, inputs: xr.Dataset, opts: SolveOptions = SolveOptions(), *, hourly: bool = True, bau: bool = True) -> PlanRun:
+    """Solve given LP inputs (e.g. a scenario of :func:`pvopt.studies.sweep.apply_scenario`) and assemble the plan (no files written).
+
+    With ``bau`` the business-as-usual case is solved too and the plan gains the comparison
+    against it (:func:`with_business_as_usual`).
+    """
     out = solve(inputs, opts, hourly=hourly)
-    return PlanRun(pf, inputs, out.plan, out.milestones, out.model, out.solution, out.timings_s)
+    plan, timings = out.plan, dict(out.timings_s)
+    if bau:
+        t = time.perf_counter()
+        plan = with_business_as_usual(inputs, plan, opts)
+        timings["bau"] = time.perf_counter() - t
+    return PlanRun(pf, inputs, plan, out.milestones, out.model, out.solution, timings)
+
+
+def with_business_as_usual(inputs: xr.Dataset, plan: xr.Dataset, opts: SolveOptions = SolveOptions()) -> xr.Dataset:
+    """Solve the business-as-usual case of ``inputs`` and return ``plan`` with the comparison (:mod:`pvopt.results.bau`).
+
+    BAU is the LP with ``SolveOptions(business_as_usual=True)``: nothing new, no milestone rows (cheap:
+    no builds, almost every hour folds away). When even BAU has no solution (an import limit below the
+    load existing PV leaves), ``plan`` is returned unchanged with the reason in ``attrs["business_as_usual"]``.
+    """
+    import dataclasses
+
+    import numpy as np
+
+    from pvopt.errors import InfeasiblePlanError, SolverError
+    from pvopt.results.bau import add_business_as_usual
+
+    bau_opts = dataclasses.replace(opts, business_as_usual=True, log=False, progress=None)
+    try:
+        with np.errstate(invalid="ignore", divide="ignore"):  # empty columns of the scaling pass (no builds)
+            bau = solve(inputs, bau_opts, hourly=False).plan
+    except (InfeasiblePlanError, SolverError) as e:
+        plan = plan.copy()
+        plan.attrs["business_as_usual"] = f"not solved: {type(e).__name__}: {e}"
+        return plan
+    return add_business_as_usual(plan, bau)
 
 
 def run_plan(portfolio_dir: str | Path, out_dir: str | Path | None = None, *, force: bool = False, opts: SolveOptions = SolveOptions(),
@@ -194,8 +228,17 @@ SUMMARY_VARS = [
 """Plan variables of ``summary.csv``; the costs are :data:`pvopt.costs.COST_CATEGORIES` (signed sum = ``total_cost``)."""
 
 
+BAU_SUMMARY_VARS = ["bau_grid_import_mwh", "bau_net_tco2e", "bau_total_cost"]
+"""Business-as-usual variables of ``summary.csv`` (when the plan has them), followed by ``cost_saving`` (BAU - plan total cost),
+``emissions_cut_net_tco2e`` and, on the ``ALL`` rows, ``cumulative_saving`` and ``cumulative_saving_discounted``."""
+
+
 def summary_frame(plan: xr.Dataset) -> pd.DataFrame:
-    """Per site and year: capacity, energy, emissions and costs (one row each), plus portfolio rows (site = 'ALL')."""
+    """Per site and year: capacity, energy, emissions and costs (one row each), plus portfolio rows (site = 'ALL').
+
+    A plan with the business-as-usual comparison also has :data:`BAU_SUMMARY_VARS`, the cost saving and
+    emissions cut against it, and (portfolio rows only) the cumulative savings.
+    """
     inst = plan["installed_kwp"]
     kinds = plan["array_kind"]
     cols = {}
@@ -204,9 +247,17 @@ def summary_frame(plan: xr.Dataset) -> pd.DataFrame:
     base = xr.Dataset({k: plan[k] for k in SUMMARY_VARS})
     for k, v in cols.items():
         base[k] = v.reindex(site=plan["site"].values, fill_value=0.0)
+    if "bau_total_cost" in plan:  # the business-as-usual comparison (pvopt.results.bau)
+        for k in BAU_SUMMARY_VARS:
+            base[k] = plan[k]
+        base["cost_saving"] = plan["bau_total_cost"] - plan[TOTAL_COST]
+        base["emissions_cut_net_tco2e"] = plan["bau_net_tco2e"] - plan["net_tco2e"]
     df = base.to_dataframe().reset_index()
     tot = base.sum("site").to_dataframe().reset_index()
     tot.insert(0, "site", "ALL")
+    if "cumulative_saving" in plan:  # portfolio-only: on the ALL rows
+        for k in ("cumulative_saving", "cumulative_saving_discounted"):
+            tot[k] = plan[k].values
     df = pd.concat([df, tot], ignore_index=True)
     first = ["site", "year", "installed_rooftop_kwp", "installed_carport_kwp"]
     return df[first + [c for c in df.columns if c not in first]]

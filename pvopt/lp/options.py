@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 import xarray as xr
 
-__all__ = ['Status', 'SolveOptions']
+__all__ = ['Status', 'SolveOptions', 'business_as_usual_inputs']
 
 
 class Status(str, enum.Enum):
@@ -70,6 +70,9 @@ class SolveOptions:
     progress
         ``f(row)`` called after each Benders iteration with ``iteration``, ``lower_bound``,
         ``upper_bound``, ``gap`` and cumulative ``master_s``, ``subproblem_s``.
+    business_as_usual
+        Nothing new and no milestone rows (:func:`business_as_usual_inputs`): the baseline a plan
+        is compared with. Always feasible unless an import limit is below the load the existing PV leaves.
     """
 
     reduce: bool = True
@@ -88,3 +91,22 @@ class SolveOptions:
     scheduler: str | None = None
     max_iterations: int = 1000
     progress: Callable[[dict[str, float]], None] | None = None
+    business_as_usual: bool = False
+
+
+def business_as_usual_inputs(d: xr.Dataset) -> xr.Dataset:
+    """LP inputs of the business-as-usual case of ``d``: nothing new may be bought or built, no milestones.
+
+    No PV is built (``max_kwp`` = ``existing_kwp``, so existing PV works to the end of its life and the
+    hour reductions fold almost every hour away), no measures or batteries (their options are dropped),
+    no certificates (none available) and no offsets (no price), annual matching, and no milestone rows
+    (``milestones_json`` empty: milestones are reported on the result, never enforced). Every price,
+    load, factor and the discount rate stay as they are.
+    """
+    out = d.drop_dims([k for k in ("measure", "battery") if k in d.dims])
+    out["max_kwp"] = d["existing_kwp"].copy()
+    out["certificate_available"] = xr.zeros_like(d["certificate_available"], dtype=bool)
+    out["offset_price_per_tco2e"] = xr.full_like(d["offset_price_per_tco2e"], float("nan"), dtype=float)
+    out = out.drop_vars([k for k in ("certificate_hourly_share",) if k in out])
+    out.attrs = {**d.attrs, "milestones_json": "[]", "scope2_matching": "annual", "business_as_usual": 1}
+    return out

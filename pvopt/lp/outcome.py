@@ -15,6 +15,7 @@ from typing import Any
 import xarray as xr
 
 from pvopt.lp.build import PlanModel
+from pvopt.lp.duals import milestone_duals_dataset
 from pvopt.lp.options import SolveOptions, Status
 from pvopt.lp.solution import milestone_table, milestones_to_dataset, plan_dataset
 from pvopt.lp.solve import PlanSolution, solve_plan
@@ -73,5 +74,7 @@ def solve(inputs: xr.Dataset, opts: SolveOptions = SolveOptions(), *, hourly: bo
     plan = plan_dataset(pm, sol, res, opts, hourly=hourly)
     rows = milestone_table(pm, plan, sol, opts)
     plan = xr.merge([plan, milestones_to_dataset(rows, str(inputs.attrs["currency"]))], combine_attrs="override")
+    if rows and opts.milestone_costs != "none":
+        plan = xr.merge([plan, milestone_duals_dataset(pm, sol)], combine_attrs="override")
     timings["results"] = time.perf_counter() - t
     return PlanOutcome(sol.status, plan, rows, pm, sol, timings)

@@ -8,6 +8,7 @@ milestone's shortfall, or :class:`~pvopt.errors.SolverError`).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -150,6 +151,11 @@ def solve_plan(d: xr.Dataset, opts: SolveOptions = SolveOptions()) -> tuple[Plan
     from pvopt.lp.decompose import choose_decomposition, solve_decomposed
 
     check_lp_inputs(d)  # every declared input on its declared dims, else an error naming the variable
+    if opts.business_as_usual:
+        from pvopt.lp.options import business_as_usual_inputs
+
+        d = business_as_usual_inputs(d)
+        opts = dataclasses.replace(opts, extra_constraints=None, decompose="never", milestone_costs="none")
     sy = choose_decomposition(d, opts)
     if sy:
         return solve_decomposed(d, opts, sy)
