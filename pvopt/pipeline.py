@@ -167,15 +167,12 @@ def with_business_as_usual(inputs: xr.Dataset, plan: xr.Dataset, opts: SolveOpti
     """
     import dataclasses
 
-    import numpy as np
-
     from pvopt.errors import InfeasiblePlanError, SolverError
     from pvopt.results.bau import add_business_as_usual
 
     bau_opts = dataclasses.replace(opts, business_as_usual=True, log=False, progress=None)
     try:
-        with np.errstate(invalid="ignore", divide="ignore"):  # empty columns of the scaling pass (no builds)
-            bau = solve(inputs, bau_opts, hourly=False).plan
+        bau = solve(inputs, bau_opts, hourly=False).plan
     except (InfeasiblePlanError, SolverError) as e:
         plan = plan.copy()
         plan.attrs["business_as_usual"] = f"not solved: {type(e).__name__}: {e}"

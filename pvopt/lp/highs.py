@@ -198,7 +198,8 @@ def _segment_minmax(v: np.ndarray, starts: np.ndarray, n: int) -> tuple[np.ndarr
 
 def _center(hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
     """Exponent that centres [lo, hi] on 0 (log2 domain); 0 where there is nothing to centre."""
-    c = -(hi + lo) / 2.0
+    with np.errstate(invalid="ignore"):  # an empty row or column (-inf + inf): nothing to centre
+        c = -(hi + lo) / 2.0
     return np.where(np.isfinite(c), c, 0.0)
 
 
