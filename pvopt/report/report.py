@@ -39,6 +39,7 @@ from pvopt.inputs.fingerprint import FINGERPRINT_ATTR
 from pvopt.milestones import MILESTONE_TYPES
 from pvopt.results import accounting
 from pvopt.results import finance
+from pvopt.results.buildlist import build_list
 from pvopt.report.labels import column_decimals, format_number, header, humanize
 from pvopt.report.macc import TYPE_COLORS, TYPE_LABELS, macc_bars
 from pvopt.report.pvwatts import annual_yield, monthly_yield
@@ -224,43 +225,6 @@ def _summary(plan: xr.Dataset, fa: pd.DataFrame, fs: pd.DataFrame, em: pd.DataFr
     return pd.DataFrame(rows, columns=["metric", "value", "unit"])
 
 
-def build_list(plan: xr.Dataset) -> pd.DataFrame:
-    """What to build, where and when: one row per array and year with new PV.
-
-    Columns ``array, site, kind, year, new_kwp``, ``capex_<cur>`` (undiscounted, in
-    the build year), ``installed_after_kwp``, ``room_left_kwp`` (of the array's
-    largest size) and ``note`` (partial builds say when the rest follows or that
-    it is left unbuilt). Existing capacity is not listed.
-    """
-    cur = finance.currency_code(plan)
-    years = plan["year"].values.astype(int)
-    kinds = [str(k) for k in plan["kind"].values]
-    b = plan["build_kwp"].values.astype(float)
-    inst = plan["installed_kwp"].values.astype(float)
-    mx = plan["max_kwp"].values.astype(float)
-    rows = []
-    for a, name in enumerate(str(x) for x in plan["array"].values):
-        kind = str(plan["array_kind"].values[a])
-        built = [j for j in range(len(years)) if b[a, j] > BUILD_MIN_KWP]
-        for n, j in enumerate(built):
-            left = max(mx[a] - inst[a, j], 0.0)
-            if left <= BUILD_MIN_KWP:
-                note = "completes the array" if n or float(plan["existing_kwp"].values[a]) > BUILD_MIN_KWP else "whole array"
-            elif n + 1 < len(built):
-                note = f"partial: {inst[a, j] / mx[a]:.0%} of the array; more in {years[built[n + 1]]}"
-            else:
-                note = f"partial: {left:,.0f} kWp of room left unbuilt"
-            rows.append({"array": name, "site": str(plan["array_site"].values[a]), "kind": kind, "year": int(years[j]), "new_kwp": b[a, j],
-                         f"capex_{cur}": b[a, j] * float(plan["capex_per_kwp"].values[kinds.index(kind), j]),
-                         "installed_after_kwp": inst[a, j], "room_left_kwp": left, "note": note})
-    cols = ["array", "site", "kind", "year", "new_kwp", f"capex_{cur}", "installed_after_kwp", "room_left_kwp", "note"]
-    return pd.DataFrame(rows, columns=cols).sort_values(["year", "site", "array"], kind="stable").reset_index(drop=True)
-
-
-BUILD_MIN_KWP = 1e-3
-"""Builds below this [kWp] are left out of the build list."""
-
-
 def report_tables(plan: xr.Dataset, yields: xr.Dataset | None = None) -> dict[str, pd.DataFrame]:
     """All report tables, keyed by sheet name (:data:`SHEETS`).
 
@@ -277,7 +241,7 @@ def report_tables(plan: xr.Dataset, yields: xr.Dataset | None = None) -> dict[st
     monthly = monthly_yield(plan, yields)
     return {
         "summary": _summary(plan, fa, fs, em),
-        "build_list": build_list(plan),
+        "build_list": build_list(plan),  # pvopt.results.buildlist: new kWp per array and year, and why
         "capacity": _capacity(plan),
         "annual_yield": annual_yield(monthly, plan),
         "monthly_yield": monthly,
@@ -589,7 +553,7 @@ color:#222;line-height:1.4}p,li{overflow-wrap:anywhere}
 h1{font-size:1.6em;margin-bottom:.2em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}h3{margin:.8em 0 .3em}
 table{border-collapse:collapse;font-size:12px;margin:.6em 0;max-width:100%}td,th{border:1px solid #ddd;padding:3px 6px;text-align:right;vertical-align:top}
 th{background:#eef2f6;font-weight:600;white-space:normal;overflow-wrap:normal;word-break:normal;min-width:3.5em}
-td.t,th.t,td:first-child,th:first-child{text-align:left}td{white-space:nowrap}td.t,td:first-child{white-space:normal;min-width:6em}
+td.t,th.t,td:first-child,th:first-child{text-align:left}td{white-space:nowrap}td.t,td:first-child{white-space:normal;min-width:6em}td.t{min-width:10em}
 .scroll{overflow-x:auto;max-width:100%}img{max-width:100%;height:auto}.fig{width:100%;min-height:200px}
 .answer{background:#f4f9f4;border-left:4px solid #2ca02c;padding:.6em 1em}.note{color:#555;font-size:.9em}
 tr.fail td{color:#b00000;background:#fde8e8;font-weight:bold}.warn{background:#fde8e8;border-left:4px solid #b00000;padding:.6em 1em}
@@ -939,12 +903,9 @@ def _planner_card(plan: xr.Dataset, t: dict[str, pd.DataFrame]) -> str:
                 (f"share of PV used onsite {y1}", f"{float(last['pv_onsite_mwh']) / gen:.0%}" if gen > 0 else "–"),
                 (f"share of load from onsite PV {y1}", f"{float(last['pv_onsite_mwh']) / max(float(last['load_mwh']), 1e-9):.0%}"),
                 ("milestones met", met)])
-    cols = ["year", "array", "kind", "new_kwp", *[c for c in bl.columns if c.startswith("capex_")], "note"]
     msc = ["milestone", "year", "target", "achieved", "margin", "margin_pct", "unit", "met"]
     ms = _share_as_pct(ms)
     return ("<section class='card'><h3>For planners: what to build, where, when</h3>" + kp +
-            "<h4>Build list (new PV per array and year; existing PV not listed)</h4>" +
-            (_table(bl[cols], currency=_cur(plan)) if len(bl) else "<p>The plan builds no new PV.</p>") +
             "<h4>Milestones: met, with their margins</h4>" +
             (_table(ms[msc], currency=_cur(plan), failed=~ms["met"].astype(bool).values) if len(ms) else "<p>No milestones.</p>") +
             "</section>")
@@ -974,6 +935,9 @@ def _finance_card(plan: xr.Dataset, t: dict[str, pd.DataFrame], figs: dict[str, 
     if bau is not None:
         items += _bau_kpis(plan, bau)
         parts.append(figs.get("cashflow", ""))
+        split = bau.saving_split(plan).reset_index(drop=True)
+        parts.append("<h4>NPC saving against business-as-usual, by cost group (present value; positive: the plan costs less)</h4>" +
+                     _table(split.rename(columns={"label": "cost_group"}), currency=C))
     else:
         parts.append("<p class='note'>This plan.nc carries no business-as-usual comparison, so savings, cash flow and payback "
                      "against it are not shown; plan again with a pvopt that solves it.</p>")
@@ -1003,8 +967,25 @@ def _bau_kpis(plan: xr.Dataset, bau: Any) -> list[tuple[str, str]]:
             (f"emissions cut {years[-1]} [tCO2e]", f"{hd[f'emissions_cut_{years[-1]}_tco2e']:,.0f}")]
 
 
+BAU_SECTION = "Business-as-usual against the plan"
+"""Heading of the section comparing the plan with business-as-usual (when the plan carries it)."""
+
+
+def _bau_html(bt: dict[str, pd.DataFrame], currency: str) -> str:
+    return (f"<h2>{BAU_SECTION}</h2><p class='note'>Business-as-usual: the same portfolio with nothing new (no new PV, measures, "
+            "batteries, certificates or offsets; existing PV keeps working; milestones reported, not enforced). Savings are "
+            "business-as-usual minus plan: positive means the plan costs less. Per year, undiscounted.</p>" +
+            _table(bt["business_as_usual"], currency=currency) +
+            "<h3>NPC saving by cost category (present value)</h3>" + _table(bt["npc_saving_split"], currency=currency))
+
+
 def _glance_html(plan: xr.Dataset, t: dict[str, pd.DataFrame], figs: dict[str, str]) -> str:
-    return f"<h2>{SECTIONS[0]}</h2><div class='glance'>{_planner_card(plan, t)}{_finance_card(plan, t, figs)}</div>"
+    bl = t["build_list"]
+    cols = [c for c in ["year", "array", "kind", "new_kwp", f"capex_{_cur(plan).lower()}", "annual_yield_mwh", "onsite_share_pct", "why", "partial"]
+            if c in bl.columns]
+    build = ("<h3>Build list: new PV per array and year, and why (existing PV not listed)</h3>" +
+             (_table(bl[cols], currency=_cur(plan)) if len(bl) else "<p>The plan builds no new PV.</p>"))
+    return f"<h2>{SECTIONS[0]}</h2><div class='glance'>{_planner_card(plan, t)}{_finance_card(plan, t, figs)}</div>{build}"
 
 
 def _yield_html(t: dict[str, pd.DataFrame], figs: dict[str, str], has_poa: bool) -> str:
@@ -1174,6 +1155,11 @@ def write_report(run_dir: str | Path, *, plan: xr.Dataset | None = None) -> Repo
     if pillars:
         opt_tables = {**pillars, **opt_tables}
         opt_sections = [_pillars_html(pillars), *opt_sections]
+    bau = _bau_module(plan)
+    if bau is not None:
+        bt = {"business_as_usual": bau.bau_years_table(plan).reset_index(), "npc_saving_split": bau.saving_split(plan, by="category").reset_index()}
+        opt_tables = {**bt, **opt_tables}
+        opt_sections = [_bau_html(bt, C), *opt_sections]
     fig_paths = {}
     for k, png in {**figs, **opt_figs}.items():
         p = run / "figures" / f"{k}.png"
