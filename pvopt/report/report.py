@@ -121,14 +121,15 @@ def _milestones(plan: xr.Dataset) -> pd.DataFrame:
         return pd.DataFrame(columns=["milestone", "type", "year", "target", "achieved", "margin", "margin_pct", "unit", "met", "marginal_cost",
                                      "marginal_cost_per"])
     cur = finance.currency_code(plan)
-    d = {"milestone": [str(m) for m in plan["milestone"].values],
-         "type": [str(t) for t in plan["milestone_type"].values],
+    types = [str(t) for t in plan["milestone_type"].values]
+    d: dict[str, Any] = {"milestone": [str(m) for m in plan["milestone"].values],
+         "type": types,
          "year": plan["milestone_year"].values.astype(int),
          "target": plan["milestone_target"].values, "achieved": plan["milestone_achieved"].values,
          "unit": [str(u) for u in plan["milestone_unit"].values],
          "met": np.asarray(plan["milestone_met"].values).astype(bool),
          f"marginal_cost_{cur}_npv_per_unit": plan["milestone_marginal_cost"].values}
-    d["marginal_cost_per"] = [MILESTONE_TYPES[t].row_unit.replace("{currency}", str(plan.attrs.get("currency", ""))) for t in d["type"]]
+    d["marginal_cost_per"] = [MILESTONE_TYPES[t].row_unit.replace("{currency}", str(plan.attrs.get("currency", ""))) for t in types]
     if "milestone_cost_vs_without" in plan:
         d[f"cost_vs_without_{cur}_npv"] = plan["milestone_cost_vs_without"].values
     df = pd.DataFrame(d)
@@ -339,7 +340,7 @@ def _load_kw(plan: xr.Dataset) -> np.ndarray:
 
 
 def plan_dates(year: int) -> pd.DatetimeIndex:
-    """The 365 days of the hour index of ``year`` (8760 hours; Feb 29 dropped in leap years)."""
+    """Return the 365 days of the hour index of ``year`` (8760 hours; Feb 29 dropped in leap years)."""
     d = pd.date_range(f"{year}-01-01", f"{year}-12-31", freq="D")
     return d[~((d.month == 2) & (d.day == 29))]
 
@@ -598,7 +599,7 @@ def _table(df: pd.DataFrame, *, currency: str = "", max_rows: int = 400, failed:
     return f"<div class='scroll'><table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>{more}"
 
 
-MAX_TABLE_COLUMNS = 13
+MAX_TABLE_COLUMNS = 14
 """Widest HTML table [columns]; wider tables are split (the workbook keeps them whole)."""
 NUMBER_TEXT = re.compile(r"^[-+–−]?[0-9][0-9,]*(\.[0-9]+)?( ?%)?$|^–$")
 """Pre-formatted numbers (right-aligned like numbers)."""
@@ -1029,7 +1030,7 @@ def _html(plan: xr.Dataset, t: dict[str, pd.DataFrame], figs: dict[str, str], ex
          _weather_html(plan), _glance_html(plan, t, figs),
          f"<h2 id='answer'>{SECTIONS[1]}</h2>", _answer_html(plan, t), _table(t["summary"], currency=C),
          f"<h2>{SECTIONS[2]}</h2>", figs["buildout"], "<h3>Build list</h3>", _table(t["build_list"], currency=C),
-         "<h3>Installed PV per array and year [kWp]</h3>", _table(cap),
+         "<h3>Installed PV per array and year [kWp]</h3>", _table(cap, key=2),
          _yield_html(t, figs, has_poa),
          f"<h2>{SECTIONS[4]}</h2>", figs["emissions"],
          "<p class='note'>GHG Protocol dual Scope 2 reporting. Location-based = grid MWh × grid factor; market-based = "
@@ -1040,7 +1041,7 @@ def _html(plan: xr.Dataset, t: dict[str, pd.DataFrame], figs: dict[str, str], ex
          "<p class='note'>Per array: cost (LCOE) against the value of the PV actually used onsite at the hourly tariff; "
          "abatement cost per tCO2e of market-based Scope 2 avoided; break-even certificate price per MWh.</p>",
          _table(t["finance_arrays"], currency=C), "<h3>Per site and portfolio (PV built in the plan)</h3>", _table(t["finance_sites"], currency=C),
-         f"<h2>{SECTIONS[7]}</h2>", figs["macc"], _macc_note(), _table(t["macc"], currency=C),
+         f"<h2>{SECTIONS[7]}</h2>", figs["macc"], _macc_note(), _table(_macc_display(t["macc"], plan), currency=C),
          f"<h2>{SECTIONS[8]}</h2>", figs["costs"], _table(costs[costs.site == accounting.ALL], currency=C),
          f"<h2>{SECTIONS[9]}</h2>", figs["milestones"], _table(_share_as_pct(t["milestones"]), currency=C),
          f"<h2>{SECTIONS[10]}</h2>", "<p class='note'>One row per price or factor, one column per year.</p>", _table(prices, currency=C),
@@ -1055,13 +1056,24 @@ def _html(plan: xr.Dataset, t: dict[str, pd.DataFrame], figs: dict[str, str], ex
     return "\n".join(s)
 
 
+def _macc_display(macc: pd.DataFrame, plan: xr.Dataset) -> pd.DataFrame:
+    """Tabulate the MACC as drawn: each option's cost, its potential and the annualised width of its bar."""
+    C = _cur(plan)
+    bars = macc_bars(macc, C, plan).set_index("option")
+    out = macc[["option", "type", "used_in_plan", f"cost_{C.lower()}_per_tco2e", "abated_tco2e_per_year"]].rename(
+        columns={"abated_tco2e_per_year": "potential_tco2e_per_year"})
+    out["bar_width_tco2e_per_year"] = out["option"].map(bars["width_tco2e_per_year"])
+    out["clipped_on_the_chart"] = out["option"].map(bars["clipped"]).fillna(False).astype(bool)
+    return out
+
+
 def _macc_note() -> str:
     return ("<p class='note'>Bar width: tonnes a year, averaged over the plan years. PV arrays and measures: what they avoid a year "
             "(measures at full size). Certificates and offsets: what the plan abates with them over all plan years divided by the "
             "number of years, so a purchase made in one year (e.g. I-REC in the first year only) counts once, not every year; an "
             "instrument the plan does not use is drawn at what is still left to abate. Costs far outside the other options' range are "
-            "clipped to the axis, hatched and labelled with their true value. Hover a bar for its figures. The table keeps each "
-            "option's own potential (widths there are alternatives for the same tonnes).</p>")
+            "clipped to the axis, hatched and labelled with their true value. Hover a bar for its figures. The table gives each "
+            "option's potential (alternatives for the same tonnes, so they do not add up) beside the width drawn.</p>")
 
 
 def _interactive(plan: xr.Dataset, t: dict[str, pd.DataFrame]) -> dict[str, str]:
@@ -1148,18 +1160,7 @@ def write_report(run_dir: str | Path, *, plan: xr.Dataset | None = None) -> Repo
         "milestones": plot_milestones(tables["milestones"], C),
     }
     seconds["png"] = time.perf_counter() - t0 - seconds["tables"]
-    opt_tables, opt_figs, opt_sections, left_out = _optional(run, plan)
-    if left_out:
-        opt_sections = [*opt_sections, _left_out_html(left_out)]
-    pillars = _pillar_tables(plan)
-    if pillars:
-        opt_tables = {**pillars, **opt_tables}
-        opt_sections = [_pillars_html(pillars), *opt_sections]
-    bau = _bau_module(plan)
-    if bau is not None:
-        bt = {"business_as_usual": bau.bau_years_table(plan).reset_index(), "npc_saving_split": bau.saving_split(plan, by="category").reset_index()}
-        opt_tables = {**bt, **opt_tables}
-        opt_sections = [_bau_html(bt, C), *opt_sections]
+    opt_tables, opt_figs, opt_sections, left_out = _extras(run, plan)
     fig_paths = {}
     for k, png in {**figs, **opt_figs}.items():
         p = run / "figures" / f"{k}.png"
@@ -1177,8 +1178,25 @@ def write_report(run_dir: str | Path, *, plan: xr.Dataset | None = None) -> Repo
     return ReportFiles(run / "report.html", run / "report.xlsx", fig_paths, left_out, seconds)
 
 
+def _extras(run: Path, plan: xr.Dataset) -> tuple[dict[str, pd.DataFrame], dict[str, bytes], list[str], dict[str, str]]:
+    """Tables, figures and sections beyond the standard ones: business-as-usual, pillars, risk, actuals, files left out."""
+    opt_tables, opt_figs, opt_sections, left_out = _optional(run, plan)
+    if left_out:
+        opt_sections = [*opt_sections, _left_out_html(left_out)]
+    pillars = _pillar_tables(plan)
+    if pillars:
+        opt_tables = {**pillars, **opt_tables}
+        opt_sections = [_pillars_html(pillars), *opt_sections]
+    bau = _bau_module(plan)
+    if bau is not None:
+        bt = {"business_as_usual": bau.bau_years_table(plan).reset_index(), "npc_saving_split": bau.saving_split(plan, by="category").reset_index()}
+        opt_tables = {**bt, **opt_tables}
+        opt_sections = [_bau_html(bt, _cur(plan)), *opt_sections]
+    return opt_tables, opt_figs, opt_sections, left_out
+
+
 def _run_yields(run: Path, plan: xr.Dataset) -> xr.Dataset | None:
-    """The run folder's ``yield.nc`` when it holds the plan's arrays with the plan's annual yield (else ``None``)."""
+    """Return the run folder's ``yield.nc`` when it holds the plan's arrays with the plan's annual yield (else ``None``)."""
     path = run / "yield.nc"
     if not path.exists():
         return None

@@ -83,7 +83,7 @@ def _write_sheet(wb, name: str, df: pd.DataFrame, currency: str) -> None:
 
 
 def workbook_bytes(tables: dict[str, pd.DataFrame], order: list[str], currency: str) -> bytes:
-    """The workbook of ``tables`` (sheets in ``order``) as xlsx bytes.
+    """Build the workbook of ``tables`` (sheets in ``order``) as xlsx bytes.
 
     Parameters
     ----------
