@@ -12,7 +12,7 @@ both MACC charts draw (the PNG and the interactive one):
   offsets), annualised the same way. PV arrays and measures are already
   annual (mean over the plan years; measures at full size).
 - **every bar readable**: costs far outside the bulk of the options
-  (beyond the 10th-90th percentile range by more than that range again) are
+  (beyond the quartiles by more than three inter-quartile ranges) are
   clipped to the axis limit and labelled with their true value.
 """
 
@@ -22,10 +22,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-__all__ = ["macc_bars", "CLIP_SPAN"]
+__all__ = ["macc_bars", "CLIP_IQR"]
 
-CLIP_SPAN = 1.0
-"""Costs more than ``CLIP_SPAN`` x (P90 - P10) beyond the P10-P90 range are clipped."""
+CLIP_IQR = 3.0
+"""Costs more than ``CLIP_IQR`` inter-quartile ranges beyond the quartiles are clipped (Tukey's far-out fences)."""
 
 TYPE_LABELS = {"pv": "PV array", "certificate": "certificates", "offset": "offsets", "efficiency": "efficiency",
                "electrification": "electrification"}
@@ -52,12 +52,12 @@ def _annualised(plan: xr.Dataset, row: pd.Series) -> float:
 
 
 def _clip_limits(cost: np.ndarray) -> tuple[float, float]:
-    """Axis limits that keep the bulk of the costs readable: P10-P90 range widened by :data:`CLIP_SPAN` times itself."""
+    """Axis limits that keep the bulk of the costs readable: the quartiles widened by :data:`CLIP_IQR` inter-quartile ranges."""
     if cost.size < 4:
         return float(min(cost.min(), 0.0)), float(max(cost.max(), 0.0))
-    lo, hi = np.percentile(cost, [10, 90])
-    span = max(float(hi - lo), 1.0)
-    lim_lo, lim_hi = float(lo - CLIP_SPAN * span), float(hi + CLIP_SPAN * span)
+    q1, q3 = np.percentile(cost, [25, 75])
+    iqr = max(float(q3 - q1), 1.0)
+    lim_lo, lim_hi = float(q1 - CLIP_IQR * iqr), float(q3 + CLIP_IQR * iqr)
     return min(max(float(cost.min()), lim_lo), 0.0), max(min(float(cost.max()), lim_hi), 0.0)
 
 

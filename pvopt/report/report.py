@@ -368,7 +368,7 @@ def dispatch_choice(plan: xr.Dataset) -> tuple[int, int, str]:
     sur = np.clip(gen[:, j] - load[:, j], 0, None).sum(axis=0)
     dates = plan_dates(year)
     daily_load = l_.reshape(365, 24).sum(axis=1)
-    weekday = dates.dayofweek.to_numpy()
+    weekday = dates.day_of_week.to_numpy()
     holiday = (weekday < 5) & (daily_load < HOLIDAY_LOAD_SHARE * np.median(daily_load[weekday < 5]))
     best: tuple[tuple[float, float, float], int] | None = None
     for d in np.flatnonzero(np.isin(dates.month, WEEK_SEARCH_MONTHS) & (weekday == 0)):
