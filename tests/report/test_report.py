@@ -12,35 +12,20 @@ from typer.testing import CliRunner
 
 import pvopt.cli.main
 import pvopt.cli.finance  # noqa: F401 - registers the commands
-from pvopt.io import write_netcdf_atomic
 from pvopt.lp.model import SolveOptions
 from pvopt.lp.outcome import solve
-from pvopt.pipeline import with_business_as_usual
 from pvopt.report import report as R
 from pvopt.report.labels import header
 from pvopt.report.macc import macc_bars
 from pvopt.testing import small_inputs
 
-from _finance_plan import NEUTRAL_YEAR
-
 REPO = Path(__file__).resolve().parents[2]
 VALUE_RTOL = 1e-9  # workbook numbers are the computed floats
 
 
-def _plan_with_bau():
-    d = small_inputs(milestones=[{"name": "neutral", "type": "neutrality", "year": NEUTRAL_YEAR},
-                                 {"name": "peak", "type": "emissions_peak", "year": 2024}])
-    d["residual_ef_t_per_mwh"] = d["grid_ef_t_per_mwh"].copy()
-    d["capex_per_kwp"][1] = d["capex_per_kwp"][1] * 10.0  # carports left unbuilt
-    return with_business_as_usual(d, solve(d, SolveOptions()).plan)
-
-
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    d = tmp_path_factory.mktemp("run")
-    write_netcdf_atomic(_plan_with_bau(), d / "plan.nc")
-    R.write_report(d)
-    return d
+def run_dir(report_run):
+    return report_run
 
 
 @pytest.fixture(scope="module")
