@@ -1,7 +1,8 @@
-"""Report: self-contained HTML with a first page for planners and finance, interactive charts, human tables; workbook; commands."""
+"""Report (and, with PVOPT_BROWSER_TESTS=1, the page in headless Chromium): self-contained HTML with a first page for planners and finance, interactive charts, human tables; workbook; commands."""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -12,20 +13,36 @@ from typer.testing import CliRunner
 
 import pvopt.cli.main
 import pvopt.cli.finance  # noqa: F401 - registers the commands
+from pvopt.io import write_netcdf_atomic
 from pvopt.lp.model import SolveOptions
 from pvopt.lp.outcome import solve
+from pvopt.pipeline import with_business_as_usual
 from pvopt.report import report as R
 from pvopt.report.labels import header
 from pvopt.report.macc import macc_bars
 from pvopt.testing import small_inputs
 
+from _finance_plan import NEUTRAL_YEAR
+
 REPO = Path(__file__).resolve().parents[2]
 VALUE_RTOL = 1e-9  # workbook numbers are the computed floats
 
 
+def _plan_with_bau():
+    d = small_inputs(milestones=[{"name": "neutral", "type": "neutrality", "year": NEUTRAL_YEAR},
+                                 {"name": "peak", "type": "emissions_peak", "year": 2024}])
+    d["residual_ef_t_per_mwh"] = d["grid_ef_t_per_mwh"].copy()
+    d["capex_per_kwp"][1] = d["capex_per_kwp"][1] * 10.0  # carports left unbuilt
+    return with_business_as_usual(d, solve(d, SolveOptions()).plan)
+
+
 @pytest.fixture(scope="module")
-def run_dir(report_run):
-    return report_run
+def run_dir(tmp_path_factory):
+    """A run folder with plan.nc (small plan against business-as-usual) and the report written from it."""
+    d = tmp_path_factory.mktemp("run")
+    write_netcdf_atomic(_plan_with_bau(), d / "plan.nc")
+    R.write_report(d)
+    return d
 
 
 @pytest.fixture(scope="module")
@@ -215,3 +232,51 @@ def test_compare_command_on_lead(tmp_path):
                                             "--out", str(tmp_path / "again")])
     assert r2.exit_code == 0, r2.output
     assert (tmp_path / "again" / "figures" / "macc.png").exists()
+
+
+# --------------------------------------------------------------------------- #
+# the page in a real browser
+# --------------------------------------------------------------------------- #
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+VIEWPORTS = [(1280, 900), (760, 900)]  # desktop and a narrow window: no horizontal overflow at either
+
+
+@pytest.mark.skipif(not os.environ.get("PVOPT_BROWSER_TESTS"), reason="set PVOPT_BROWSER_TESTS=1 (as .ci/run does) to run")
+def test_report_renders_in_headless_chromium(run_dir, tmp_path):
+    """In a real headless Chromium: no console errors, every figure rendered, no horizontal overflow, nothing fetched.
+
+    Runs when ``PVOPT_BROWSER_TESTS`` is set (``.ci/run`` sets it and installs Debian's chromium);
+    then a missing browser or Playwright is a failure, not a skip.
+    """
+    from playwright.sync_api import sync_playwright
+
+    assert CHROMIUM.exists(), "install Debian's chromium (apt-get install -y chromium), as .ci/run does"
+    html = run_dir / "report.html"
+    errors: list[str] = []
+    requests: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": VIEWPORTS[0][0], "height": VIEWPORTS[0][1]})
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("request", lambda r: requests.append(r.url) if not r.url.startswith(("file:", "data:", "blob:")) else None)
+            page.goto(html.as_uri(), wait_until="load")
+            page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length > 0", timeout=10000)
+            n_divs = page.evaluate("document.querySelectorAll('div[id^=\"fig-\"]').length")
+            rendered = page.evaluate("Array.from(document.querySelectorAll('div[id^=\"fig-\"]'))"
+                                     ".filter(d => d.querySelector('.main-svg') && d.getBoundingClientRect().height > 100).length")
+            assert n_divs >= 8 and rendered == n_divs, (n_divs, rendered)
+            assert page.evaluate("Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).length") == 0
+            for w, h in VIEWPORTS:
+                page.set_viewport_size({"width": w, "height": h})
+                page.wait_for_timeout(300)
+                assert page.evaluate("document.documentElement.scrollWidth") <= w, f"horizontal overflow at {w} px"
+                page.screenshot(path=str(tmp_path / f"report-{w}.png"))
+        finally:
+            browser.close()
+    assert not errors, errors
+    assert not requests, requests  # works offline: nothing fetched
+    assert (tmp_path / "report-1280.png").read_bytes()[:4] == b"\x89PNG"
