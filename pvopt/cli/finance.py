@@ -64,7 +64,7 @@ def compare(
                           floatfmt={f"price_{cur}_per_mwh": "{:.2f}", f"cost_{cur}_per_tco2e": "{:.2f}"})
         macc = finance.macc_table(plan, fa)
         path = Path(out_dir) / "figures" / "macc.png"
-        _atomic_bytes(plot_macc(macc, C), path)
+        _atomic_bytes(plot_macc(macc, C, plan), path)
         built = fa[fa.status == "built"]
         ref = finance.reference_certificate_price(plan)
         if len(built):

@@ -216,17 +216,10 @@ def _cell_temperature_c(name: str, poa_global: np.ndarray, temp_air: np.ndarray,
     return np.asarray(temperature.sapm_cell(poa_global, temp_air, wind_speed, **p), dtype=float)
 
 
-def _run_chain(geometry: Geometry, weather_mid: pd.DataFrame, location) -> np.ndarray:
-    """Run the chain for one geometry; return hourly AC kW per kWp DC (length 8760, >= 0).
+def _plane_of_array(g: Geometry, weather_mid: pd.DataFrame, location) -> tuple[np.ndarray, np.ndarray, np.ndarray, pd.Series, pd.Series]:
+    """Beam, sky-diffuse and ground-reflected plane-of-array irradiance [W/m²] (row shading applied), and the sun's zenith and azimuth."""
+    from pvlib import atmosphere, irradiance, shading
 
-    ``weather_mid`` is indexed at mid-hour stamps; ``location`` is a
-    :class:`pvlib.location.Location` (a site's shares its solar position
-    between geometries). Kept as a module function so tests can count the runs.
-    """
-    from pvlib import atmosphere, iam, inverter, irradiance, pvsystem, shading
-    from pvlib.spectrum import spectral_factor_sapm
-
-    g = geometry
     times = weather_mid.index
     sp = location.get_solarposition(times, temperature=weather_mid["temp_air"], method="nrel_numpy")
     zenith, sun_az = sp["apparent_zenith"], sp["azimuth"]
@@ -247,6 +240,29 @@ def _run_chain(geometry: Geometry, weather_mid: pd.DataFrame, location) -> np.nd
         )
         beam = beam * (1.0 - np.clip(np.nan_to_num(np.asarray(shaded, dtype=float)), 0.0, 1.0))
         sky = sky * _row_sky_view_factor(g.tilt_deg, g.gcr)
+    return beam, sky, ground, zenith, sun_az
+
+
+def monthly_poa_kwh_per_m2(g: Geometry, weather_mid: pd.DataFrame, location) -> np.ndarray:
+    """Plane-of-array irradiance per calendar month [kWh/m²] (12 values; hour-beginning local months of the weather index)."""
+    beam, sky, ground, _, _ = _plane_of_array(g, weather_mid, location)
+    month = (weather_mid.index - pd.Timedelta(minutes=30)).month.to_numpy()
+    total = beam + sky + ground
+    return np.array([total[month == m].sum() / 1000.0 for m in range(1, 13)])
+
+
+def _run_chain(geometry: Geometry, weather_mid: pd.DataFrame, location) -> np.ndarray:
+    """Run the chain for one geometry; return hourly AC kW per kWp DC (length 8760, >= 0).
+
+    ``weather_mid`` is indexed at mid-hour stamps; ``location`` is a
+    :class:`pvlib.location.Location` (a site's shares its solar position
+    between geometries). Kept as a module function so tests can count the runs.
+    """
+    from pvlib import atmosphere, iam, inverter, irradiance, pvsystem
+    from pvlib.spectrum import spectral_factor_sapm
+
+    g = geometry
+    beam, sky, ground, zenith, sun_az = _plane_of_array(g, weather_mid, location)
     poa_global = beam + sky + ground
 
     aoi = irradiance.aoi(g.tilt_deg, g.azimuth_deg, zenith, sun_az).to_numpy(dtype=float)
@@ -334,13 +350,15 @@ def simulate_yield(portfolio, *, progress: Callable[[int, int], None] | None = N
         ``sites`` because ``site`` is the array coordinate).
     """
     geoms, rows = _unique_geometries(portfolio)
-    data, sources, descriptions = _simulate_sites(portfolio, geoms, len(rows), weather, progress)
+    data, poa, sources, descriptions = _simulate_sites(portfolio, geoms, len(rows), weather, progress)
     if weather is None:  # the design weather; other weather years (pvopt risk) are meant to differ
         check_specific_yield(portfolio, data.sum(axis=1))
     site_names = [s.name for s in portfolio.sites]
     labels = [f"{s.name}/{a.name}" for s, a in rows]
     ds = xr.Dataset(
-        data_vars=_yield_data_vars(data, site_names, sources, descriptions),
+        data_vars={**_yield_data_vars(data, site_names, sources, descriptions),
+                   "poa_kwh_per_m2_month": (("array", "month"), poa,
+                                            {"units": "kWh/m2", "description": "plane-of-array irradiance per calendar month (row shading applied)"})},
         coords=_array_coords(rows, labels, site_names),
     )
     ds.attrs.update(_yield_attrs(sources, len(geoms)))
@@ -428,12 +446,13 @@ def _simulate_sites(
     n_rows: int,
     weather: Callable[[Any], pd.DataFrame] | None,
     progress: Callable[[int, int], None] | None,
-) -> tuple[np.ndarray, dict[str, str], dict[str, str]]:
-    """Run the chain once per geometry, site by site; return the yields [kW/kWp] and each site's weather source and description."""
+) -> tuple[np.ndarray, np.ndarray, dict[str, str], dict[str, str]]:
+    """Run the chain once per geometry, site by site; return the yields [kW/kWp], monthly POA [kWh/m²], each site's weather source and description."""
     from pvlib.location import Location
 
     total = len(geoms)
     data = np.zeros((n_rows, HOURS_PER_YEAR), dtype=float)
+    poa = np.full((n_rows, 12), np.nan)
     sources: dict[str, str] = {}
     descriptions: dict[str, str] = {}
     done = 0
@@ -454,10 +473,11 @@ def _simulate_sites(
         for g in by_site[site.name]:
             ac = _run_chain(g, wmid, loc)
             data[geoms[g], :] = ac
+            poa[geoms[g], :] = monthly_poa_kwh_per_m2(g, wmid, loc)
             done += 1
             if progress is not None:
                 progress(done, total)
-    return data, sources, descriptions
+    return data, poa, sources, descriptions
 
 
 def _yield_data_vars(data: np.ndarray, site_names: list[str], sources: dict[str, str], descriptions: dict[str, str]) -> dict[str, tuple]:

@@ -1,15 +1,22 @@
-"""Finance report of a plan: one self-contained HTML page, one Excel workbook, PNG figures.
+"""Plan report: one self-contained HTML page, one Excel workbook, PNG figures.
 
 :func:`write_report` reads ``RUN_DIR/plan.nc`` and writes
 
-- ``RUN_DIR/report.html``: every plot embedded as a base64 PNG, every table
-  as HTML; opens offline, can be mailed as one file;
-- ``RUN_DIR/report.xlsx``: one sheet per table (see :data:`SHEETS`), plain
-  numbers with the unit in each column name, so finance can check sums;
-- ``RUN_DIR/figures/*.png``: the same plots as files.
+- ``RUN_DIR/report.html``: a first page for planners (build list, onsite
+  use, milestones with margins) and finance (business-as-usual against the
+  plan, cash flow and payback when the plan carries them, PV against
+  certificates), then every section; interactive plotly charts (hover
+  values, zoom) with plotly.js inlined once, so the file opens offline and
+  can be mailed as one file; every table with human headers and units;
+- ``RUN_DIR/report.xlsx``: one sheet per table (see :data:`SHEETS`), numbers
+  kept as numbers with formats, bold frozen headers with units
+  (:mod:`pvopt.report.workbook`);
+- ``RUN_DIR/figures/*.png``: static versions of the main charts (matplotlib).
 
 Every file is written to a temporary file first and moved into place when
-complete. Reads only the plan Dataset (no pvlib, no Pyomo).
+complete. Reads only the plan Dataset and, when present, the run folder's
+``yield.nc`` (monthly plane-of-array irradiance), ``risk.nc`` and
+``actuals.csv`` (no pvlib, no Pyomo).
 """
 
 from __future__ import annotations
@@ -17,6 +24,8 @@ from __future__ import annotations
 import base64
 import html
 import io
+import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,16 +39,21 @@ from pvopt.inputs.fingerprint import FINGERPRINT_ATTR
 from pvopt.milestones import MILESTONE_TYPES
 from pvopt.results import accounting
 from pvopt.results import finance
+from pvopt.results.buildlist import build_list
+from pvopt.report.labels import column_decimals, format_number, header, humanize
+from pvopt.report.macc import TYPE_COLORS, TYPE_LABELS, macc_bars
+from pvopt.report.pvwatts import annual_yield, monthly_yield
+from pvopt.report.workbook import workbook_bytes
 
 __all__ = ["write_report", "ReportFiles", "report_tables", "SHEETS", "FIGURES", "load_plan", "plot_macc"]
 
-SHEETS = ["summary", "capacity", "emissions", "finance_arrays", "finance_sites", "macc", "milestones", "costs",
-          "inputs_prices", "checks"]
+SHEETS = ["summary", "build_list", "capacity", "annual_yield", "monthly_yield", "emissions", "finance_arrays", "finance_sites", "macc",
+          "milestones", "costs", "inputs_prices", "checks"]
 """Sheets of ``report.xlsx``, in order."""
 FIGURES = ["buildout", "emissions", "dispatch_week", "macc", "costs", "milestones"]
 """PNG files written under ``figures/`` (``<name>.png``)."""
-SECTIONS = ["Answer: PV or certificates?", "Build-out", "Emissions", "Hourly dispatch", "PV against certificates",
-            "Marginal abatement cost curve", "Costs", "Milestones", "Input prices", "Checks", "Method"]
+SECTIONS = ["Plan at a glance", "Answer: PV or certificates?", "Build-out", "Monthly yield per array", "Emissions", "Hourly dispatch",
+            "PV against certificates", "Marginal abatement cost curve", "Costs", "Milestones", "Input prices", "Checks", "Method"]
 """Section headings of ``report.html``, in order."""
 DPI = 110
 
@@ -53,6 +67,8 @@ class ReportFiles:
     figures: dict[str, Path]
     left_out: dict[str, str] = field(default_factory=dict)
     """Run-folder files not shown in the report, with the reason (e.g. computed from other inputs)."""
+    seconds: dict[str, float] = field(default_factory=dict)
+    """Time spent per phase (``tables``, ``png``, ``xlsx``, ``html``, ``total``) [s]."""
 
 
 # --------------------------------------------------------------------------- #
@@ -102,18 +118,30 @@ def _costs(plan: xr.Dataset) -> pd.DataFrame:
 
 def _milestones(plan: xr.Dataset) -> pd.DataFrame:
     if "milestone" not in plan.dims:
-        return pd.DataFrame(columns=["milestone", "type", "year", "target", "achieved", "unit", "met", "marginal_cost"])
+        return pd.DataFrame(columns=["milestone", "type", "year", "target", "achieved", "margin", "margin_pct", "unit", "met", "marginal_cost",
+                                     "marginal_cost_per"])
     cur = finance.currency_code(plan)
-    d = {"milestone": [str(m) for m in plan["milestone"].values],
-         "type": [str(t) for t in plan["milestone_type"].values],
+    types = [str(t) for t in plan["milestone_type"].values]
+    d: dict[str, Any] = {"milestone": [str(m) for m in plan["milestone"].values],
+         "type": types,
          "year": plan["milestone_year"].values.astype(int),
          "target": plan["milestone_target"].values, "achieved": plan["milestone_achieved"].values,
          "unit": [str(u) for u in plan["milestone_unit"].values],
          "met": np.asarray(plan["milestone_met"].values).astype(bool),
          f"marginal_cost_{cur}_npv_per_unit": plan["milestone_marginal_cost"].values}
+    d["marginal_cost_per"] = [MILESTONE_TYPES[t].row_unit.replace("{currency}", str(plan.attrs.get("currency", ""))) for t in types]
     if "milestone_cost_vs_without" in plan:
         d[f"cost_vs_without_{cur}_npv"] = plan["milestone_cost_vs_without"].values
-    return pd.DataFrame(d)
+    df = pd.DataFrame(d)
+    sign = np.array([1.0 if MILESTONE_TYPES[t].sense == ">=" else -1.0 for t in df["type"]])
+    margin = sign * (df["achieved"].astype(float) - df["target"].astype(float))
+    df.insert(5, "margin", np.where(np.abs(margin) < MARGIN_ATOL, 0.0, margin))
+    df.insert(6, "margin_pct", np.where(df["target"].abs() > 1e-9, 100.0 * df["margin"] / df["target"].abs().where(df["target"] != 0, 1.0), np.nan))
+    return df
+
+
+MARGIN_ATOL = 5e-3
+"""Milestone margins smaller than this (in the milestone's unit) are shown as 0."""
 
 
 def _inputs_prices(plan: xr.Dataset) -> pd.DataFrame:
@@ -198,8 +226,11 @@ def _summary(plan: xr.Dataset, fa: pd.DataFrame, fs: pd.DataFrame, em: pd.DataFr
     return pd.DataFrame(rows, columns=["metric", "value", "unit"])
 
 
-def report_tables(plan: xr.Dataset) -> dict[str, pd.DataFrame]:
-    """All report tables, keyed by sheet name (:data:`SHEETS`)."""
+def report_tables(plan: xr.Dataset, yields: xr.Dataset | None = None) -> dict[str, pd.DataFrame]:
+    """All report tables, keyed by sheet name (:data:`SHEETS`).
+
+    ``yields`` (the run folder's ``yield.nc``) adds the monthly plane-of-array irradiance.
+    """
     em = accounting.emissions_table(plan)
     fa = finance.finance_arrays(plan)
     fs = finance.finance_sites(plan)
@@ -208,9 +239,13 @@ def report_tables(plan: xr.Dataset) -> dict[str, pd.DataFrame]:
     checks = pd.concat([chk.assign(kind="check"),
                         ident.rename(columns={"identity": "check", "max_abs_residual": "value"}).assign(kind="identity")],
                        ignore_index=True)
+    monthly = monthly_yield(plan, yields)
     return {
         "summary": _summary(plan, fa, fs, em),
+        "build_list": build_list(plan),  # pvopt.results.buildlist: new kWp per array and year, and why
         "capacity": _capacity(plan),
+        "annual_yield": annual_yield(monthly, plan),
+        "monthly_yield": monthly,
         "emissions": em,
         "finance_arrays": fa,
         "finance_sites": fs,
@@ -304,29 +339,61 @@ def _load_kw(plan: xr.Dataset) -> np.ndarray:
     return (plan["load_after_measures_kw"] if "load_after_measures_kw" in plan else plan["load_kw"]).values
 
 
-def dispatch_week(plan: xr.Dataset) -> tuple[int, int]:
-    """``(year index, first hour)`` of the shown week: the plan year with the most PV, the April week with the most surplus PV.
+def plan_dates(year: int) -> pd.DatetimeIndex:
+    """Return the 365 days of the hour index of ``year`` (8760 hours; Feb 29 dropped in leap years)."""
+    d = pd.date_range(f"{year}-01-01", f"{year}-12-31", freq="D")
+    return d[~((d.month == 2) & (d.day == 29))]
 
-    Among 7-day windows starting on an April day, the one whose weekend
-    hours have the largest PV surplus over load (summed over sites); ties
-    and zero surplus fall back to the week with the most PV generation.
+
+HOLIDAY_LOAD_SHARE = 0.8
+"""A weekday whose portfolio load is below this share of the median weekday's is taken as a public holiday (or shutdown)."""
+WEEK_SEARCH_MONTHS = (4, 5)
+"""Months whose Monday-to-Sunday weeks are searched for the dispatch week (spring: high sun, moderate load)."""
+
+
+def dispatch_choice(plan: xr.Dataset) -> tuple[int, int, str]:
+    """``(year index, first hour, statement)`` of the week the dispatch chart shows.
+
+    The plan year with the most PV; among the Monday-to-Sunday weeks starting in
+    April or May, the one whose weekend has the largest PV surplus over load (ties:
+    the most PV), skipping weeks with a public holiday: a weekday whose portfolio
+    load is below :data:`HOLIDAY_LOAD_SHARE` of the median weekday's. When every
+    candidate week has one, the best of them is shown and the statement says so.
     """
     gen = plan["pv_generated_kw"].values.astype(float)
     load = _load_kw(plan)
     j = int(np.argmax(gen.sum(axis=(0, 2))))
+    year = int(plan["year"].values[j])
     g, l_ = gen[:, j].sum(axis=0), load[:, j].sum(axis=0)
     sur = np.clip(gen[:, j] - load[:, j], 0, None).sum(axis=0)
-    best, key = 90 * 24, (-1.0, -1.0)
-    for d in range(90, 120):  # Apr 1 .. Apr 30 (day 90 = Apr 1 in a 365-day year)
-        h0 = d * 24
-        wk = slice(h0, h0 + 168)
-        daily = sur[wk].reshape(7, 24).sum(axis=1)
-        dl = l_[wk].reshape(7, 24).sum(axis=1)
-        weekend = np.argsort(dl)[:2]  # the two lowest-load days are the weekend
-        k_ = (float(daily[weekend].sum()), float(g[wk].sum()))
-        if k_ > key:
-            best, key = h0, k_
-    return j, best
+    dates = plan_dates(year)
+    daily_load = l_.reshape(365, 24).sum(axis=1)
+    weekday = dates.day_of_week.to_numpy()
+    holiday = (weekday < 5) & (daily_load < HOLIDAY_LOAD_SHARE * np.median(daily_load[weekday < 5]))
+    best: tuple[tuple[float, float, float], int] | None = None
+    for d in np.flatnonzero(np.isin(dates.month, WEEK_SEARCH_MONTHS) & (weekday == 0)):
+        if d + 7 > 365:
+            continue
+        wk = slice(d * 24, d * 24 + 168)
+        key = (0.0 if holiday[d:d + 7].any() else 1.0, float(sur[wk].reshape(7, 24)[5:].sum()), float(g[wk].sum()))
+        if best is None or key > best[0]:
+            best = (key, int(d))
+    if best is None:  # no Monday in the search months (cannot happen for a calendar year); first week
+        best = ((1.0, 0.0, 0.0), 0)
+    d0 = best[1]
+    hol = [f"{x:%a %d %b}" for x, h in zip(dates[d0:d0 + 7], holiday[d0:d0 + 7]) if h]
+    why = (f"Week Mon {dates[d0]:%d %b} to Sun {dates[d0 + 6]:%d %b %Y}, in {year}, the plan year with the most PV: among the "
+           "Monday-to-Sunday weeks starting in April or May, the one whose weekend has the largest PV surplus over load, "
+           f"skipping weeks with a public holiday (a weekday with portfolio load below {HOLIDAY_LOAD_SHARE:.0%} of the median weekday's). ")
+    why += (f"Every candidate week has one; this week includes the holiday(s) {', '.join(hol)}." if hol else
+            "This week has no public holiday. Local time, hour-beginning.")
+    return j, d0 * 24, why
+
+
+def dispatch_week(plan: xr.Dataset) -> tuple[int, int]:
+    """``(year index, first hour)`` of the week the dispatch chart shows (see :func:`dispatch_choice`)."""
+    j, h0, _ = dispatch_choice(plan)
+    return j, h0
 
 
 def plot_dispatch(plan: xr.Dataset) -> bytes:
@@ -350,9 +417,7 @@ def plot_dispatch(plan: xr.Dataset) -> bytes:
         ax.plot(x, ld / 1000, color="black", lw=1, label="load")
         ax.set_ylabel(f"{s}\nMW", fontsize=8)
         ax.grid(alpha=0.3)
-    # hour index: 8760 h, Feb 29 dropped, so dates come from a 365-day year; weekdays from the plan year itself
-    days = [pd.Timestamp(year=2023, month=1, day=1) + pd.Timedelta(days=h0 // 24 + k) for k in range(7)]
-    days = [pd.Timestamp(year=year, month=d.month, day=d.day) for d in days]
+    days = list(plan_dates(year)[h0 // 24: h0 // 24 + 7])
     axes[-1, 0].set_xticks(np.arange(7) + 0.5)
     axes[-1, 0].set_xticklabels([f"{d:%a %d %b}" for d in days], fontsize=8)
     axes[0, 0].set_title(f"Hourly dispatch, week from {days[0]:%a %d %b} {year} (local time, hour-beginning)")
@@ -360,55 +425,39 @@ def plot_dispatch(plan: xr.Dataset) -> bytes:
     return _png(fig)
 
 
-def _macc_bars(ax, macc: pd.DataFrame, col: str, *, label_min_share: float) -> None:
-    colors = {"pv": "#2ca02c", "certificate": "#1f77b4", "offset": "#9467bd", "efficiency": "#ff7f0e", "electrification": "#d62728"}
-    total = max(float(macc["abated_tco2e_per_year"].sum()), 1e-9)
-    x = 0.0
-    for _, r in macc.iterrows():
-        w = float(r["abated_tco2e_per_year"]) / 1000.0
-        v = float(r[col])
-        ax.bar(x, v, width=w, align="edge", color=colors.get(r["type"], "grey"), edgecolor="black", linewidth=0.4,
-               alpha=1.0 if r["used_in_plan"] else 0.45)
-        if w * 1000.0 / total >= label_min_share:
-            lab = f" {str(r['option']).replace('PV ', '')} ({v:,.0f}) "
-            if v >= 0:
-                ax.text(x + w / 2, v, lab, rotation=90, fontsize=7, ha="center", va="bottom")
-            else:  # inside the bar, from the zero line down
-                ax.text(x + w / 2, 0, lab, rotation=90, fontsize=7, ha="center", va="top", color="white")
-        x += w
+def _macc_axes(ax, bars: pd.DataFrame, *, labels: bool = True) -> None:
+    """Draw the bars of :func:`pvopt.report.macc.macc_bars` on ``ax`` (clipped bars hatched, labelled with their true cost)."""
+    for _, r in bars.iterrows():
+        w = float(r["width_tco2e_per_year"]) / 1000.0
+        x = float(r["x0"]) / 1000.0
+        v = float(r["height"])
+        ax.bar(x, v, width=w, align="edge", color=TYPE_COLORS.get(r["type"], "grey"), edgecolor="black", linewidth=0.4,
+               alpha=1.0 if r["used_in_plan"] else 0.45, hatch="xx" if r["clipped"] else None)
+        if labels:
+            ax.text(x + w / 2, v if v >= 0 else 0, f" {r['label']} ", rotation=90, fontsize=7, ha="center",
+                    va="bottom" if v >= 0 else "top", color="#b00000" if r["clipped"] else "black")
     ax.axhline(0, color="black", lw=0.8)
-    lo, hi = float(macc[col].min()), float(macc[col].max())
+    lo, hi = bars.attrs.get("ylim", (float(bars["height"].min()), float(bars["height"].max())))
     span = max(hi - lo, 1.0)
-    ax.set_ylim(min(lo, 0) - 0.1 * span, max(hi, 0) + 0.45 * span)
+    ax.set_ylim(min(lo, 0) - 0.45 * span * (lo < 0), max(hi, 0) + 0.45 * span)
     ax.grid(axis="y", alpha=0.3)
 
 
-def plot_macc(macc: pd.DataFrame, currency: str) -> bytes:
-    """Marginal abatement cost curve: bar width = tCO2e/yr, height = cost per tCO2e, sorted; lower panel: PV arrays alone."""
+def plot_macc(macc: pd.DataFrame, currency: str, plan: xr.Dataset | None = None) -> bytes:
+    """Marginal abatement cost curve: bar width = tCO2e/yr (annualised when ``plan`` is given), height = cost per tCO2e, sorted.
+
+    Outliers are clipped to the axis and labelled with their true cost (:func:`pvopt.report.macc.macc_bars`).
+    """
     plt = _pyplot()
-    col = f"cost_{currency.lower()}_per_tco2e"
-    pv = macc[macc["type"] == "pv"]
-    n = 2 if len(pv) else 1
-    fig, axes = plt.subplots(n, 1, figsize=(11, 5.2 * n), squeeze=False)
-    ax = axes[0, 0]
-    _macc_bars(ax, macc, col, label_min_share=0.02)
-    colors = {"PV array": "#2ca02c", "certificates": "#1f77b4", "offsets": "#9467bd", "efficiency": "#ff7f0e", "electrification": "#d62728"}
-    ax.legend([plt.Rectangle((0, 0), 1, 1, color=v) for v in colors.values()], list(colors), fontsize=8, loc="lower right")
-    if len(pv):
-        x_pv = float(pv["abated_tco2e_per_year"].sum()) / 1000.0
-        c = pv[col]
-        ax.annotate(f"{len(pv)} PV options, {x_pv:,.1f} ktCO2e/yr,\n{c.min():,.0f} to {c.max():,.0f} {currency}/t (zoom below)",
-                    xy=(x_pv / 2, float(c.min())), xytext=(x_pv + 0.05 * float(macc['abated_tco2e_per_year'].sum()) / 1000, float(c.min())),
-                    fontsize=8, va="center", arrowprops={"arrowstyle": "->", "lw": 0.6})
-    ax.set_xlabel("abatement [ktCO2e/yr]  (options are alternatives for the same tonnes; pale: not used in the plan)")
+    bars = macc_bars(macc, currency, plan)
+    fig, ax = plt.subplots(figsize=(11, 6.2))
+    _macc_axes(ax, bars)
+    types = list(dict.fromkeys(bars["type"]))
+    ax.legend([plt.Rectangle((0, 0), 1, 1, color=TYPE_COLORS.get(t, "grey")) for t in types], [TYPE_LABELS.get(t, t) for t in types],
+              fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
+    ax.set_xlabel("abatement [ktCO2e/yr], annualised over the plan years (pale: not used in the plan; hatched: clipped)")
     ax.set_ylabel(f"cost [{currency}/tCO2e]  (negative: saves money)")
     ax.set_title("Marginal abatement cost curve: PV arrays, measures, certificates, offsets")
-    if len(pv):
-        ax2 = axes[1, 0]
-        _macc_bars(ax2, pv.reset_index(drop=True), col, label_min_share=0.0)
-        ax2.set_xlabel("abatement [ktCO2e/yr], PV arrays only (market-based Scope 2 avoided, mean over the plan years)")
-        ax2.set_ylabel(f"cost [{currency}/tCO2e]")
-        ax2.set_title("PV arrays (zoom)")
     fig.tight_layout()
     return _png(fig)
 
@@ -470,60 +519,100 @@ def plot_costs(plan: xr.Dataset) -> bytes:
 
 
 def plot_milestones(ms: pd.DataFrame, currency: str) -> bytes:
-    """Marginal cost of each milestone (|dual|: NPC change per unit of tightening), met or not."""
+    """Marginal cost of each milestone (|dual|: NPC change per unit of tightening), one panel per unit of its LP row."""
     plt = _pyplot()
-    cur = currency.lower()
-    col = f"marginal_cost_{cur}_npv_per_unit"
-    fig, ax = plt.subplots(figsize=(10, 0.45 * max(len(ms), 2) + 1.2))
-    if ms.empty:
-        ax.text(0.5, 0.5, "no milestones", ha="center")
-    else:
-        v = ms[col].fillna(0.0).values
-        colors = ["#2ca02c" if m else "#d62728" for m in ms["met"]]
-        ax.barh(np.arange(len(ms)), v, color=colors)
-        ax.set_yticks(np.arange(len(ms)))
-        ax.set_yticklabels([f"{m} ({y})" for m, y in zip(ms["milestone"], ms["year"])], fontsize=8)
-        for k, (val, unit) in enumerate(zip(v, ms["unit"])):
-            ax.text(val, k, f" {val:,.1f} {currency} per {str(unit).split(' ')[0]}", va="center", fontsize=7)
+    col = f"marginal_cost_{currency.lower()}_npv_per_unit"
+    per = ms["marginal_cost_per"].astype(str) if "marginal_cost_per" in ms else pd.Series(["unit"] * len(ms))
+    units = list(dict.fromkeys(per)) or ["unit"]
+    sizes = [max(int((per == u).sum()), 1) for u in units]
+    fig, axes = plt.subplots(len(units), 1, figsize=(10, 0.42 * sum(sizes) + 1.1 * len(units) + 0.4), squeeze=False,
+                             gridspec_kw={"height_ratios": sizes})
+    for ax, u in zip(axes[:, 0], units):
+        g = ms[per.values == u]
+        if g.empty:
+            ax.text(0.5, 0.5, "no milestones", ha="center")
+            continue
+        v = g[col].fillna(0.0).astype(float).values
+        ax.barh(np.arange(len(g)), v, color=["#2ca02c" if m else "#d62728" for m in g["met"]])
+        ax.set_yticks(np.arange(len(g)), [f"{m} ({y})" for m, y in zip(g["milestone"], g["year"])], fontsize=8)
+        for k, val in enumerate(v):
+            ax.text(val, k, f" {val:,.1f}", va="center", fontsize=7)
         ax.invert_yaxis()
-        ax.set_xlim(0, max(float(v.max()), 1.0) * 1.5)
-    ax.set_xlabel(f"marginal cost [{currency} NPV per unit of the milestone's target] (green: met)")
-    ax.set_title("Milestone costs (shadow prices; units differ by milestone)")
-    ax.grid(axis="x", alpha=0.3)
+        ax.set_xlim(0, max(float(v.max()), 1.0) * 1.25)
+        ax.set_xlabel(f"{currency} NPV per {u}", fontsize=8)
+        ax.grid(axis="x", alpha=0.3)
+    axes[0, 0].set_title("Marginal cost of each milestone (green: met), one panel per unit")
+    fig.tight_layout()
     return _png(fig)
 
 
 # --------------------------------------------------------------------------- #
 # html and xlsx
 # --------------------------------------------------------------------------- #
-CSS = """body{font-family:system-ui,Segoe UI,Helvetica,Arial,sans-serif;max-width:1250px;margin:2em auto;padding:0 1em;color:#222}
-h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}
-table{border-collapse:collapse;font-size:12px;margin:.6em 0}td,th{border:1px solid #ddd;padding:3px 6px;text-align:right}
-th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}img{max-width:100%}
+CSS = """*{box-sizing:border-box}body{font-family:system-ui,Segoe UI,Helvetica,Arial,sans-serif;max-width:1280px;margin:1.5em auto;padding:0 1em;
+color:#222;line-height:1.4}p,li{overflow-wrap:anywhere}
+h1{font-size:1.6em;margin-bottom:.2em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}h3{margin:.8em 0 .3em}
+table{border-collapse:collapse;font-size:12px;margin:.6em 0;max-width:100%}td,th{border:1px solid #ddd;padding:3px 6px;text-align:right;vertical-align:top}
+th{background:#eef2f6;font-weight:600;white-space:normal;overflow-wrap:normal;word-break:normal;min-width:3.5em}
+td.t,th.t,td:first-child,th:first-child{text-align:left}td{white-space:nowrap}td.t,td:first-child{white-space:normal;min-width:6em}td.t{min-width:10em}
+.scroll{overflow-x:auto;max-width:100%}img{max-width:100%;height:auto}.fig{width:100%;min-height:200px}
 .answer{background:#f4f9f4;border-left:4px solid #2ca02c;padding:.6em 1em}.note{color:#555;font-size:.9em}
-.scroll{overflow-x:auto}tr.fail td{color:#b00000;background:#fde8e8;font-weight:bold}
-.warn{background:#fde8e8;border-left:4px solid #b00000;padding:.6em 1em}"""
+tr.fail td{color:#b00000;background:#fde8e8;font-weight:bold}.warn{background:#fde8e8;border-left:4px solid #b00000;padding:.6em 1em}
+.glance{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,540px),1fr));gap:1.2em}
+.card{border:1px solid #dde3ea;border-radius:6px;padding:.6em 1em;background:#fbfcfd;min-width:0}
+.kpis{display:grid;grid-template-columns:repeat(auto-fit,minmax(150px,1fr));gap:.5em;margin:.4em 0}
+.kpi{background:#fff;border:1px solid #e3e7ec;border-radius:4px;padding:.4em .6em}.kpi b{display:block;font-size:1.25em}
+.kpi span{color:#555;font-size:.85em}details summary{cursor:pointer;color:#1f4e8c;margin:.4em 0}
+@media (max-width:700px){body{padding:0 .4em}table{font-size:11px}}"""
 
 
-def _fmt(v: Any) -> str:
-    if isinstance(v, (bool, np.bool_)):
-        return "yes" if v else "no"
-    if isinstance(v, (float, np.floating)):
-        if not np.isfinite(v):
-            return "–"
-        a = abs(float(v))
-        return f"{v:,.0f}" if a >= 1000 else (f"{v:,.1f}" if a >= 10 else f"{v:,.3f}")
-    return html.escape(str(v))
+def _table(df: pd.DataFrame, *, currency: str = "", max_rows: int = 400, failed: Any = None, key: int = 1) -> str:
+    """HTML table with human headers and units, one number format per column; rows where ``failed`` is true are red.
 
-
-def _table(df: pd.DataFrame, *, max_rows: int = 400, failed: Any = None) -> str:
-    """HTML table; rows where ``failed`` (a boolean sequence) is true are marked ``class='fail'`` (red)."""
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+    Headers and formats come from :func:`pvopt.report.labels.humanize`; text columns are left-aligned
+    and wrap. A table wider than :data:`MAX_TABLE_COLUMNS` is split into several tables, each
+    repeating the first ``key`` columns, so that no table runs off the page.
+    """
+    if len(df.columns) > MAX_TABLE_COLUMNS:
+        rest = list(df.columns[key:])
+        step = MAX_TABLE_COLUMNS - key
+        n = -(-len(rest) // step)
+        size = -(-len(rest) // n)
+        return "".join(_table(df[[*df.columns[:key], *rest[i:i + size]]], currency=currency, max_rows=max_rows, failed=failed, key=key)
+                       for i in range(0, len(rest), size))
+    hdf, fmts = humanize(df, currency or "CNY")
+    text_cols = [h not in fmts and not pd.api.types.is_bool_dtype(hdf[h]) for h in hdf.columns]
+    head = "".join(f"<th class='{'t' if t else 'n'}'>{html.escape(str(h))}</th>" for h, t in zip(hdf.columns, text_cols))
     bad = np.zeros(len(df), dtype=bool) if failed is None else np.asarray(failed, dtype=bool)
-    body = "".join(("<tr class='fail'>" if b else "<tr>") + "".join(f"<td>{_fmt(v)}</td>" for v in row) + "</tr>"
-                   for row, b in zip(df.head(max_rows).itertuples(index=False), bad))
+    spec = [fmts.get(h) for h in hdf.columns]
+    rows = []
+    for row, b in zip(hdf.head(max_rows).itertuples(index=False), bad):
+        cells = []
+        for k, (v, f, t) in enumerate(zip(row, spec, text_cols)):
+            if f is None and isinstance(v, (float, np.floating, int, np.integer)) and not isinstance(v, (bool, np.bool_)):
+                f = (column_decimals(pd.Series([v])), False)
+            txt = format_number(v, f[0], year=f[1]) if f is not None else format_number(v, 0)
+            left = t and k and not (isinstance(v, str) and NUMBER_TEXT.match(v))
+            cells.append(f"<td class='t'>{txt}</td>" if left else f"<td>{txt}</td>")
+        rows.append(("<tr class='fail'>" if b else "<tr>") + "".join(cells) + "</tr>")
     more = f"<p class='note'>{len(df) - max_rows} more rows in the workbook.</p>" if len(df) > max_rows else ""
-    return f"<div class='scroll'><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>{more}"
+    return f"<div class='scroll'><table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>{more}"
+
+
+MAX_TABLE_COLUMNS = 14
+"""Widest HTML table [columns]; wider tables are split (the workbook keeps them whole)."""
+NUMBER_TEXT = re.compile(r"^[-+–−]?[0-9][0-9,]*(\.[0-9]+)?( ?%)?$|^–$")
+"""Pre-formatted numbers (right-aligned like numbers)."""
+
+
+def _by_year_rows(df: pd.DataFrame, currency: str) -> pd.DataFrame:
+    """Transpose a per-year table (column ``year``) to one row per quantity, each row formatted with its own decimals."""
+    out = {"quantity": [header(c, currency) for c in df.columns if c != "year"]}
+    years = df["year"].astype(int).tolist()
+    vals = [df[c] for c in df.columns if c != "year"]
+    for k, y in enumerate(years):
+        out[y] = [format_number(v.iloc[k], column_decimals(v)) for v in vals]
+    return pd.DataFrame(out)
 
 
 def failed_checks(checks: pd.DataFrame) -> np.ndarray:
@@ -788,42 +877,177 @@ def _weather_html(plan: xr.Dataset) -> str:
     return f"<p class='{cls}'>Weather per site: {items or 'not recorded'}. {stmt}</p>"
 
 
-def _html(plan: xr.Dataset, t: dict[str, pd.DataFrame], figs: dict[str, bytes], extra_sections: list[str] | None = None) -> str:
-    C = str(plan.attrs.get("currency", ""))
+def _kpis(items: list[tuple[str, str]]) -> str:
+    return "<div class='kpis'>" + "".join(f"<div class='kpi'><b>{html.escape(v)}</b><span>{html.escape(k)}</span></div>" for k, v in items) + "</div>"
+
+
+def _bau_module(plan: xr.Dataset) -> Any:
+    """:mod:`pvopt.results.bau` when this pvopt has it and the plan carries the business-as-usual comparison, else ``None``."""
+    try:
+        from pvopt.results import bau
+    except ImportError:  # pragma: no cover - pvopt without the business-as-usual layer
+        return None
+    return bau if bau.has_bau(plan) else None
+
+
+def _planner_card(plan: xr.Dataset, t: dict[str, pd.DataFrame]) -> str:
+    em = t["emissions"]
+    last = em[em.site == accounting.ALL].iloc[-1]
+    y1 = int(plan["year"].values[-1])
+    gen = float(plan["pv_generated_mwh"].sum("site").values[-1])
+    ms = t["milestones"]
+    bl = t["build_list"]
+    met = f"{int(ms['met'].sum())} of {len(ms)}" if len(ms) else "none set"
+    kp = _kpis([("PV installed at the end [MWp]", f"{float(plan['installed_kwp'].isel(year=-1).sum()) / 1000:,.2f}"),
+                ("new PV in the plan [MWp]", f"{float(plan['build_kwp'].sum()) / 1000:,.2f} on {bl['array'].nunique()} arrays"),
+                (f"PV used onsite {y1} [MWh]", f"{float(last['pv_onsite_mwh']):,.0f}"),
+                (f"share of PV used onsite {y1}", f"{float(last['pv_onsite_mwh']) / gen:.0%}" if gen > 0 else "–"),
+                (f"share of load from onsite PV {y1}", f"{float(last['pv_onsite_mwh']) / max(float(last['load_mwh']), 1e-9):.0%}"),
+                ("milestones met", met)])
+    msc = ["milestone", "year", "target", "achieved", "margin", "margin_pct", "unit", "met"]
+    ms = _share_as_pct(ms)
+    return ("<section class='card'><h3>For planners: what to build, where, when</h3>" + kp +
+            "<h4>Milestones: met, with their margins</h4>" +
+            (_table(ms[msc], currency=_cur(plan), failed=~ms["met"].astype(bool).values) if len(ms) else "<p>No milestones.</p>") +
+            "</section>")
+
+
+def _share_as_pct(ms: pd.DataFrame) -> pd.DataFrame:
+    """Milestones whose unit is a share, in percent (so that one number format fits the column)."""
+    ms = ms.copy()
+    share = ms["unit"].astype(str) == "share"
+    for c in ("target", "achieved", "margin"):
+        ms[c] = ms[c].astype(float).where(~share, ms[c].astype(float) * 100.0)
+    ms["unit"] = ms["unit"].astype(str).where(~share, "% (share)")
+    return ms
+
+
+def _cur(plan: xr.Dataset) -> str:
+    return str(plan.attrs.get("currency", ""))
+
+
+def _finance_card(plan: xr.Dataset, t: dict[str, pd.DataFrame], figs: dict[str, str]) -> str:
+    C = _cur(plan)
+    h = _headline(plan, t["finance_arrays"])
+    fs = t["finance_sites"]
+    items = [(f"net present cost of the plan [M{C}]", f"{float(plan['npc']) / 1e6:,.1f}")]
+    bau = _bau_module(plan)
+    parts = []
+    if bau is not None:
+        items += _bau_kpis(plan, bau)
+        parts.append(figs.get("cashflow", ""))
+        split = bau.saving_split(plan).reset_index(drop=True)
+        parts.append("<h4>NPC saving against business-as-usual, by cost group (present value; positive: the plan costs less)</h4>" +
+                     _table(split.rename(columns={"label": "cost_group"}), currency=C))
+    else:
+        parts.append("<p class='note'>This plan.nc carries no business-as-usual comparison, so savings, cash flow and payback "
+                     "against it are not shown; plan again with a pvopt that solves it.</p>")
+    if not fs.empty:
+        p = fs[fs.site == accounting.ALL].iloc[0]
+        items += [("built PV: IRR", f"{float(p['irr_pct']):,.1f} %"), ("built PV: simple payback", f"{float(p['payback_years']):,.1f} yr")]
+    if "n_pv_cheaper" in h:
+        items.append(("arrays where PV beats certificates", f"{h['n_pv_cheaper']} of {h['n_arrays']}"))
+    items.append((f"certificates, all years [M{C}]", f"{float(plan['certificate_cost'].sum()) / 1e6:,.2f}"))
+    ans = (f"<p>PV beats certificates on {h['n_pv_cheaper']} of {h['n_arrays']} built arrays: break-even certificate prices "
+           f"{h['be_min']:,.0f} to {h['be_max']:,.0f} {html.escape(C)}/MWh against {h['reference_certificate_price']:,.2f} {html.escape(C)}/MWh "
+           "paid on average (see <a href='#answer'>PV or certificates</a>).</p>") if "n_pv_cheaper" in h else ""
+    return ("<section class='card'><h3>For finance: cost, savings, payback</h3>" + _kpis(items) + "".join(parts) + ans + "</section>")
+
+
+def _bau_kpis(plan: xr.Dataset, bau: Any) -> list[tuple[str, str]]:
+    """Key figures of the plan against business-as-usual (:func:`pvopt.results.bau.headline`)."""
+    C = _cur(plan)
+    cur = C.lower()
+    hd = bau.headline(plan)
+    years = plan["year"].values.astype(int)
+    pb = hd.get("payback_year", float("nan"))
+    return [(f"business-as-usual NPC [M{C}]", f"{hd[f'bau_npc_{cur}'] / 1e6:,.1f}"),
+            (f"NPC saving against business-as-usual [M{C}]", f"{hd[f'npc_saving_{cur}'] / 1e6:,.1f} ({hd['npc_saving_pct']:.1f} %)"),
+            (f"bill saving in {years[0]} [M{C}]", f"{hd[f'year1_bill_saving_{cur}'] / 1e6:,.2f}"),
+            ("payback (cumulative saving ≥ 0 from)", f"{int(pb)}" if pb == pb else "not within the horizon"),
+            (f"emissions cut {years[-1]} [tCO2e]", f"{hd[f'emissions_cut_{years[-1]}_tco2e']:,.0f}")]
+
+
+BAU_SECTION = "Business-as-usual against the plan"
+"""Heading of the section comparing the plan with business-as-usual (when the plan carries it)."""
+
+
+def _bau_html(bt: dict[str, pd.DataFrame], currency: str) -> str:
+    return (f"<h2>{BAU_SECTION}</h2><p class='note'>Business-as-usual: the same portfolio with nothing new (no new PV, measures, "
+            "batteries, certificates or offsets; existing PV keeps working; milestones reported, not enforced). Savings are "
+            "business-as-usual minus plan: positive means the plan costs less. Per year, undiscounted.</p>" +
+            _table(bt["business_as_usual"], currency=currency) +
+            "<h3>NPC saving by cost category (present value)</h3>" + _table(bt["npc_saving_split"], currency=currency))
+
+
+def _glance_html(plan: xr.Dataset, t: dict[str, pd.DataFrame], figs: dict[str, str]) -> str:
+    bl = t["build_list"]
+    cols = [c for c in ["year", "array", "kind", "new_kwp", f"capex_{_cur(plan).lower()}", "annual_yield_mwh", "onsite_share_pct", "why", "partial"]
+            if c in bl.columns]
+    build = ("<h3>Build list: new PV per array and year, and why (existing PV not listed)</h3>" +
+             (_table(bl[cols], currency=_cur(plan)) if len(bl) else "<p>The plan builds no new PV.</p>"))
+    return f"<h2>{SECTIONS[0]}</h2><div class='glance'>{_planner_card(plan, t)}{_finance_card(plan, t, figs)}</div>{build}"
+
+
+def _yield_html(t: dict[str, pd.DataFrame], figs: dict[str, str], has_poa: bool) -> str:
+    m = t["monthly_yield"]
+    parts = [f"<h2>{SECTIONS[3]}</h2>", figs["monthly_yield"]]
+    parts.append("<p class='note'>As PVWatts reports them: plane-of-array irradiance [kWh/m²/day], AC energy and specific yield "
+                 "[kWh AC per kWp DC] per month, before degradation; AC energy at the capacity installed in the last plan year. "
+                 "Performance ratio = specific yield / annual plane-of-array irradiance (kWh/kWp per kWh/m²).</p>")
+    if not has_poa:
+        parts.append("<p class='note'>Plane-of-array irradiance: not in this run folder's yield.nc (written by an older pvopt, or "
+                     "absent); delete yield.nc and plan again to include it.</p>")
+    parts.append(_table(t["annual_yield"]))
+    for col, title in (("specific_yield_kwh_per_kwp", "Specific yield per month [kWh/kWp]"), ("ac_energy_mwh", "AC energy per month [MWh]"),
+                       ("poa_kwh_per_m2_day", "Plane-of-array irradiance per month [kWh/m²/day]")):
+        if col == "poa_kwh_per_m2_day" and not has_poa:
+            continue
+        pv = m.pivot_table(index="month_name", columns="array", values=col, sort=False).T.reset_index()
+        parts.append(f"<details><summary>{title}</summary>{_table(pv)}</details>")
+    return "".join(parts)
+
+
+def _html(plan: xr.Dataset, t: dict[str, pd.DataFrame], figs: dict[str, str], extra_sections: list[str] | None = None) -> str:
+    C = _cur(plan)
     name = html.escape(str(plan.attrs.get("portfolio_name", "")))
     em = t["emissions"]
     em_all = em[em.site == accounting.ALL][["year", "load_mwh", "pv_onsite_mwh", "grid_import_mwh", "certificates_mwh", "scope1_tco2e",
                                             "scope2_location_tco2e", "scope2_market_tco2e", "offsets_tco2e", "net_tco2e",
                                             "gross_location_change_vs_baseline_pct", "gross_market_change_vs_baseline_pct"]]
     costs = t["costs"]
-    j, h0 = dispatch_week(plan)
-    s = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>pvopt report: {name}</title><style>{CSS}</style></head><body>",
-         f"<h1>pvopt finance report: {name}</h1>",
+    _, _, week_note = dispatch_choice(plan)
+    has_poa = bool(t["monthly_yield"]["poa_kwh_per_m2_day"].notna().any())
+    cap = t["capacity"].pivot_table(index=["array", "kind"], columns="year", values="installed_kwp").reset_index()
+    prices = _by_year_rows(t["inputs_prices"], C)
+    s = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><meta name='viewport' content='width=device-width, initial-scale=1'>"
+         f"<title>pvopt plan report: {name}</title><style>{CSS}</style></head><body>",
+         f"<h1>Plan report: {name}</h1>",
          f"<p class='note'>Plan years {int(plan['year'].values[0])}–{int(plan['year'].values[-1])}; currency {html.escape(C)}; "
          f"discount rate {float(plan.attrs['discount_rate']):.1%}; PV life {float(plan.attrs['lifetime_years']):.0f} yr; "
          f"solver {html.escape(str(plan.attrs.get('solver', '')))}, status {html.escape(str(plan.attrs.get('solver_status', '')))}. "
-         "Every table is also a sheet of report.xlsx.</p>",
-         _weather_html(plan),
-         f"<h2>{SECTIONS[0]}</h2>", _answer_html(plan, t), _table(t["summary"]),
-         f"<h2>{SECTIONS[1]}</h2>", _img(figs["buildout"], "build-out"),
-         _table(t["capacity"].pivot_table(index=["array", "kind"], columns="year", values="installed_kwp").reset_index()),
-         f"<h2>{SECTIONS[2]}</h2>", _img(figs["emissions"], "emissions"),
+         "Charts: hover for values, drag to zoom, double-click to reset. Every table is also a sheet of report.xlsx.</p>",
+         _weather_html(plan), _glance_html(plan, t, figs),
+         f"<h2 id='answer'>{SECTIONS[1]}</h2>", _answer_html(plan, t), _table(t["summary"], currency=C),
+         f"<h2>{SECTIONS[2]}</h2>", figs["buildout"], "<h3>Build list</h3>", _table(t["build_list"], currency=C),
+         "<h3>Installed PV per array and year [kWp]</h3>", _table(cap, key=2),
+         _yield_html(t, figs, has_poa),
+         f"<h2>{SECTIONS[4]}</h2>", figs["emissions"],
          "<p class='note'>GHG Protocol dual Scope 2 reporting. Location-based = grid MWh × grid factor; market-based = "
          "(grid MWh − certificate MWh) × residual factor; onsite PV reduces the grid MWh and is not counted again.</p>",
-         _table(em_all),
-         f"<h2>{SECTIONS[3]}</h2>", _img(figs["dispatch_week"], "dispatch week"),
-         f"<p class='note'>Year {int(plan['year'].values[j])}, the April week whose weekend has the largest PV surplus over load.</p>",
-         f"<h2>{SECTIONS[4]}</h2>",
+         _table(em_all, currency=C),
+         f"<h2>{SECTIONS[5]}</h2>", f"<p class='note'>{html.escape(week_note)}</p>", figs["dispatch_week"],
+         f"<h2>{SECTIONS[6]}</h2>",
          "<p class='note'>Per array: cost (LCOE) against the value of the PV actually used onsite at the hourly tariff; "
          "abatement cost per tCO2e of market-based Scope 2 avoided; break-even certificate price per MWh.</p>",
-         _table(t["finance_arrays"]), "<h3>Per site and portfolio (PV built in the plan)</h3>", _table(t["finance_sites"]),
-         f"<h2>{SECTIONS[5]}</h2>", _img(figs["macc"], "MACC"), _table(t["macc"]),
-         f"<h2>{SECTIONS[6]}</h2>", _img(figs["costs"], "costs"), _table(costs[costs.site == accounting.ALL]),
-         f"<h2>{SECTIONS[7]}</h2>", _img(figs["milestones"], "milestone costs"), _table(t["milestones"]),
-         f"<h2>{SECTIONS[8]}</h2>", _table(t["inputs_prices"]),
-         f"<h2>{SECTIONS[9]}</h2>", _checks_html(t["checks"]),
+         _table(t["finance_arrays"], currency=C), "<h3>Per site and portfolio (PV built in the plan)</h3>", _table(t["finance_sites"], currency=C),
+         f"<h2>{SECTIONS[7]}</h2>", figs["macc"], _macc_note(), _table(_macc_display(t["macc"], plan), currency=C),
+         f"<h2>{SECTIONS[8]}</h2>", figs["costs"], _table(costs[costs.site == accounting.ALL], currency=C),
+         f"<h2>{SECTIONS[9]}</h2>", figs["milestones"], _table(_share_as_pct(t["milestones"]), currency=C),
+         f"<h2>{SECTIONS[10]}</h2>", "<p class='note'>One row per price or factor, one column per year.</p>", _table(prices, currency=C),
+         f"<h2>{SECTIONS[11]}</h2>", _checks_html(t["checks"]),
          *(extra_sections or []),
-         f"<h2>{SECTIONS[10]}</h2>",
+         f"<h2>{SECTIONS[12]}</h2>",
          "<p class='note'>Definitions, conventions and sources: docs/accounting.md in the pvopt repository. "
          "Attribution: each hour a site's onsite PV is shared among its arrays by their generation that hour. "
          "Money flows in the build year are undiscounted as in the optimiser; beyond the horizon the last year's value per kWh "
@@ -832,20 +1056,51 @@ def _html(plan: xr.Dataset, t: dict[str, pd.DataFrame], figs: dict[str, bytes], 
     return "\n".join(s)
 
 
-def _xlsx(tables: dict[str, pd.DataFrame], extra: list[str] | None = None) -> bytes:
-    buf = io.BytesIO()
-    with pd.ExcelWriter(buf, engine="openpyxl") as xw:
-        for name in [*SHEETS, *(extra or [])]:
-            df = tables[name].copy()
-            for c in df.columns:
-                if df[c].dtype == object:
-                    df[c] = df[c].map(lambda v: v if isinstance(v, (int, float, str, bool, np.number, np.bool_)) or v is None else str(v))
-            df.to_excel(xw, sheet_name=name, index=False)
-            ws = xw.sheets[name]
-            ws.freeze_panes = "A2"
-            for k, col in enumerate(df.columns, start=1):
-                ws.column_dimensions[ws.cell(row=1, column=k).column_letter].width = min(max(len(str(col)) + 2, 10), 45)
-    return buf.getvalue()
+def _macc_display(macc: pd.DataFrame, plan: xr.Dataset) -> pd.DataFrame:
+    """Tabulate the MACC as drawn: each option's cost, its potential and the annualised width of its bar."""
+    C = _cur(plan)
+    bars = macc_bars(macc, C, plan).set_index("option")
+    out = macc[["option", "type", "used_in_plan", f"cost_{C.lower()}_per_tco2e", "abated_tco2e_per_year"]].rename(
+        columns={"abated_tco2e_per_year": "potential_tco2e_per_year"})
+    out["bar_width_tco2e_per_year"] = out["option"].map(bars["width_tco2e_per_year"])
+    out["clipped_on_the_chart"] = out["option"].map(bars["clipped"]).fillna(False).astype(bool)
+    return out
+
+
+def _macc_note() -> str:
+    return ("<p class='note'>Bar width: tonnes a year, averaged over the plan years. PV arrays and measures: what they avoid a year "
+            "(measures at full size). Certificates and offsets: what the plan abates with them over all plan years divided by the "
+            "number of years, so a purchase made in one year (e.g. I-REC in the first year only) counts once, not every year; an "
+            "instrument the plan does not use is drawn at what is still left to abate. Costs far outside the other options' range are "
+            "clipped to the axis, hatched and labelled with their true value. Hover a bar for its figures. The table gives each "
+            "option's potential (alternatives for the same tonnes, so they do not add up) beside the width drawn.</p>")
+
+
+def _interactive(plan: xr.Dataset, t: dict[str, pd.DataFrame]) -> dict[str, str]:
+    """HTML fragments of the interactive charts (plotly.js inlined in the first one only)."""
+    from pvopt.report import interactive as I
+
+    C = _cur(plan)
+    j, h0, _ = dispatch_choice(plan)
+    year = int(plan["year"].values[j])
+    em = accounting.emissions_dataset(plan).sum("site")
+    base = float(accounting.baseline_table(plan).set_index("site").loc[accounting.ALL]["gross_location_tco2e"])
+    figs: dict[str, Any] = {}
+    bau = _bau_module(plan)
+    if bau is not None:
+        yt = bau.bau_years_table(plan).reset_index()
+        cur = C.lower()
+        figs["cashflow"] = I.fig_cashflow(pd.DataFrame({"year": yt["year"], "saving": yt[f"cost_saving_{cur}"],
+                                                        "cumulative": yt[f"cumulative_saving_{cur}"]}), C)
+    figs["buildout"] = I.fig_buildout(plan)
+    figs["monthly_yield"] = I.fig_monthly_yield(t["monthly_yield"])
+    figs["emissions"] = I.fig_emissions(plan, em, base, _milestone_years(plan))
+    figs["dispatch_week"] = I.fig_dispatch(plan, j, h0, _load_kw(plan).astype(float), f"Hourly dispatch per site, week from {plan_dates(year)[h0 // 24]:%a %d %b %Y}",
+                                           plan_dates(year)[h0 // 24])
+    figs["macc"] = I.fig_macc(macc_bars(t["macc"], C, plan), C)
+    figs["costs"] = I.fig_costs(cost_stack(plan), C)
+    figs["milestones"] = I.fig_milestones(t["milestones"], C)
+    return {k: I.fig_html(f, first=n == 0, div_id=f"fig-{k}") for n, (k, f) in enumerate(figs.items())}
 
 
 def write_report(run_dir: str | Path, *, plan: xr.Dataset | None = None) -> ReportFiles:
@@ -891,23 +1146,21 @@ def write_report(run_dir: str | Path, *, plan: xr.Dataset | None = None) -> Repo
         from pvopt.errors import PvoptError
 
         raise PvoptError("the plan has no hourly dispatch (solved with --no-hourly); re-run `pvopt plan` without it for a report")
-    tables = report_tables(plan)
+    t0 = time.perf_counter()
+    seconds: dict[str, float] = {}
+    tables = report_tables(plan, _run_yields(run, plan))
     C = str(plan.attrs.get("currency", ""))
+    seconds["tables"] = time.perf_counter() - t0
     figs = {
         "buildout": plot_buildout(plan),
         "emissions": plot_emissions(plan),
         "dispatch_week": plot_dispatch(plan),
-        "macc": plot_macc(tables["macc"], C),
+        "macc": plot_macc(tables["macc"], C, plan),
         "costs": plot_costs(plan),
         "milestones": plot_milestones(tables["milestones"], C),
     }
-    opt_tables, opt_figs, opt_sections, left_out = _optional(run, plan)
-    if left_out:
-        opt_sections = [*opt_sections, _left_out_html(left_out)]
-    pillars = _pillar_tables(plan)
-    if pillars:
-        opt_tables = {**pillars, **opt_tables}
-        opt_sections = [_pillars_html(pillars), *opt_sections]
+    seconds["png"] = time.perf_counter() - t0 - seconds["tables"]
+    opt_tables, opt_figs, opt_sections, left_out = _extras(run, plan)
     fig_paths = {}
     for k, png in {**figs, **opt_figs}.items():
         p = run / "figures" / f"{k}.png"
@@ -915,9 +1168,50 @@ def write_report(run_dir: str | Path, *, plan: xr.Dataset | None = None) -> Repo
         fig_paths[k] = p
     if (run / "figures" / "actuals.png").exists() and "actuals" in opt_tables and "figures/actuals.png" not in left_out:
         fig_paths["actuals"] = run / "figures" / "actuals.png"
-    _atomic_bytes(_xlsx({**tables, **opt_tables}, list(opt_tables)), run / "report.xlsx")
-    _atomic_bytes(_html(plan, tables, figs, opt_sections).encode("utf-8"), run / "report.html")
-    return ReportFiles(run / "report.html", run / "report.xlsx", fig_paths, left_out)
+    t = time.perf_counter()
+    _atomic_bytes(workbook_bytes({**tables, **opt_tables}, [*SHEETS, *opt_tables], C), run / "report.xlsx")
+    seconds["xlsx"] = time.perf_counter() - t
+    t = time.perf_counter()
+    _atomic_bytes(_html(plan, tables, _interactive(plan, tables), opt_sections).encode("utf-8"), run / "report.html")
+    seconds["html"] = time.perf_counter() - t
+    seconds["total"] = time.perf_counter() - t0
+    return ReportFiles(run / "report.html", run / "report.xlsx", fig_paths, left_out, seconds)
+
+
+def _extras(run: Path, plan: xr.Dataset) -> tuple[dict[str, pd.DataFrame], dict[str, bytes], list[str], dict[str, str]]:
+    """Tables, figures and sections beyond the standard ones: business-as-usual, pillars, risk, actuals, files left out."""
+    opt_tables, opt_figs, opt_sections, left_out = _optional(run, plan)
+    if left_out:
+        opt_sections = [*opt_sections, _left_out_html(left_out)]
+    pillars = _pillar_tables(plan)
+    if pillars:
+        opt_tables = {**pillars, **opt_tables}
+        opt_sections = [_pillars_html(pillars), *opt_sections]
+    bau = _bau_module(plan)
+    if bau is not None:
+        bt = {"business_as_usual": bau.bau_years_table(plan).reset_index(), "npc_saving_split": bau.saving_split(plan, by="category").reset_index()}
+        opt_tables = {**bt, **opt_tables}
+        opt_sections = [_bau_html(bt, _cur(plan)), *opt_sections]
+    return opt_tables, opt_figs, opt_sections, left_out
+
+
+def _run_yields(run: Path, plan: xr.Dataset) -> xr.Dataset | None:
+    """Return the run folder's ``yield.nc`` when it holds the plan's arrays with the plan's annual yield (else ``None``)."""
+    path = run / "yield.nc"
+    if not path.exists():
+        return None
+    try:
+        with xr.open_dataset(path, engine="h5netcdf") as ds:
+            y = ds[[v for v in ("annual_kwh_per_kwp", "poa_kwh_per_m2_month") if v in ds]].load()
+    except (OSError, ValueError, KeyError):
+        return None
+    names = [str(a) for a in y["array"].values]
+    prof = [str(p) for p in plan["profile"].values]
+    annual = plan["yield_kw_per_kwp"].values.astype(float).sum(axis=1)
+    for a, p in zip((str(x) for x in plan["array"].values), (str(x) for x in plan["array_profile"].values)):
+        if a not in names or not np.isclose(float(y["annual_kwh_per_kwp"].values[names.index(a)]), annual[prof.index(p)], rtol=1e-3):
+            return None
+    return y
 
 
 def plot_actuals(daily: pd.DataFrame, *, fingerprint: str = "") -> bytes:

@@ -27,6 +27,7 @@ from pvopt.datasets import LP_INPUTS, PLAN_OUTPUTS, PLAN_VARIABLES, InputDataset
 from pvopt.lp.model import SolveOptions, solve_plan
 from pvopt.pipeline import PlanRun, plan_from_inputs, write_plan_atomic
 from pvopt.report import report as R
+from pvopt.report.labels import header
 from pvopt.results import accounting as A
 from pvopt.testing import small_inputs
 
@@ -129,8 +130,9 @@ def test_report_table_chart_and_workbook_costs_add_up(pillar_plan, tmp_path):
     ws = openpyxl.load_workbook(files.xlsx, read_only=True)["costs"]
     rows = list(ws.values)
     xl = pd.DataFrame(rows[1:], columns=rows[0])
-    np.testing.assert_allclose(_signed(xl, cols), xl["total_cny"].astype(float), rtol=COST_RTOL, atol=COST_ATOL)
-    disc = xl[xl.site == "ALL"]["total_discounted_cny"].astype(float).sum()
+    h = lambda c: header(c, "CNY")  # noqa: E731 - the workbook's human headers, e.g. "PV capex [CNY]"
+    np.testing.assert_allclose(_signed(xl, [h(c) for c in cols]), xl[h("total_cny")].astype(float), rtol=COST_RTOL, atol=COST_ATOL)
+    disc = xl[xl[h("site")] == "ALL"][h("total_discounted_cny")].astype(float).sum()
     assert disc - float(plan["salvage_value"]) == pytest.approx(float(plan["npc"]), rel=NPC_RTOL)
 
 
@@ -164,8 +166,8 @@ def test_lead_summary_and_workbook_costs_add_up(lead_run):
     np.testing.assert_allclose(_signed(allr, COST_NAMES), allr[TOTAL_COST], rtol=COST_RTOL, atol=COST_ATOL)
     rows = list(openpyxl.load_workbook(lead_run / "report.xlsx", read_only=True)["costs"].values)
     xl = pd.DataFrame(rows[1:], columns=rows[0])
-    cols = [column_name(n, "cny") for n in COST_NAMES]
-    np.testing.assert_allclose(_signed(xl, cols), xl["total_cny"].astype(float), rtol=COST_RTOL, atol=COST_ATOL)
+    cols = [header(column_name(n, "cny"), "CNY") for n in COST_NAMES]  # the workbook's human headers, e.g. "PV capex [CNY]"
+    np.testing.assert_allclose(_signed(xl, cols), xl[header("total_cny", "CNY")].astype(float), rtol=COST_RTOL, atol=COST_ATOL)
 
 
 # --------------------------------------------------------------------------- #
@@ -175,8 +177,8 @@ def test_identities_hold_on_the_example_plan_nc_and_report(lead_run):
     plan = R.load_plan(lead_run / "plan.nc")
     A.assert_identities(plan)
     checks = pd.read_excel(lead_run / "report.xlsx", sheet_name="checks")
-    ident = checks[checks.kind == "identity"]
-    assert len(ident) and ident["ok"].astype(bool).all(), ident[~ident["ok"].astype(bool)]
+    ident = checks[checks[header("kind")] == "identity"]
+    assert len(ident) and ident[header("ok")].astype(bool).all(), ident[~ident[header("ok")].astype(bool)]
     assert "class='fail'" not in (lead_run / "report.html").read_text(encoding="utf-8")
 
 
