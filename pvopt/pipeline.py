@@ -30,6 +30,7 @@ from pvopt.io import discard as _discard
 from pvopt.io import prepare_for_netcdf as _prepare_for_netcdf
 from pvopt.io import temp_beside as _temp_beside
 from pvopt.io import write_netcdf_atomic
+from pvopt.workers import sigint_deferred
 from pvopt.lp.model import PlanModel, PlanSolution, SolveOptions
 from pvopt.lp.outcome import solve
 from pvopt.lp.inputs import build_plan_inputs
@@ -160,16 +161,9 @@ def write_plan_atomic(plan: xr.Dataset, out: Path, *, force: bool) -> None:
                 os.fsync(f.fileno())
         _check_target(out / "plan.nc", force)  # again: another run may have written one meanwhile
         _check_target(out / "summary.csv", force)
-        backup = out / SUMMARY_BACKUP
-        _discard(str(backup))
-        if (out / "summary.csv").exists() and (out / "plan.nc").exists():
-            _keep_copy(out / "summary.csv", backup)
-        os.replace(tmp_sum, out / "summary.csv")
-        tmp_sum = None
-        os.replace(tmp_plan, out / "plan.nc")
-        tmp_plan = None
-        _discard(str(backup))
-        _fsync_dir(out)
+        with sigint_deferred():  # a Ctrl-C waits for the commit: the folder ends with the old or the new pair
+            _commit(out, tmp_sum, tmp_plan)
+        tmp_sum = tmp_plan = None
     except OSError as e:
         raise output_error(out / "plan.nc", e) from e
     finally:
@@ -223,6 +217,23 @@ def cached_yield(pf: Portfolio, out: Path | None, progress: Callable[[int, int],
 def _warn_cache(path: Path, why: str) -> None:
     """One ``warning:`` line naming the corrupt cache file (the run goes on and rebuilds it)."""
     warn_input(InputIssue(str(path), "", f"corrupt yield cache: {why}; the yield is computed again and the file replaced"))
+
+
+def _commit(out: Path, tmp_sum: str, tmp_plan: str) -> None:
+    """Rename the new summary, then the new plan (the commit marker), over the old pair; keep the old summary until then."""
+    backup = out / SUMMARY_BACKUP
+    _discard(str(backup))
+    if (out / "summary.csv").exists() and (out / "plan.nc").exists():
+        _keep_copy(out / "summary.csv", backup)
+    os.replace(tmp_sum, out / "summary.csv")
+    try:
+        os.replace(tmp_plan, out / "plan.nc")
+    except BaseException:
+        if backup.exists():  # the old plan.nc is still in place: put its summary back
+            os.replace(backup, out / "summary.csv")
+        raise
+    _discard(str(backup))
+    _fsync_dir(out)
 
 
 def run_yield(portfolio_dir: str | Path, out_dir: str | Path | None = None, *, force: bool = False,

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["sigint_ignored", "local_cluster", "start_local_cluster", "close_quietly"]
+__all__ = ["sigint_ignored", "sigint_deferred", "local_cluster", "start_local_cluster", "close_quietly"]
 
 CLOSE_TIMEOUT_S = 10
 """Seconds allowed to stop the client and the cluster."""
@@ -35,6 +36,25 @@ def sigint_ignored() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, old)
+
+
+@contextmanager
+def sigint_deferred() -> Iterator[None]:
+    """Hold a Ctrl-C back until the end of this block, then raise ``KeyboardInterrupt`` (main thread only).
+
+    For short steps that must not be cut in two, such as the renames that commit a result.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    hit: list[int] = []
+    old = signal.signal(signal.SIGINT, lambda signum, frame: hit.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+    if hit:
+        raise KeyboardInterrupt
 
 
 @contextmanager
@@ -65,6 +85,20 @@ def close_quietly(*objs: Any) -> None:
                 pass
 
 
+TRACKER_WARNING = "ignore:resource_tracker:UserWarning"
+"""Warning filter handed to multiprocessing's resource tracker: after a Ctrl-C it would report the semaphores of the
+stopped workers as "leaked" (it cleans them up itself)."""
+
+
+def _quiet_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker (if not running) with :data:`TRACKER_WARNING` among its warning options."""
+    from multiprocessing import resource_tracker
+
+    if TRACKER_WARNING not in sys.warnoptions:
+        sys.warnoptions.append(TRACKER_WARNING)  # read when the tracker process is started (util._args_from_interpreter_flags)
+    resource_tracker.ensure_running()
+
+
 def start_local_cluster(n_workers: int) -> tuple[Any, Any]:
     """Start a ``LocalCluster`` of ``n_workers`` single-threaded worker processes that ignore Ctrl-C.
 
@@ -76,6 +110,7 @@ def start_local_cluster(n_workers: int) -> tuple[Any, Any]:
     from distributed import Client, LocalCluster
 
     with sigint_ignored():  # spawned workers inherit the ignored SIGINT
+        _quiet_resource_tracker()
         cluster = LocalCluster(n_workers=int(n_workers), threads_per_worker=1, processes=True, dashboard_address=":0",
                                silence_logs=logging.ERROR)
         try:

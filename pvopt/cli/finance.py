@@ -23,7 +23,8 @@ def read_plan(path: Path, option: str):
 
     fix = "run `pvopt plan PORTFOLIO --out DIR` (add --force to replace a damaged one) and give that DIR"
     if path.is_dir():
-        raise RunInputError([InputIssue(str(path), option, f"is a folder; expected a plan.nc file, e.g. {path / 'plan.nc'}")])
+        raise RunInputError([InputIssue(str(path), option, f"is a folder; expected a plan.nc file, e.g. {path / 'plan.nc'} "
+                                        "(written by `pvopt plan PORTFOLIO --out DIR`)")])
     if not path.exists():
         raise RunInputError([InputIssue(str(path), option, f"the plan file does not exist; {fix}")])
     try:

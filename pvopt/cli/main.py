@@ -281,7 +281,7 @@ def progress_bar():
     """Return a progress bar on stderr (off with --quiet)."""
     return Progress(
         SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=err, disable=state.quiet, transient=True,
+        console=err, disable=state.quiet or not err.is_terminal, transient=True,  # a pipe or file gets no progress lines
     )
 
 
