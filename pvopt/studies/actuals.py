@@ -335,6 +335,20 @@ def _hourly(plan: xr.Dataset, meter: pd.DataFrame, timezones: Mapping[str, str])
     return out
 
 
+def _add_hourly_terms(h: pd.DataFrame) -> None:
+    """Add the hourly terms summed per period: grid on each side, the emissions gap, and the IEC PR's energies."""
+    h["hours"] = 1.0
+    h["planned_grid_kwh"] = np.clip(h["planned_load_kwh"] - h["expected_pv_kwh"], 0.0, None)
+    h["metered_grid_kwh"] = np.clip(h["metered_load_kwh"] - h["metered_pv_kwh"], 0.0, None)
+    h["extra_grid_kwh"] = h["metered_grid_kwh"] - h["planned_grid_kwh"]
+    h["loc_t"] = h["extra_grid_kwh"] / 1000.0 * h["grid_ef_t_per_mwh"]
+    h["mkt_t"] = h["extra_grid_kwh"] / 1000.0 * h["residual_ef_t_per_mwh"]
+    has_poa = h["poa_kwh_m2"].notna() if "poa_kwh_m2" in h else pd.Series(False, index=h.index)
+    h["poa_hours"] = has_poa.astype(float)
+    h["pr_energy_kwh"] = np.where(has_poa, h["metered_pv_kwh"], 0.0)  # E_ac over the hours with an irradiance reading
+    h["pr_reference_kwh"] = np.where(has_poa, h["p0_kwp"] * h["poa_kwh_m2"].fillna(0.0) / G_REF_KW_M2, 0.0)  # P_0 x H_poa / G_ref
+
+
 def compare_actuals(
     plan: xr.Dataset,
     meter: pd.DataFrame,
@@ -380,16 +394,7 @@ def compare_actuals(
     """
     tz = site_timezones(cast("Portfolio", timezones)) if hasattr(timezones, "sites") else dict(cast("Mapping[str, str]", timezones))
     h = _hourly(plan, meter, tz)
-    h["hours"] = 1.0
-    h["planned_grid_kwh"] = np.clip(h["planned_load_kwh"] - h["expected_pv_kwh"], 0.0, None)
-    h["metered_grid_kwh"] = np.clip(h["metered_load_kwh"] - h["metered_pv_kwh"], 0.0, None)
-    h["extra_grid_kwh"] = h["metered_grid_kwh"] - h["planned_grid_kwh"]
-    h["loc_t"] = h["extra_grid_kwh"] / 1000.0 * h["grid_ef_t_per_mwh"]
-    h["mkt_t"] = h["extra_grid_kwh"] / 1000.0 * h["residual_ef_t_per_mwh"]
-    has_poa = h["poa_kwh_m2"].notna() if "poa_kwh_m2" in h else pd.Series(False, index=h.index)
-    h["poa_hours"] = has_poa.astype(float)
-    h["pr_energy_kwh"] = np.where(has_poa, h["metered_pv_kwh"], 0.0)  # E_ac over the hours with an irradiance reading
-    h["pr_reference_kwh"] = np.where(has_poa, h["p0_kwp"] * h["poa_kwh_m2"].fillna(0.0) / G_REF_KW_M2, 0.0)  # P_0 x H_poa / G_ref
+    _add_hourly_terms(h)
     keys = {"month": ["year", "month"], "day": ["year", "month", "date"], "period": []}[freq]
     sums = ["hours", "expected_pv_kwh", "metered_pv_kwh", "planned_load_kwh", "metered_load_kwh", "planned_grid_kwh",
             "metered_grid_kwh", "extra_grid_kwh", "loc_t", "mkt_t", "poa_hours", "pr_energy_kwh", "pr_reference_kwh"]
