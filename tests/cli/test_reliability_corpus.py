@@ -319,7 +319,7 @@ def test_corrupt_yield_cache_is_rebuilt_with_a_warning(case, command, mini, run_
     r = cli(*args)
     assert r.exit_code == 0, r.output
     msg = _flat(r.stderr)
-    assert f"warning: {d / 'yield.nc'} is a corrupt yield cache" in msg and words in msg and "computed again" in msg, msg
+    assert f"warning: {d / 'yield.nc'}: corrupt yield cache" in msg and words in msg and "computed again" in msg, msg
     _no_traceback(r)
     from pvopt.io import content_digest
 
