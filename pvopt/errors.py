@@ -12,6 +12,8 @@ __all__ = [
     "EXIT_INFEASIBLE",
     "EXIT_SOLVER",
     "EXIT_OUTPUT",
+    "EXIT_INTERRUPTED",
+    "EXIT_CODES",
     "InputIssue",
     "PortfolioError",
     "WeatherError",
@@ -20,6 +22,9 @@ __all__ = [
     "OutputExistsError",
     "WARNINGS_LOGGER",
     "warn_input",
+    "OutputError",
+    "RunLockedError",
+    "RunInputError",
 ]
 
 EXIT_OK = 0
@@ -27,6 +32,18 @@ EXIT_INPUT = 2  #: bad input: portfolio, site, weather or data file
 EXIT_INFEASIBLE = 3  #: milestones cannot all be met
 EXIT_SOLVER = 4  #: solver failure: time limit, numerical trouble, unbounded, solver missing
 EXIT_OUTPUT = 5  #: output directory exists (use --force) or cannot be written
+EXIT_INTERRUPTED = 130  #: interrupted (Ctrl-C, SIGINT): 128 + signal 2, as a shell reports it
+
+EXIT_CODES: dict[int, str] = {
+    0: "ok",
+    1: "internal error",
+    EXIT_INPUT: "bad input",
+    EXIT_INFEASIBLE: "milestones infeasible",
+    EXIT_SOLVER: "solver failure",
+    EXIT_OUTPUT: "output exists (use --force) or cannot be written",
+    EXIT_INTERRUPTED: "interrupted (Ctrl-C); run the same command again",
+}
+"""Every exit code of the ``pvopt`` command line with its meaning (README and docs/reliability.md list the same)."""
 
 
 @dataclass(frozen=True)
@@ -132,3 +149,16 @@ def warn_input(issue: InputIssue) -> None:
     raise them are listed in ``docs/reliability.md``.
     """
     _warnings_logger().warning("warning: %s", issue)
+
+
+class OutputError(OutputExistsError):
+    """An output cannot be written: ``--out`` is a file, the folder is read-only, the disk is full."""
+
+
+class RunLockedError(OutputExistsError):
+    """Another pvopt process is writing into the same output folder (its lock file is held)."""
+
+
+@dataclass
+class RunInputError(PortfolioError):
+    """A run folder read as input (``plan.nc`` for ``report``, ``--plan``) is missing, truncated or not a plan."""

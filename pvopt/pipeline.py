@@ -23,17 +23,26 @@ import xarray as xr
 from pvopt.costs import COST_NAMES, TOTAL_COST
 from pvopt.inputs.fingerprint import FINGERPRINT_ATTR, portfolio_fingerprint
 from pvopt.inputs.schema import Portfolio
+from pvopt.errors import InputIssue, warn_input
 from pvopt.io import check_target as _check_target
+from pvopt.io import content_digest, output_error, prepare_out_dir, run_lock
 from pvopt.io import discard as _discard
 from pvopt.io import prepare_for_netcdf as _prepare_for_netcdf
 from pvopt.io import temp_beside as _temp_beside
 from pvopt.io import write_netcdf_atomic
+from pvopt.workers import sigint_deferred
 from pvopt.lp.model import PlanModel, PlanSolution, SolveOptions
 from pvopt.lp.outcome import solve
 from pvopt.lp.inputs import build_plan_inputs
 from pvopt.inputs.loading import load_portfolio
 
-__all__ = ["portfolio_fingerprint", "PlanRun", "run_yield", "run_plan", "plan_portfolio", "plan_from_inputs", "with_business_as_usual", "yield_fingerprint", "write_netcdf_atomic", "write_plan_atomic", "summary_frame"]
+__all__ = ["portfolio_fingerprint", "PlanRun", "run_yield", "run_plan", "plan_portfolio", "plan_from_inputs", "with_business_as_usual", "yield_fingerprint", "write_netcdf_atomic", "write_plan_atomic", "summary_frame", "recover_run", "cached_yield", "write_yield_cache", "SUMMARY_BACKUP"]
+
+SUMMARY_BACKUP = ".summary.csv.prev"
+"""The previous ``summary.csv``, kept (hard link) while a result is replaced, until the new ``plan.nc`` is in place."""
+
+Phase = Callable[[str], None]
+"""``phase(description)``: called as each step of a run starts (the CLI shows it and times it)."""
 
 
 def yield_fingerprint(portfolio: Portfolio) -> str:
@@ -62,18 +71,81 @@ def yield_fingerprint(portfolio: Portfolio) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def _sha256_file(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def _fsync_dir(d: Path) -> None:
+    try:
+        fd = os.open(d, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _keep_copy(src: Path, dst: Path) -> None:
+    """Keep ``src`` also as ``dst``: a hard link (instant), or a copy where the file system has none."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        import shutil
+
+        shutil.copyfile(src, dst)
+
+
+def recover_run(out: Path) -> str:
+    """Bring a run folder left by a run killed while replacing its result back to a consistent pair.
+
+    A replacement moves the new ``summary.csv`` into place first and the new
+    ``plan.nc`` last; the old summary is kept as ``.summary.csv.prev`` until
+    then. Killed in between, the folder holds the old ``plan.nc`` (complete),
+    the new ``summary.csv`` and the old summary: this puts the old summary back.
+
+    Returns
+    -------
+    str
+        ``"ok"`` (nothing to do, or no result), ``"restored"`` (the old summary was put back).
+    """
+    plan, summary, backup = out / "plan.nc", out / "summary.csv", out / SUMMARY_BACKUP
+    if not backup.exists():
+        return "ok"
+    if plan.exists():
+        try:
+            with xr.open_dataset(plan, engine="h5netcdf") as ds:
+                want = str(ds.attrs.get("summary_csv_sha256", ""))
+        except Exception:  # noqa: BLE001 - an unreadable plan.nc is reported by whoever reads it
+            return "ok"
+        if want and _sha256_file(summary) != want and _sha256_file(backup) == want:
+            os.replace(backup, summary)
+            return "restored"
+    _discard(str(backup))
+    return "ok"
+
+
 def write_plan_atomic(plan: xr.Dataset, out: Path, *, force: bool) -> None:
-    """Write ``out/plan.nc`` and ``out/summary.csv`` so that a reader sees a whole result or none.
+    """Write ``out/plan.nc`` and ``out/summary.csv`` so that the folder always holds a whole result (old or new) or none.
 
     Both files are first written completely (and flushed to disk) as hidden
-    ``.plan.nc.*.tmp`` / ``.summary.csv.*.tmp`` files. Then the old ``plan.nc``
-    (if any, with ``force``) is removed, ``summary.csv`` is moved into place and
-    ``plan.nc`` last: **``plan.nc`` is the commit marker**. A run killed at any
-    moment leaves the old pair, the new pair, or no ``plan.nc`` (an incomplete
-    result, never one that looks complete). The plan records the SHA-256 of its
-    summary (attribute ``summary_csv_sha256``) so that the pair can be checked.
+    ``.plan.nc.*.tmp`` / ``.summary.csv.*.tmp`` files beside the old ones. The
+    old ``plan.nc`` is never deleted: the old ``summary.csv`` is kept as a hard
+    link ``.summary.csv.prev``, the new summary is renamed over the old one and
+    the new ``plan.nc`` over the old one **last** (``plan.nc`` is the commit
+    marker); then the backup is removed. Killed at any moment, the folder holds
+    the old pair, the new pair, or (fresh folder) no ``plan.nc``; killed between
+    the two renames, :func:`recover_run` (run by every command that reads or
+    writes the folder) puts the old summary back. The plan records the SHA-256
+    of its summary (attribute ``summary_csv_sha256``) so that the pair can be checked.
     """
-    out.mkdir(parents=True, exist_ok=True)
+    out = prepare_out_dir(out)
+    recover_run(out)
     text = summary_frame(plan).to_csv(index=False)
     plan = plan.copy()
     plan.attrs["summary_csv_sha256"] = hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -89,15 +161,79 @@ def write_plan_atomic(plan: xr.Dataset, out: Path, *, force: bool) -> None:
                 os.fsync(f.fileno())
         _check_target(out / "plan.nc", force)  # again: another run may have written one meanwhile
         _check_target(out / "summary.csv", force)
-        if (out / "plan.nc").exists():
-            os.unlink(out / "plan.nc")
-        os.replace(tmp_sum, out / "summary.csv")
-        tmp_sum = None
-        os.replace(tmp_plan, out / "plan.nc")
-        tmp_plan = None
+        with sigint_deferred():  # a Ctrl-C waits for the commit: the folder ends with the old or the new pair
+            _commit(out, tmp_sum, tmp_plan)
+        tmp_sum = tmp_plan = None
+    except OSError as e:
+        raise output_error(out / "plan.nc", e) from e
     finally:
         _discard(tmp_plan)
         _discard(tmp_sum)
+
+
+def write_yield_cache(ds: xr.Dataset, path: Path) -> None:
+    """Write the yield study to ``path`` with its checksum (attribute ``content_sha256``), atomically."""
+    ds = ds.copy()
+    ds.attrs["content_sha256"] = content_digest(_prepare_for_netcdf(ds))
+    write_netcdf_atomic(ds, path)
+
+
+def cached_yield(pf: Portfolio, out: Path | None, progress: Callable[[int, int], None] | None = None) -> tuple[xr.Dataset, bool]:
+    """Return the yield of ``pf``: ``out/yield.nc`` when it is readable, whole and of the same inputs, else simulated (and cached).
+
+    A ``yield.nc`` is reused only when its fingerprint (attribute
+    ``yield_fingerprint``: sites, weather and arrays) matches and its data pass
+    their checksum (``content_sha256``). A cache that cannot be read or fails its
+    checksum is reported with a warning (:func:`pvopt.errors.warn_input`) and replaced.
+
+    Returns
+    -------
+    tuple
+        The yield Dataset and whether the cache was reused.
+    """
+    from pvopt.pv.yields import read_yield, simulate_yield
+
+    fp = yield_fingerprint(pf)
+    yp = out / "yield.nc" if out is not None else None
+    if yp is not None and yp.exists():
+        try:
+            cached = read_yield(yp)
+        except Exception as e:  # noqa: BLE001 - truncated or not a netCDF file: computed again
+            _warn_cache(yp, f"it cannot be read ({type(e).__name__}: {e})")
+        else:
+            if cached.attrs.get("yield_fingerprint") == fp:
+                if cached.attrs.get("content_sha256") == content_digest(cached):
+                    return cached, True
+                if cached.attrs.get("content_sha256"):
+                    _warn_cache(yp, "its data fail their checksum (the file is damaged or was edited)")
+    yields = simulate_yield(pf, progress=progress)
+    yields.attrs["yield_fingerprint"] = fp
+    yields.attrs[FINGERPRINT_ATTR] = portfolio_fingerprint(pf)
+    if yp is not None:
+        write_yield_cache(yields, yp)
+    return yields, False
+
+
+def _warn_cache(path: Path, why: str) -> None:
+    """One ``warning:`` line naming the corrupt cache file (the run goes on and rebuilds it)."""
+    warn_input(InputIssue(str(path), "", f"corrupt yield cache: {why}; the yield is computed again and the file replaced"))
+
+
+def _commit(out: Path, tmp_sum: str, tmp_plan: str) -> None:
+    """Rename the new summary, then the new plan (the commit marker), over the old pair; keep the old summary until then."""
+    backup = out / SUMMARY_BACKUP
+    _discard(str(backup))
+    if (out / "summary.csv").exists() and (out / "plan.nc").exists():
+        _keep_copy(out / "summary.csv", backup)
+    os.replace(tmp_sum, out / "summary.csv")
+    try:
+        os.replace(tmp_plan, out / "plan.nc")
+    except BaseException:
+        if backup.exists():  # the old plan.nc is still in place: put its summary back
+            os.replace(backup, out / "summary.csv")
+        raise
+    _discard(str(backup))
+    _fsync_dir(out)
 
 
 def run_yield(portfolio_dir: str | Path, out_dir: str | Path | None = None, *, force: bool = False,
@@ -106,13 +242,19 @@ def run_yield(portfolio_dir: str | Path, out_dir: str | Path | None = None, *, f
     from pvopt.pv.yields import simulate_yield
 
     pf = load_portfolio(portfolio_dir)
-    if out_dir is not None:
-        _check_target(Path(out_dir) / "yield.nc", force)
-    ds = simulate_yield(pf, progress=progress)
-    ds.attrs["yield_fingerprint"] = yield_fingerprint(pf)
-    ds.attrs[FINGERPRINT_ATTR] = portfolio_fingerprint(pf)
-    if out_dir is not None:
-        write_netcdf_atomic(ds, Path(out_dir) / "yield.nc")
+    if out_dir is None:
+        ds = simulate_yield(pf, progress=progress)
+        ds.attrs["yield_fingerprint"] = yield_fingerprint(pf)
+        ds.attrs[FINGERPRINT_ATTR] = portfolio_fingerprint(pf)
+        return pf, ds
+    out = Path(out_dir)
+    _check_target(out / "yield.nc", force)
+    with run_lock(out, "yield"):
+        _check_target(out / "yield.nc", force)
+        ds = simulate_yield(pf, progress=progress)
+        ds.attrs["yield_fingerprint"] = yield_fingerprint(pf)
+        ds.attrs[FINGERPRINT_ATTR] = portfolio_fingerprint(pf)
+        write_yield_cache(ds, out / "yield.nc")
     return pf, ds
 
 
@@ -133,11 +275,16 @@ class PlanRun:
         return summary_frame(self.plan)
 
 
-def plan_portfolio(pf: Portfolio, yields: xr.Dataset, opts: SolveOptions = SolveOptions(), *, hourly: bool = True) -> PlanRun:
-    """Build inputs, solve, and assemble the plan Dataset (no files written)."""
+def plan_portfolio(pf: Portfolio, yields: xr.Dataset, opts: SolveOptions = SolveOptions(), *, hourly: bool = True,
+                   phase: Phase | None = None) -> PlanRun:
+    """Build inputs, solve, and assemble the plan Dataset (no files written); ``phase`` hears of each step."""
     t = time.perf_counter()
+    if phase is not None:
+        phase("LP inputs")
     inputs = build_plan_inputs(pf, yields)
     t_inputs = time.perf_counter() - t
+    if phase is not None:
+        phase("LP build and HiGHS solve")
     run = plan_from_inputs(pf, inputs, opts, hourly=hourly)
     run.timings_s = {"inputs": t_inputs, **run.timings_s}
     return run
@@ -181,35 +328,40 @@ def with_business_as_usual(inputs: xr.Dataset, plan: xr.Dataset, opts: SolveOpti
 
 
 def run_plan(portfolio_dir: str | Path, out_dir: str | Path | None = None, *, force: bool = False, opts: SolveOptions = SolveOptions(),
-             hourly: bool = True, progress: Callable[[int, int], None] | None = None) -> PlanRun:
-    """Yield (reusing ``out_dir/yield.nc`` when it matches), plan, and write ``plan.nc`` and ``summary.csv``."""
-    from pvopt.pv.yields import read_yield, simulate_yield
+             hourly: bool = True, progress: Callable[[int, int], None] | None = None, phase: Phase | None = None) -> PlanRun:
+    """Yield (reusing ``out_dir/yield.nc`` when it matches), plan, and write ``plan.nc`` and ``summary.csv``.
 
+    Before any work the output folder is created and checked (writable, not a
+    file), an existing result without ``force`` is refused, and the folder's
+    lock is taken (a second run into the same folder is refused at once).
+    """
     t0 = time.perf_counter()
     pf = load_portfolio(portfolio_dir)
-    out = Path(out_dir) if out_dir is not None else None
-    if out is not None:
-        _check_target(out / "plan.nc", force)
+    if out_dir is None:
+        return _plan_run(pf, None, force, opts, hourly, progress, phase, t0)
+    out = Path(out_dir)
+    _check_target(out / "plan.nc", force)
+    _check_target(out / "summary.csv", force)
+    with run_lock(out, "plan"):
+        recover_run(out)
+        _check_target(out / "plan.nc", force)  # again, under the lock: a run that held it may have finished meanwhile
         _check_target(out / "summary.csv", force)
-    fp = yield_fingerprint(pf)
-    yields = None
-    reused = False
-    if out is not None and (out / "yield.nc").exists():
-        cached = read_yield(out / "yield.nc")
-        if cached.attrs.get("yield_fingerprint") == fp:
-            yields, reused = cached.load(), True
+        return _plan_run(pf, out, force, opts, hourly, progress, phase, t0)
+
+
+def _plan_run(pf: Portfolio, out: Path | None, force: bool, opts: SolveOptions, hourly: bool,
+              progress: Callable[[int, int], None] | None, phase: Phase | None, t0: float) -> PlanRun:
     t = time.perf_counter()
-    if yields is None:
-        yields = simulate_yield(pf, progress=progress)
-        yields.attrs["yield_fingerprint"] = fp
-        yields.attrs[FINGERPRINT_ATTR] = portfolio_fingerprint(pf)
-        if out is not None:
-            write_netcdf_atomic(yields, out / "yield.nc")
+    if phase is not None:
+        phase("yield (pvlib, or the cached yield.nc)")
+    yields, reused = cached_yield(pf, out, progress)
     t_yield = time.perf_counter() - t
-    run = plan_portfolio(pf, yields, opts, hourly=hourly)
+    run = plan_portfolio(pf, yields, opts, hourly=hourly, phase=phase)
     run.timings_s["yield"] = t_yield
     run.timings_s["yield_reused"] = float(reused)
     if out is not None:
+        if phase is not None:
+            phase("write plan.nc and summary.csv")
         t = time.perf_counter()
         write_plan_atomic(run.plan, out, force=force)
         run.timings_s["write"] = time.perf_counter() - t

@@ -7,7 +7,8 @@ from typing import Optional
 
 import typer
 
-from pvopt.cli.main import handle_errors, print_df, progress_bar, print_timings, app, out, state
+from pvopt.cli.main import check_outputs, handle_errors, phases, print_df, print_timings, app, out, state
+from pvopt.cli.tables import Col, print_table
 
 __all__ = ["risk", "actuals"]
 
@@ -18,7 +19,7 @@ def risk(
     years: int = typer.Option(5, "--years", "-n", min=1, max=200, help="Number of weather years to evaluate the plan in."),
     design: str = typer.Option("p50", "--design", help="p50 | p90: plan on the typical year or on a P90 year built from the weather years."),
     out_dir: Path = typer.Option(Path("out"), "--out", "-o", help="Output directory for risk.nc and risk.csv."),
-    seed: int = typer.Option(20240101, "--seed", help="Seed of the set of weather years (same seed and --years: same years)."),
+    seed: int = typer.Option(20240101, "--seed", min=0, help="Seed of the set of weather years (same seed and --years: same years; >= 0)."),
     force: bool = typer.Option(False, "--force", help="Replace existing risk.nc / risk.csv."),
 ) -> None:
     """Plan, then operate the plan's fixed investments in other weather years.
@@ -39,24 +40,13 @@ def risk(
       pvopt risk sites/lead --years 10 --design p90 --out out/lead-p90 --force
     """
     with handle_errors():
-        from pvopt.errors import OutputExistsError
-        from pvopt.io import write_netcdf_atomic, write_text_atomic as _write_text_atomic
-        from pvopt.inputs.loading import load_portfolio
-        from pvopt.studies.risk import plan_with_risk
+        from pvopt.io import run_lock
 
         if design not in {"p50", "p90"}:
             raise typer.BadParameter(f"expected p50 or p90, got {design!r}", param_hint="--design")
-        for name in ("risk.nc", "risk.csv"):
-            if (out_dir / name).exists() and not force:
-                raise OutputExistsError(f"{out_dir / name} exists; pass --force to replace it")
-        pf = load_portfolio(portfolio)
-        with progress_bar() as prog:
-            task = prog.add_task(f"weather years: yield x{years}, plan, re-solve x{years}", total=2 * years + 1)
-            res = plan_with_risk(pf, years, design=design, first_seed=seed,  # type: ignore[arg-type]
-                                 progress=lambda d, t: prog.update(task, completed=d, total=t))
-        out_dir.mkdir(parents=True, exist_ok=True)
-        write_netcdf_atomic(res.dataset, out_dir / "risk.nc")
-        _write_text_atomic(res.summary.to_csv(index=False), out_dir / "risk.csv")
+        check_outputs(force, out_dir / "risk.nc", out_dir / "risk.csv")
+        with run_lock(out_dir, "risk"):
+            res = _run_risk(portfolio, years, design, seed, out_dir, force)
         ds = res.dataset
         if not state.quiet:
             tab = ds[["ghi_factor", "pv_generated_mwh", "pv_onsite_mwh", "grid_import_mwh", "scope2_market_tco2e", "npc",
@@ -90,68 +80,115 @@ def risk(
                   f"{n_bad} of {years} weather years miss a milestone", markup=False, soft_wrap=True)
 
 
+def _run_risk(portfolio: Path, years: int, design: str, seed: int, out_dir: Path, force: bool):
+    """Plan and operate in the weather years (with a progress line), then write risk.nc and risk.csv."""
+    from pvopt.io import check_target, write_netcdf_atomic, write_text_atomic
+    from pvopt.inputs.loading import load_portfolio
+    from pvopt.studies.risk import plan_with_risk
+
+    with phases("load the portfolio") as ph:
+        pf = load_portfolio(portfolio)
+        ph.phase(f"weather years: yield x{years}, plan, re-solve x{years}")
+        res = plan_with_risk(pf, years, design=design, first_seed=seed, progress=ph.step)  # type: ignore[arg-type]
+        ph.phase("write risk.nc and risk.csv")
+        for name in ("risk.nc", "risk.csv"):
+            check_target(out_dir / name, force)
+        write_netcdf_atomic(res.dataset, out_dir / "risk.nc")
+        write_text_atomic(res.summary.to_csv(index=False), out_dir / "risk.csv")
+    return res
+
+
 @app.command()
 def actuals(
     portfolio: Path = typer.Argument(..., help="Portfolio directory (for the sites' time zones, and to plan when --plan is not given)."),
     meter: Path = typer.Argument(..., help="Hourly meter CSV: timestamp (ISO 8601 with UTC offset), site, pv_kwh, load_kwh."),
     plan_file: Optional[Path] = typer.Option(None, "--plan", help="Compare with this plan.nc (solved with hourly dispatch)."),
     out_dir: Optional[Path] = typer.Option(None, "--out", "-o", help="Output directory; default the folder of --plan. Without --plan the plan is solved into it."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing actuals.csv / figures/actuals.png (and, without --plan, the plan)."),
 ) -> None:
-    """Compare metered PV and load with the plan: performance ratio, yield gap, emissions gap.
+    """Compare metered PV and load with the plan: performance index, IEC 61724-1 PR, yield gap, emissions gap.
 
     Each metered hour is matched with the plan's hourly PV and load of the same planning year
     and local hour (the site's time zone; Feb 29 dropped). Prints per site and month: expected
-    and metered PV, performance ratio (metered/expected), yield gap, load gap, and the emissions
-    of the extra grid electricity (location-based and at the residual factor). Writes
-    DIR/actuals.csv and DIR/figures/actuals.png (PV per day and daily performance ratio);
-    `pvopt report DIR` then adds a "Metered actuals" section.
+    and metered PV, the performance index (%) = 100 x metered / expected PV (relative to the
+    plan), yield gap, load gap, and the emissions of the extra grid electricity (location-based
+    and at the residual factor). Where the meter has a poa_kwh_m2 column (plane-of-array
+    irradiation [kWh/m2] per hour), also the IEC 61724-1 performance ratio
+    PR = (E_ac / P_0) / (H_poa / G_ref). Writes DIR/actuals.csv and DIR/figures/actuals.png
+    (PV per day and the daily performance index); `pvopt report DIR` then adds a
+    "Metered actuals" section.
 
     Examples:
       pvopt actuals sites/lead sites/lead/meter_sample.csv --plan out/lead/plan.nc
       pvopt actuals sites/lead sites/lead/meter_sample.csv --out out/lead
     """
     with handle_errors():
-        from pvopt.report.report import plot_actuals
-        from pvopt.studies.actuals import ACTUALS_UNITS, compare_actuals, read_meter
-        from pvopt.io import write_text_atomic as _write_text_atomic
-        from pvopt.inputs.loading import load_portfolio
-        from pvopt.io import write_bytes_atomic as _atomic_bytes
-        from pvopt.report.report import load_plan
+        from pvopt.io import run_lock
 
         if plan_file is None and out_dir is None:
             raise typer.BadParameter("give --plan PLAN.nc, or --out DIR to solve the plan into DIR", param_hint="--plan / --out")
+        target: Path = out_dir if out_dir is not None else plan_file.parent  # type: ignore[union-attr]
+        check_outputs(force, target / "actuals.csv", target / "figures" / "actuals.png",
+                      *((target / "plan.nc", target / "summary.csv") if plan_file is None else ()))
+        with run_lock(target, "actuals"):
+            monthly, period, m = _run_actuals(portfolio, meter, plan_file, target, force)
+        if not state.quiet:
+            print_actuals(monthly, f"Metered actuals against the plan ({m.attrs.get('file', '')})")
+        tot = period[period["site"] == "ALL"].iloc[0]
+        pr = ""
+        if int(tot["poa_hours"]) > 0:
+            pr = f"IEC 61724-1 PR {tot['iec_performance_ratio']:.3f} over {int(tot['poa_hours']):,} site-hours with irradiance; "
+        out.print(f"performance index vs plan {tot['performance_index_pct']:.1f} % over {int(tot['hours']):,} metered site-hours; {pr}"
+                  f"emissions gap {tot['emissions_gap_location_tco2e']:,.1f} tCO2e location-based; "
+                  f"wrote {target / 'actuals.csv'} and {target / 'figures' / 'actuals.png'}", markup=False, soft_wrap=True)
+
+
+def _run_actuals(portfolio: Path, meter: Path, plan_file: Optional[Path], target: Path, force: bool):
+    """Read the meter and the plan (or solve it into ``target``), compare, write actuals.csv and the figure."""
+    from pvopt.cli.finance import read_plan
+    from pvopt.inputs.loading import load_portfolio
+    from pvopt.io import write_bytes_atomic, write_text_atomic
+    from pvopt.report.report import plot_actuals
+    from pvopt.studies.actuals import compare_actuals, read_meter
+
+    with phases("read the portfolio and the meter") as ph:
         pf = load_portfolio(portfolio)
         m = read_meter(meter)
         if plan_file is not None:
-            from pvopt.errors import PortfolioError, InputIssue
-
-            if not plan_file.is_file():
-                raise PortfolioError([InputIssue(str(plan_file), "", "the plan file does not exist; run `pvopt plan` first")])
-            plan = load_plan(plan_file)
-            target: Path | None = out_dir if out_dir is not None else plan_file.parent
+            ph.phase("read the plan")
+            plan = read_plan(plan_file, "--plan")
         else:
             from pvopt.pipeline import run_plan
 
-            with progress_bar() as prog:
-                task = prog.add_task("yield, build, solve", total=None)
-                run = run_plan(portfolio, out_dir, force=True, progress=lambda d, t: prog.update(task, completed=d, total=t))
-            plan, target = run.plan, out_dir
+            plan = run_plan(portfolio, target, force=force, progress=ph.step, phase=ph.phase).plan
+        ph.phase("compare and write actuals.csv and figures/actuals.png")
         monthly = compare_actuals(plan, m, timezones=pf)
         daily = compare_actuals(plan, m, timezones=pf, freq="day")
-        assert target is not None
-        target.mkdir(parents=True, exist_ok=True)
+        period = compare_actuals(plan, m, timezones=pf, freq="period")
         fp = str(plan.attrs.get("portfolio_fingerprint", ""))  # the inputs of the plan compared with
-        _write_text_atomic(monthly.assign(portfolio_fingerprint=fp).to_csv(index=False), target / "actuals.csv")
-        _atomic_bytes(plot_actuals(daily, fingerprint=fp), target / "figures" / "actuals.png")
-        if not state.quiet:
-            cols = ["site", "year", "month", "hours", "expected_pv_mwh", "metered_pv_mwh", "performance_ratio", "yield_gap_mwh",
-                    "yield_gap_pct", "load_gap_mwh", "extra_grid_mwh", "emissions_gap_location_tco2e", "emissions_gap_market_tco2e"]
-            tab = monthly[cols].rename(columns={c: f"{c} [{ACTUALS_UNITS[c]}]" for c in cols if c in ACTUALS_UNITS and ACTUALS_UNITS[c] not in ("h",)})
-            fmt = {c: "{:,.1f}" for c in tab.columns if c.endswith("[MWh]") or c.endswith("[tCO2e]") or c.endswith("[%]")}
-            fmt["performance_ratio [1]"] = "{:.3f}"
-            print_df(tab, f"Metered actuals against the plan ({m.attrs.get('file', '')})", floatfmt=fmt)
-        tot = monthly[monthly["site"] == "ALL"]
-        pr = tot["metered_pv_mwh"].sum() / tot["expected_pv_mwh"].sum() if tot["expected_pv_mwh"].sum() > 0 else float("nan")
-        out.print(f"performance ratio vs plan {pr:.3f} over {int(tot['hours'].sum()):,} metered site-hours; "
-                  f"emissions gap {tot['emissions_gap_location_tco2e'].sum():,.1f} tCO2e location-based; "
-                  f"wrote {target / 'actuals.csv'} and {target / 'figures' / 'actuals.png'}", markup=False, soft_wrap=True)
+        write_text_atomic(monthly.assign(portfolio_fingerprint=fp).to_csv(index=False), target / "actuals.csv")
+        write_bytes_atomic(plot_actuals(daily, fingerprint=fp), target / "figures" / "actuals.png")
+    return monthly, period, m
+
+
+ACTUALS_TABLE = {  # column -> (header, format); headers name the unit
+    "site": ("site", "{}"), "year": ("year", "{}"), "month": ("month", "{}"), "hours": ("hours", "{:,}"),
+    "expected_pv_mwh": ("expected PV MWh", "{:,.1f}"), "metered_pv_mwh": ("metered PV MWh", "{:,.1f}"),
+    "performance_index_pct": ("performance index (%)", "{:.1f}"), "iec_performance_ratio": ("IEC 61724-1 PR", "{:.3f}"),
+    "yield_gap_mwh": ("yield gap MWh", "{:+,.1f}"), "load_gap_mwh": ("load gap MWh", "{:+,.1f}"),
+    "extra_grid_mwh": ("extra grid MWh", "{:+,.1f}"), "emissions_gap_location_tco2e": ("emissions gap loc. tCO2e", "{:+,.1f}"),
+    "emissions_gap_market_tco2e": ("emissions gap mkt. tCO2e", "{:+,.1f}"),
+}
+"""The columns of the `actuals` table, in order (the IEC PR only when irradiance is metered)."""
+
+
+def print_actuals(monthly, title: str) -> None:
+    """Print the monthly actuals table; split to fit the terminal, every number whole (site, year and month repeat)."""
+    cols = [c for c in ACTUALS_TABLE if c != "iec_performance_ratio" or monthly[c].notna().any()]
+    rows = [["-" if (isinstance(r[c], float) and r[c] != r[c]) else ACTUALS_TABLE[c][1].format(r[c]) for c in cols]
+            for _, r in monthly.iterrows()]
+    print_table(out, title, [Col(ACTUALS_TABLE[c][0], "left" if c == "site" else "right", key=c in ("site", "year", "month"))
+                             for c in cols], rows)
+    if "iec_performance_ratio" not in cols:
+        out.print("IEC 61724-1 performance ratio: not computed (the meter has no plane-of-array irradiation; add a poa_kwh_m2 "
+                  "column [kWh/m2 per hour])", markup=False, soft_wrap=True)

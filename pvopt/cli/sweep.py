@@ -6,9 +6,8 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
-from rich.table import Table
-
-from pvopt.cli.main import handle_errors, progress_bar, app, err, out, state
+from pvopt.cli.main import check_seconds, handle_errors, phases, app, err, out, state
+from pvopt.cli.tables import Col, print_table
 
 @app.command()
 def sweep(
@@ -19,7 +18,7 @@ def sweep(
     workers: Optional[int] = typer.Option(None, "--workers", min=0, help="LocalCluster workers (default: cores); 0 solves serially without dask."),
     force: bool = typer.Option(False, "--force", help="Discard a store in --out that holds a different sweep."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Solve again the scenarios stored as failed."),
-    time_limit: Optional[float] = typer.Option(None, "--time-limit", help="HiGHS time limit per scenario [s]."),
+    time_limit: Optional[float] = typer.Option(None, "--time-limit", help="HiGHS time limit per scenario [s] (> 0)."),
 ) -> None:
     """Run many independent plans over the Cartesian product of varied inputs.
 
@@ -39,26 +38,22 @@ def sweep(
       pvopt sweep sites/lead --vary certificate_price=2,50 --vary capex_scale=0.8,1.2 --out out/sweep
       pvopt sweep sites/lead --vary discount_rate=0.04,0.08 --out out/sweep2 --scheduler tcp://10.0.0.5:8786
     """
-    with handle_errors():
+    with handle_errors(f"finished scenarios are stored in {out_dir}; run the same command again to solve only the rest"):
+        from pvopt.io import run_lock
         from pvopt.studies.sweep import parse_vary, run_sweep, sweep_inputs, validate_grid
 
         spec = parse_vary(vary)
-        with progress_bar() as prog:
-            task = prog.add_task("yield and LP inputs", total=None)
-            inputs = sweep_inputs(portfolio, out_dir, progress=lambda d, t: prog.update(task, completed=d, total=t))
+        check_seconds(time_limit)
+        with run_lock(out_dir, "sweep"), phases("yield and LP inputs") as ph:
+            inputs = sweep_inputs(portfolio, out_dir, progress=ph.step)
             validate_grid(inputs, spec)
-            prog.update(task, description="sweep", completed=0, total=None)
+            ph.phase("sweep")
 
             def _prog(done: int, total: int) -> None:
-                prog.update(task, completed=done, total=total, description=f"sweep: {done} done, {total - done} left")
+                ph.prog.update(ph.task, completed=done, total=total, description=f"sweep: {done} done, {total - done} left")
 
-            try:
-                res = run_sweep(inputs, spec, out_dir, scheduler=scheduler, n_workers=workers, progress=_prog, force=force,
-                                retry_failed=retry_failed, time_limit_s=time_limit, portfolio=str(portfolio))
-            except KeyboardInterrupt:
-                err.print(f"interrupted: finished scenarios are in {out_dir}; run the same command again to solve only the rest",
-                          markup=False)
-                raise typer.Exit(130) from None
+            res = run_sweep(inputs, spec, out_dir, scheduler=scheduler, n_workers=workers, progress=_prog, force=force,
+                            retry_failed=retry_failed, time_limit_s=time_limit, portfolio=str(portfolio))
         cur = str(inputs.attrs.get("currency", ""))
         if not state.quiet:
             _print_sweep(res.index, list(spec), cur)
@@ -77,13 +72,14 @@ def sweep(
 
 
 def _print_sweep(index, names: list[str], cur: str) -> None:
-    t = Table(title="Sweep", header_style="bold")
-    for n in ["scenario", f"NPC ({cur})", f"saving vs BAU ({cur})", "status", "reason"]:
-        t.add_column(n, justify="left" if n in {"scenario", "status", "reason"} else "right", overflow="fold")
+    """Print one row per scenario: its readable label (the swept values), NPC, saving against business as usual, status."""
+    cols = [Col("scenario", "left", key=True), Col(f"NPC ({cur})"), Col(f"saving vs BAU ({cur})"), Col("status", "left"),
+            Col("reason", "left", wrap=True)]
+    rows = []
     for _, r in index.iterrows():
         npc = f"{r['npc']:,.0f}" if r["status"] == "ok" else "-"
         reason = str(r["reason"]) if r["reason"] == r["reason"] else ""
         saving = f"{r['npc_saving']:,.0f}" if r["status"] == "ok" and r.get("npc_saving") == r.get("npc_saving") else "-"
-        t.add_row(str(r.get("label", r["scenario_id"])), npc, saving, str(r["status"]),
-                  reason.splitlines()[0] + (" ..." if "\n" in reason else "") if reason else "")
-    out.print(t)
+        rows.append([str(r.get("label", r["scenario_id"])), npc, saving, str(r["status"]),
+                     reason.splitlines()[0] + (" ..." if "\n" in reason else "") if reason else ""])
+    print_table(out, "Sweep", cols, rows)

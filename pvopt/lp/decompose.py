@@ -296,10 +296,9 @@ def _executor(specs: list[SubproblemSpec], opts: SolveOptions, client: Any = Non
             if workers is None:
                 workers = min(os.cpu_count() or 1, len(specs)) if len(specs) >= AUTO_MIN_PARALLEL else 0
             if workers >= 2:
-                from distributed import Client, LocalCluster
+                from pvopt.workers import start_local_cluster  # workers ignore Ctrl-C: the parent stops them, no worker tracebacks
 
-                cluster = LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=40)
-                client = Client(cluster)
+                client, cluster = start_local_cluster(int(workers))
                 started += [client, cluster]
         ex = _Dask(client, specs) if client is not None else _Serial(specs)
         try:
@@ -307,8 +306,9 @@ def _executor(specs: list[SubproblemSpec], opts: SolveOptions, client: Any = Non
         finally:
             ex.close()
     finally:
-        for obj in started:
-            obj.close()
+        from pvopt.workers import close_quietly
+
+        close_quietly(*started)
 
 
 # --------------------------------------------------------------------------- the loop

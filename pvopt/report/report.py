@@ -1215,7 +1215,7 @@ def _run_yields(run: Path, plan: xr.Dataset) -> xr.Dataset | None:
 
 
 def plot_actuals(daily: pd.DataFrame, *, fingerprint: str = "") -> bytes:
-    """PNG: metered and expected PV per day and site (top), daily performance ratio (bottom).
+    """PNG: metered and expected PV per day and site (top), daily performance index vs plan [%] (bottom).
 
     ``daily`` is :func:`compare_actuals` with ``freq="day"``; ``fingerprint`` (the plan's
     ``portfolio_fingerprint``) is stored as the PNG text ``portfolio_fingerprint``.
@@ -1229,12 +1229,12 @@ def plot_actuals(daily: pd.DataFrame, *, fingerprint: str = "") -> bytes:
         x = pd.to_datetime(g["date"])
         ax1.plot(x, g["expected_pv_mwh"], color=c, ls="--", lw=1.2, label=f"{site} expected (plan)")
         ax1.plot(x, g["metered_pv_mwh"], color=c, ls="-", lw=1.6, label=f"{site} metered")
-        ax2.plot(x, g["performance_ratio"], color=c, marker="o", ms=3, lw=1, label=site)
+        ax2.plot(x, g["performance_index_pct"], color=c, marker="o", ms=3, lw=1, label=site)
     ax1.set_ylabel("PV per day [MWh]")
     ax1.set_title("Metered PV against the plan's expectation")
     ax1.legend(fontsize=8, ncol=2)
-    ax2.axhline(1.0, color="grey", lw=0.8)
-    ax2.set_ylabel("performance ratio vs plan [1]")
+    ax2.axhline(100.0, color="grey", lw=0.8)
+    ax2.set_ylabel("performance index vs plan [%]")
     ax2.legend(fontsize=8)
     fig.autofmt_xdate()
     return _png(fig, {FINGERPRINT_ATTR: fingerprint} if fingerprint else None)

@@ -1,4 +1,4 @@
-"""Metered actuals against the plan: performance ratio, yield gap, emissions gap.
+"""Metered actuals against the plan: performance index, IEC 61724-1 performance ratio, yield gap, emissions gap.
 
 :func:`read_meter` reads an hourly meter CSV::
 
@@ -11,7 +11,11 @@
   guesses a zone);
 * ``site``: a site name of the plan;
 * ``pv_kwh``: PV energy metered in the hour [kWh AC];
-* ``load_kwh``: site consumption metered in the hour [kWh].
+* ``load_kwh``: site consumption metered in the hour [kWh];
+* ``poa_kwh_m2`` (optional): plane-of-array irradiation metered in the hour
+  [kWh/m²] by the site's irradiance sensor; leave a field empty for an hour
+  without a reading. Where it is metered, the IEC 61724-1 performance ratio is
+  computed.
 
 Every site's rows must be consecutive hours: a gap, a duplicated hour, a
 missing or non-numeric value, a NaN or a negative value is an error naming the
@@ -43,10 +47,16 @@ from pvopt.errors import InputIssue, PortfolioError
 if TYPE_CHECKING:  # pragma: no cover
     from pvopt.inputs.schema import Portfolio
 
-__all__ = ["METER_COLUMNS", "ACTUALS_UNITS", "read_meter", "compare_actuals", "site_timezones"]
+__all__ = ["METER_COLUMNS", "POA_COLUMN", "G_REF_KW_M2", "ACTUALS_UNITS", "read_meter", "compare_actuals", "site_timezones"]
 
 METER_COLUMNS = ("timestamp", "site", "pv_kwh", "load_kwh")
 """Required columns of a meter CSV."""
+
+POA_COLUMN = "poa_kwh_m2"
+"""Optional meter column: plane-of-array irradiation in the hour [kWh/m²] (empty where not metered)."""
+
+G_REF_KW_M2 = 1.0
+"""Reference irradiance of IEC 61724-1 (STC) [kW/m²]."""
 
 MAX_ISSUES = 10
 """At most this many problems are listed per file."""
@@ -57,7 +67,9 @@ ACTUALS_UNITS: dict[str, str] = {
     "hours": "h",
     "expected_pv_mwh": "MWh",
     "metered_pv_mwh": "MWh",
-    "performance_ratio": "1",
+    "performance_index_pct": "%",
+    "poa_hours": "h",
+    "iec_performance_ratio": "1",
     "yield_gap_mwh": "MWh",
     "yield_gap_pct": "%",
     "planned_load_mwh": "MWh",
@@ -75,7 +87,11 @@ ACTUALS_DESCRIPTIONS: dict[str, str] = {
     "hours": "metered hours compared",
     "expected_pv_mwh": "the plan's PV generation in the metered hours (pv_generated_kw of that planning year)",
     "metered_pv_mwh": "metered PV",
-    "performance_ratio": "metered PV / expected PV (relative to the plan; not the IEC 61724 PR)",
+    "performance_index_pct": "performance index: 100 x metered PV / expected PV (relative to the plan's pvlib yield; not the IEC 61724 PR)",
+    "poa_hours": "metered hours with a plane-of-array irradiation reading (poa_kwh_m2)",
+    "iec_performance_ratio": "IEC 61724-1 performance ratio PR = (E_ac / P_0) / (H_poa / G_ref) over the hours with a POA reading: "
+                             "E_ac metered PV [kWh], P_0 the site's installed DC kWp of the plan's year, H_poa the metered "
+                             "irradiation [kWh/m2], G_ref = 1 kW/m2; empty where no irradiance is metered",
     "yield_gap_mwh": "metered PV - expected PV",
     "yield_gap_pct": "yield gap as a share of expected PV",
     "planned_load_mwh": "the plan's site load after measures in the metered hours",
@@ -108,7 +124,8 @@ def read_meter(path: str | Path) -> pd.DataFrame:
     -------
     pandas.DataFrame
         Columns ``timestamp`` (tz-aware, UTC), ``site``, ``pv_kwh`` [kWh],
-        ``load_kwh`` [kWh] and ``line`` (line number in the file), sorted by
+        ``load_kwh`` [kWh], ``poa_kwh_m2`` [kWh/m², NaN where not metered] and
+        ``line`` (line number in the file), sorted by
         site and time; ``attrs["file"]`` is the path.
 
     Raises
@@ -120,7 +137,7 @@ def read_meter(path: str | Path) -> pd.DataFrame:
     --------
     >>> df = read_meter("sites/lead/meter_sample.csv")  # doctest: +SKIP
     >>> list(df.columns)  # doctest: +SKIP
-    ['timestamp', 'site', 'pv_kwh', 'load_kwh', 'line']
+    ['timestamp', 'site', 'pv_kwh', 'load_kwh', 'poa_kwh_m2', 'line']
     """
     file = str(Path(path))
     header_line, header, rows = _meter_rows(Path(path))
@@ -130,7 +147,7 @@ def read_meter(path: str | Path) -> pd.DataFrame:
         if len(issues) < MAX_ISSUES:
             issues.append(_issue(file, line, column, msg))
 
-    col = {c: header.index(c) for c in METER_COLUMNS}
+    col = {c: header.index(c) for c in (*METER_COLUMNS, POA_COLUMN) if c in header}
     parsed = [_meter_record(no, r, header, col, add) for no, r in rows]
     if issues:
         raise PortfolioError(issues)
@@ -138,7 +155,7 @@ def read_meter(path: str | Path) -> pd.DataFrame:
     stamps = [r[1] for r in recs]
     df = pd.DataFrame({"timestamp": pd.DatetimeIndex(stamps, tz="UTC") if stamps else pd.DatetimeIndex([], tz="UTC"),
                        "site": [r[2] for r in recs], "pv_kwh": [r[3] for r in recs], "load_kwh": [r[4] for r in recs],
-                       "line": [r[0] for r in recs]})
+                       POA_COLUMN: [r[5] for r in recs], "line": [r[0] for r in recs]})
     df = df.sort_values(["site", "timestamp", "line"], kind="stable").reset_index(drop=True)
     _check_hourly_steps(df, add)
     if issues:
@@ -192,30 +209,36 @@ def _meter_stamp(no: int, ts: str, add) -> pd.Timestamp | None:
     return stamp.tz_convert("UTC")
 
 
+def _meter_value(no: int, raw: str, column: str, unit: str, add, *, optional: bool = False) -> float:
+    """Parse one metered value (finite, >= 0); an empty optional field is NaN (not metered)."""
+    raw = raw.strip()
+    if optional and not raw:
+        return math.nan
+    try:
+        v = float(raw)
+    except ValueError:
+        add(no, column, f"expected a number [{unit}]{' or an empty field' if optional else ''}, got {raw!r}")
+        return math.nan
+    if not math.isfinite(v):
+        add(no, column, f"expected a finite number [{unit}], got {raw!r}")
+    elif v < 0:
+        add(no, column, f"expected a value >= 0 {unit}, got {v:g}")
+    return v
+
+
 def _meter_record(no: int, r: list[str], header: list[str], col: dict[str, int], add) -> tuple | None:
-    """Return ``(line, stamp, site, pv_kwh, load_kwh)`` of one data row; problems go to ``add``."""
+    """Return ``(line, stamp, site, pv_kwh, load_kwh, poa_kwh_m2)`` of one data row; problems go to ``add``."""
     if len(r) != len(header):
         add(no, "", f"expected {len(header)} fields (as in the header), got {len(r)}")
         return None
     stamp = _meter_stamp(no, r[col["timestamp"]].strip(), add)
-    vals = []
-    for c in ("pv_kwh", "load_kwh"):
-        raw = r[col[c]].strip()
-        try:
-            v = float(raw)
-        except ValueError:
-            add(no, c, f"expected a number [kWh], got {raw!r}")
-            v = math.nan
-        else:
-            if not math.isfinite(v):
-                add(no, c, f"expected a finite number [kWh], got {raw!r}")
-            elif v < 0:
-                add(no, c, f"expected a value >= 0 kWh, got {v:g}")
-        vals.append(v)
+    pv = _meter_value(no, r[col["pv_kwh"]], "pv_kwh", "kWh", add)
+    load = _meter_value(no, r[col["load_kwh"]], "load_kwh", "kWh", add)
+    poa = _meter_value(no, r[col[POA_COLUMN]], POA_COLUMN, "kWh/m2", add, optional=True) if POA_COLUMN in col else math.nan
     site = r[col["site"]].strip()
     if not site:
         add(no, "site", "expected a site name, got an empty field")
-    return (no, stamp if stamp is not None else pd.NaT, site, vals[0], vals[1])
+    return (no, stamp if stamp is not None else pd.NaT, site, pv, load, poa)
 
 
 def _check_hourly_steps(df: pd.DataFrame, add) -> None:
@@ -239,6 +262,16 @@ def site_timezones(portfolio: "Portfolio") -> dict[str, str]:
     return {s.name: s.timezone for s in portfolio.sites}
 
 
+def _site_kwp(plan: xr.Dataset, sites: list[str]) -> np.ndarray:
+    """Installed DC capacity P_0 [kWp] per site and planning year (site x year), from ``installed_kwp`` of the plan."""
+    inst = plan["installed_kwp"].transpose("array", "year").values
+    of = [str(s) for s in plan["array_site"].values]
+    out = np.zeros((len(sites), inst.shape[1]))
+    for a, s in enumerate(of):
+        out[sites.index(s)] += inst[a]
+    return out
+
+
 def _hourly(plan: xr.Dataset, meter: pd.DataFrame, timezones: Mapping[str, str]) -> pd.DataFrame:
     """One row per metered hour with the plan's expectation beside it."""
     from pvopt.pv.weather import hour_index
@@ -259,6 +292,7 @@ def _hourly(plan: xr.Dataset, meter: pd.DataFrame, timezones: Mapping[str, str])
         raise PortfolioError([InputIssue(file, "site", f"no time zone known for site(s) {no_tz}")])
     pvk = plan["pv_generated_kw"].transpose("site", "year", "hour").values
     ldk = plan["load_after_measures_kw"].transpose("site", "year", "hour").values
+    p0 = _site_kwp(plan, sites)
     gef = plan["grid_ef_t_per_mwh"].transpose("site", "year").values
     ref = plan["residual_ef_t_per_mwh"].transpose("site", "year").values
     parts = []
@@ -294,10 +328,25 @@ def _hourly(plan: xr.Dataset, meter: pd.DataFrame, timezones: Mapping[str, str])
             "expected_pv_kwh": pvk[i, j, h].astype(float), "metered_pv_kwh": g["pv_kwh"].to_numpy()[keep],
             "planned_load_kwh": ldk[i, j, h].astype(float), "metered_load_kwh": g["load_kwh"].to_numpy()[keep],
             "grid_ef_t_per_mwh": gef[i, j], "residual_ef_t_per_mwh": ref[i, j],
+            "poa_kwh_m2": (g[POA_COLUMN].to_numpy() if POA_COLUMN in g else np.full(len(g), np.nan))[keep], "p0_kwp": p0[i, j],
         }))
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     out.attrs["feb29_hours_dropped"] = int(len(meter) - len(out))
     return out
+
+
+def _add_hourly_terms(h: pd.DataFrame) -> None:
+    """Add the hourly terms summed per period: grid on each side, the emissions gap, and the IEC PR's energies."""
+    h["hours"] = 1.0
+    h["planned_grid_kwh"] = np.clip(h["planned_load_kwh"] - h["expected_pv_kwh"], 0.0, None)
+    h["metered_grid_kwh"] = np.clip(h["metered_load_kwh"] - h["metered_pv_kwh"], 0.0, None)
+    h["extra_grid_kwh"] = h["metered_grid_kwh"] - h["planned_grid_kwh"]
+    h["loc_t"] = h["extra_grid_kwh"] / 1000.0 * h["grid_ef_t_per_mwh"]
+    h["mkt_t"] = h["extra_grid_kwh"] / 1000.0 * h["residual_ef_t_per_mwh"]
+    has_poa = h["poa_kwh_m2"].notna() if "poa_kwh_m2" in h else pd.Series(False, index=h.index)
+    h["poa_hours"] = has_poa.astype(float)
+    h["pr_energy_kwh"] = np.where(has_poa, h["metered_pv_kwh"], 0.0)  # E_ac over the hours with an irradiance reading
+    h["pr_reference_kwh"] = np.where(has_poa, h["p0_kwp"] * h["poa_kwh_m2"].fillna(0.0) / G_REF_KW_M2, 0.0)  # P_0 x H_poa / G_ref
 
 
 def compare_actuals(
@@ -332,8 +381,12 @@ def compare_actuals(
     -----
     Metered hour ``[t, t+1)`` is mapped to the plan's hour-of-year of the
     same local clock hour in the site's zone and the same planning year.
-    ``performance_ratio = metered PV / expected PV``; ``yield_gap = metered -
-    expected``. The emissions gap prices the extra grid electricity:
+    ``performance_index_pct = 100 x metered PV / expected PV`` (relative to the
+    plan); ``yield_gap = metered - expected``. Where the meter has plane-of-array
+    irradiation (``poa_kwh_m2``), ``iec_performance_ratio`` is the IEC 61724-1
+    PR = (E_ac / P_0) / (H_poa / G_ref) summed over those hours, with P_0 the
+    site's installed DC kWp in the plan's year and G_ref = 1 kW/m² (one sensor
+    per site: arrays facing other ways than the sensor bias it). The emissions gap prices the extra grid electricity:
     grid import on each side is ``max(load - PV, 0)`` hour by hour (surplus PV
     neither exported nor stored), and ``extra_grid = metered - planned`` is
     multiplied by the location-based grid factor and by the residual-mix factor
@@ -341,15 +394,10 @@ def compare_actuals(
     """
     tz = site_timezones(cast("Portfolio", timezones)) if hasattr(timezones, "sites") else dict(cast("Mapping[str, str]", timezones))
     h = _hourly(plan, meter, tz)
-    h["hours"] = 1.0
-    h["planned_grid_kwh"] = np.clip(h["planned_load_kwh"] - h["expected_pv_kwh"], 0.0, None)
-    h["metered_grid_kwh"] = np.clip(h["metered_load_kwh"] - h["metered_pv_kwh"], 0.0, None)
-    h["extra_grid_kwh"] = h["metered_grid_kwh"] - h["planned_grid_kwh"]
-    h["loc_t"] = h["extra_grid_kwh"] / 1000.0 * h["grid_ef_t_per_mwh"]
-    h["mkt_t"] = h["extra_grid_kwh"] / 1000.0 * h["residual_ef_t_per_mwh"]
+    _add_hourly_terms(h)
     keys = {"month": ["year", "month"], "day": ["year", "month", "date"], "period": []}[freq]
     sums = ["hours", "expected_pv_kwh", "metered_pv_kwh", "planned_load_kwh", "metered_load_kwh", "planned_grid_kwh",
-            "metered_grid_kwh", "extra_grid_kwh", "loc_t", "mkt_t"]
+            "metered_grid_kwh", "extra_grid_kwh", "loc_t", "mkt_t", "poa_hours", "pr_energy_kwh", "pr_reference_kwh"]
     by_site = h.groupby(["site", *keys], sort=True)[sums].sum().reset_index()
     if keys:
         tot = h.groupby(keys, sort=True)[sums].sum().reset_index()
@@ -362,9 +410,11 @@ def compare_actuals(
     out["expected_pv_mwh"] = g["expected_pv_kwh"] / 1000.0
     out["metered_pv_mwh"] = g["metered_pv_kwh"] / 1000.0
     with np.errstate(divide="ignore", invalid="ignore"):
-        out["performance_ratio"] = np.where(g["expected_pv_kwh"] > 0, g["metered_pv_kwh"] / g["expected_pv_kwh"], np.nan)
+        out["performance_index_pct"] = np.where(g["expected_pv_kwh"] > 0, 100.0 * g["metered_pv_kwh"] / g["expected_pv_kwh"], np.nan)
+        out["poa_hours"] = g["poa_hours"].astype(int)
+        out["iec_performance_ratio"] = np.where(g["pr_reference_kwh"] > 0, g["pr_energy_kwh"] / g["pr_reference_kwh"], np.nan)
     out["yield_gap_mwh"] = out["metered_pv_mwh"] - out["expected_pv_mwh"]
-    out["yield_gap_pct"] = 100.0 * (out["performance_ratio"] - 1.0)
+    out["yield_gap_pct"] = out["performance_index_pct"] - 100.0
     out["planned_load_mwh"] = g["planned_load_kwh"] / 1000.0
     out["metered_load_mwh"] = g["metered_load_kwh"] / 1000.0
     out["load_gap_mwh"] = out["metered_load_mwh"] - out["planned_load_mwh"]

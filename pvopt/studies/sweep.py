@@ -55,7 +55,7 @@ import xarray as xr
 
 from pvopt.costs import COST_NAMES, TOTAL_COST
 from pvopt.errors import EXIT_INPUT, InfeasiblePlanError, OutputExistsError, PvoptError, SolverError
-from pvopt.io import write_netcdf_atomic, write_text_atomic as _write_text_atomic
+from pvopt.io import run_lock, write_netcdf_atomic, write_text_atomic as _write_text_atomic
 
 __all__ = [
     "KNOWN_PARAMETERS",
@@ -151,10 +151,24 @@ def _parse_value(name: str, text: str, arg: str) -> float | int:
         return int(v)
     if name in _SCALES or name in _PRICES or name == TEST_SLEEP or name.startswith(CERTIFICATE_PRICE):
         if v < 0:
-            raise VaryError(f"--vary {arg!r}: {name} must be >= 0, got {t!r}")
-    if name == "discount_rate" and v <= -1:
-        raise VaryError(f"--vary {arg!r}: discount_rate must be > -1, got {t!r}")
+            raise VaryError(f"--vary {arg!r}: {name} must be >= 0 (as every price and cost in the portfolio), got {t!r}")
+    if name == "discount_rate":
+        lo, hi = discount_rate_range()
+        if not lo <= v <= hi:
+            raise VaryError(f"--vary {arg!r}: discount_rate must be between {lo:g} and {hi:g} (the range of "
+                            f"planning.discount_rate in portfolio.yaml; 0.06 is 6 %/yr), got {t!r}")
     return v
+
+
+def discount_rate_range() -> tuple[float, float]:
+    """Return the range the input schema allows for ``planning.discount_rate`` (``ge`` / ``le`` of the field) [1/yr]."""
+    from pvopt.inputs.schema import Planning
+
+    lo, hi = -math.inf, math.inf
+    for m in Planning.model_fields["discount_rate"].metadata:
+        lo = float(getattr(m, "ge", getattr(m, "gt", lo)))
+        hi = float(getattr(m, "le", getattr(m, "lt", hi))) if hasattr(m, "le") or hasattr(m, "lt") else hi
+    return lo, hi
 
 
 def parse_vary(args: Iterable[str]) -> dict[str, list[float | int]]:
@@ -678,23 +692,29 @@ def run_sweep(
     out = Path(out_dir)
     validate_grid(inputs, vary)
     grid = scenario_grid(vary)
-    _prepare_store(out, _spec(vary, inputs_fingerprint(inputs), portfolio, time_limit_s), force)
-    rows = _read_stored(out, grid)
-    if retry_failed:
-        rows = {k: r for k, r in rows.items() if r["status"] != "failed"}
-    todo = [sc for sc in grid if sc.id not in rows]
-    n_skipped = len(rows)
-    ledger = _Ledger(out, grid, list(vary), rows, progress)
-    not_computed: dict[str, str] = {}
-    ledger.report()
-    try:
-        if todo and n_workers == 0 and client is None and scheduler is None:
-            _run_serial(inputs, todo, ledger.finish, not_computed, t0=t0, time_limit_s=time_limit_s, timeout_s=timeout_s)
-        elif todo:
-            _run_distributed(inputs, todo, ledger.finish, not_computed, client=client, scheduler=scheduler, n_workers=n_workers,
-                             time_limit_s=time_limit_s, timeout_s=timeout_s)
-    finally:
-        index = _write_index(out, grid, ledger.names, rows)
+    if time_limit_s is not None and not (math.isfinite(time_limit_s) and time_limit_s > 0):
+        raise VaryError(f"time limit per scenario: expected seconds > 0 (and finite), got {time_limit_s}")
+    with run_lock(out, "sweep"):  # one sweep at a time in a store: two would solve the same scenarios twice
+        _prepare_store(out, _spec(vary, inputs_fingerprint(inputs), portfolio, time_limit_s), force)
+        rows = _read_stored(out, grid)
+        if retry_failed:
+            rows = {k: r for k, r in rows.items() if r["status"] != "failed"}
+        todo = [sc for sc in grid if sc.id not in rows]
+        n_skipped = len(rows)
+        ledger = _Ledger(out, grid, list(vary), rows, progress)
+        not_computed: dict[str, str] = {}
+        ledger.report()
+        try:
+            if todo and n_workers == 0 and client is None and scheduler is None:
+                _run_serial(inputs, todo, ledger.finish, not_computed, t0=t0, time_limit_s=time_limit_s, timeout_s=timeout_s)
+            elif todo:
+                _run_distributed(inputs, todo, ledger.finish, not_computed, client=client, scheduler=scheduler, n_workers=n_workers,
+                                 time_limit_s=time_limit_s, timeout_s=timeout_s)
+        finally:
+            from pvopt.workers import sigint_ignored
+
+            with sigint_ignored():  # the index is written whole even when a second Ctrl-C arrives
+                index = _write_index(out, grid, ledger.names, rows)
     n_ok = sum(1 for r in rows.values() if r["status"] == "ok")
     return SweepResult(out, len(grid), n_ok, len(rows) - n_ok, n_skipped, len(ledger.computed), not_computed,
                        time.perf_counter() - t0, index)
@@ -745,52 +765,62 @@ def _run_serial(inputs: xr.Dataset, todo: list[Scenario], finish: Callable[[dict
 
 
 def _run_distributed(inputs, todo, finish, not_computed, *, client, scheduler, n_workers, time_limit_s, timeout_s) -> None:
-    """Solve the scenarios on a dask cluster (given, reached at ``scheduler`` or a new ``LocalCluster``)."""
-    from distributed import Client, LocalCluster, as_completed
+    """Solve the scenarios on a dask cluster (given, reached at ``scheduler`` or a new ``LocalCluster``).
 
-    cluster = None
-    own_client = client is None
-    try:
+    A new ``LocalCluster``'s workers ignore Ctrl-C (:func:`pvopt.workers.local_cluster`): the
+    parent stops them, so an interrupted sweep prints no worker tracebacks.
+    """
+    from contextlib import ExitStack
+
+    from pvopt.workers import close_quietly, local_cluster
+
+    with ExitStack() as stack:
         if client is None:
             if scheduler:
+                from distributed import Client
+
                 try:
                     client = Client(scheduler, timeout="15s")
                 except (OSError, TimeoutError) as e:
                     raise SweepError(f"cannot reach the dask scheduler at {scheduler}: {e}") from None
+                stack.callback(close_quietly, client)
             else:
                 n = n_workers or min(os.cpu_count() or 1, len(todo))
-                cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
-                                       silence_logs=logging.ERROR)
-                client = Client(cluster)
-        base = client.scatter(inputs, broadcast=True, hash=False)
-        futs = {}
-        for sc in todo:
-            f = client.submit(solve_scenario, base, sc.id, dict(sc.values), time_limit_s=time_limit_s,
-                              key=f"pvopt-scenario-{sc.id}-{os.getpid()}-{time.time_ns()}", pure=False, retries=2)
-            futs[f] = sc.id
-        remaining = dict(futs)
-        try:
-            for f in as_completed(list(futs), timeout=timeout_s):
-                sid = remaining.pop(f)
-                try:
-                    rec = f.result()
-                except Exception as e:  # noqa: BLE001 - infrastructure failure (e.g. KilledWorker): not stored, retried next run
-                    not_computed[sid] = f"{type(e).__name__}: {e}"
-                    continue
-                finally:
-                    f.release()
-                finish(rec)
-        except TimeoutError:
-            for f, sid in remaining.items():
-                not_computed[sid] = f"the sweep's time limit ({timeout_s} s) ran out"
-        finally:
+                client = stack.enter_context(local_cluster(n))
+        _solve_on(client, inputs, todo, finish, not_computed, time_limit_s=time_limit_s, timeout_s=timeout_s)
+
+
+def _solve_on(client, inputs, todo, finish, not_computed, *, time_limit_s, timeout_s) -> None:
+    """Submit every scenario to ``client`` and store each result as it arrives (cancel the rest on the way out)."""
+    from distributed import as_completed
+
+    from pvopt.workers import sigint_ignored
+
+    base = client.scatter(inputs, broadcast=True, hash=False)
+    futs = {}
+    for sc in todo:
+        f = client.submit(solve_scenario, base, sc.id, dict(sc.values), time_limit_s=time_limit_s,
+                          key=f"pvopt-scenario-{sc.id}-{os.getpid()}-{time.time_ns()}", pure=False, retries=2)
+        futs[f] = sc.id
+    remaining = dict(futs)
+    try:
+        for f in as_completed(list(futs), timeout=timeout_s):
+            sid = remaining.pop(f)
+            try:
+                rec = f.result()
+            except Exception as e:  # noqa: BLE001 - infrastructure failure (e.g. KilledWorker): not stored, retried next run
+                not_computed[sid] = f"{type(e).__name__}: {e}"
+                continue
+            finally:
+                f.release()
+            finish(rec)
+    except TimeoutError:
+        for f, sid in remaining.items():
+            not_computed[sid] = f"the sweep's time limit ({timeout_s} s) ran out"
+    finally:
+        with sigint_ignored():  # a second Ctrl-C must not interrupt the clean-up
             for f in remaining:
                 f.cancel()
-    finally:
-        if own_client and client is not None:
-            client.close(timeout=10)
-        if cluster is not None:
-            cluster.close(timeout=10)
 
 
 # --------------------------------------------------------------------------- #
@@ -857,24 +887,10 @@ def open_sweep(out_dir: str | Path, *, include_missing: bool = True) -> xr.Datas
 def sweep_inputs(portfolio_dir: str | Path, out_dir: str | Path | None = None,
                  progress: Callable[[int, int], None] | None = None) -> xr.Dataset:
     """Build the base LP inputs of a portfolio; the yield is simulated once (``out_dir/yield.nc`` reused when it matches)."""
-    from pvopt.inputs.fingerprint import FINGERPRINT_ATTR, portfolio_fingerprint
-    from pvopt.pipeline import yield_fingerprint
+    from pvopt.pipeline import cached_yield
     from pvopt.lp.inputs import build_plan_inputs
     from pvopt.inputs.loading import load_portfolio
-    from pvopt.pv.yields import read_yield, simulate_yield
 
     pf = load_portfolio(portfolio_dir)
-    fp = yield_fingerprint(pf)
-    yields = None
-    yp = Path(out_dir) / "yield.nc" if out_dir is not None else None
-    if yp is not None and yp.exists():
-        cached = read_yield(yp)
-        if cached.attrs.get("yield_fingerprint") == fp:
-            yields = cached
-    if yields is None:
-        yields = simulate_yield(pf, progress=progress)
-        yields.attrs["yield_fingerprint"] = fp
-        yields.attrs[FINGERPRINT_ATTR] = portfolio_fingerprint(pf)
-        if yp is not None:
-            write_netcdf_atomic(yields, yp)
+    yields, _ = cached_yield(pf, Path(out_dir) if out_dir is not None else None, progress)
     return build_plan_inputs(pf, yields)

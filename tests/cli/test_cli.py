@@ -82,3 +82,82 @@ def test_plan_writes_files_prints_milestones_and_quiet_is_one_line(tmp_path):
     v = invoke("--verbose", "plan", LEAD, "--out", str(out), "--force", "--no-hourly", "--milestone-costs", "none")
     assert v.exit_code == 0
     assert "timings [s]" in v.stderr
+
+
+# --------------------------------------------------------------------------- #
+# CLI manners (issue 14, item 6)
+# --------------------------------------------------------------------------- #
+def test_version():
+    from pvopt.constants import __version__
+
+    r = invoke("--version")
+    assert r.exit_code == 0 and r.stdout.strip() == f"pvopt {__version__}"
+
+
+def test_global_flags_are_accepted_after_the_command():
+    q = invoke("validate", LEAD, "--quiet")
+    assert q.exit_code == 0, q.output
+    assert len(q.stdout.strip().splitlines()) == 1
+    v = invoke("validate", LEAD, "-v")
+    assert v.exit_code == 0 and "timings [s]" in v.stderr
+
+
+def test_hoisting_leaves_option_values_and_what_follows_the_separator():
+    import typer.main
+
+    from pvopt.cli.main import hoist_global_flags
+
+    group = typer.main.get_command(app)
+    assert hoist_global_flags(group, ["plan", "pf", "--out", "-q", "--debug"]) == ["--debug", "plan", "pf", "--out", "-q"]
+    assert hoist_global_flags(group, ["-v", "plan", "pf", "--", "--quiet"]) == ["-v", "plan", "pf", "--", "--quiet"]
+    assert hoist_global_flags(group, ["weather", "fetch", "pf", "-q"]) == ["-q", "weather", "fetch", "pf"]
+
+
+@pytest.mark.parametrize("columns", [100, 80])
+def test_plan_tables_never_cut_a_number(tmp_path, columns):
+    """At COLUMNS=100 and 80 every number of the plan summary appears whole (the table is split, never truncated)."""
+    import pandas as pd
+
+    out = tmp_path / "run"
+    r = CliRunner().invoke(app, ["plan", LEAD, "--out", str(out), "--no-hourly"], env={"COLUMNS": str(columns)})
+    assert r.exit_code == 0, r.output
+    assert "…" not in r.stdout, "a cell was cut"
+    table_lines = [ln for ln in r.stdout.splitlines() if ln[:1] in "┏┃┡│└"]
+    assert max(len(ln) for ln in table_lines) <= columns
+    tokens = set(r.stdout.replace("│", " ").replace("┃", " ").split())
+    s = pd.read_csv(out / "summary.csv")
+    tot = s[s["site"] == "ALL"]
+    cols = ["installed_rooftop_kwp", "installed_carport_kwp", "pv_generated_mwh", "pv_onsite_mwh", "curtailed_mwh", "grid_import_mwh",
+            "certificates_mwh", "offsets_tco2e", "scope1_after_measures_tco2e", "scope2_location_tco2e", "scope2_market_tco2e", "net_tco2e"]
+    missing = [(c, int(y), f"{v:,.0f}") for c in cols for y, v in zip(tot["year"], tot[c]) if f"{v:,.0f}" not in tokens]
+    assert not missing, f"numbers not shown whole at COLUMNS={columns}: {missing[:5]}"
+    assert all(f"{v / 1000:,.0f}" in tokens for v in tot["total_cost"])
+    for m in ("pv-8.8MWp-2025", "neutral-2035"):
+        assert m in r.stdout
+
+
+def test_report_shows_its_phase_and_time_with_verbose(tmp_path, cli):
+    from conftest import mini_portfolio
+
+    pf = mini_portfolio(tmp_path / "pf")
+    out = tmp_path / "run"
+    assert cli("plan", pf, "--out", out).exit_code == 0
+    r = cli("report", out, "--verbose")
+    assert r.exit_code == 0, r.output
+    assert "phase timings [s]: write report.html, report.xlsx and figures" in r.stderr
+    again = cli("report", out)
+    assert again.exit_code == 5 and "--force" in again.stderr
+    assert cli("report", out, "--force", "-q").exit_code == 0
+
+
+def test_exit_code_table_is_the_same_everywhere():
+    from pvopt.errors import EXIT_CODES, EXIT_INTERRUPTED
+
+    assert EXIT_INTERRUPTED == 130 and EXIT_CODES[130].startswith("interrupted")
+    docs = (REPO / "docs" / "reliability.md").read_text(encoding="utf-8")
+    readme = " ".join((REPO / "README.md").read_text(encoding="utf-8").split())
+    helptext = " ".join(invoke("--help").stdout.split())
+    for code in EXIT_CODES:
+        assert f"| {code} |" in docs, f"docs/reliability.md lacks exit code {code}"
+        assert f"{code} " in readme.split("Exit codes:")[1][:600], f"README lacks exit code {code}"
+        assert f"{code} " in helptext.split("Exit codes:")[1], f"--help lacks exit code {code}"

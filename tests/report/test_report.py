@@ -215,7 +215,7 @@ def test_dispatch_week_skips_holidays_and_says_so():
 
 
 def test_report_command_and_missing_plan(run_dir, tmp_path):
-    r = CliRunner().invoke(pvopt.cli.main.app, ["report", str(run_dir)])
+    r = CliRunner().invoke(pvopt.cli.main.app, ["report", str(run_dir), "--force"])  # the fixture wrote a report already
     assert r.exit_code == 0, r.output
     assert "report.html" in r.output
     r2 = CliRunner().invoke(pvopt.cli.main.app, ["report", str(tmp_path / "nothing")])

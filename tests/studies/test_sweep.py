@@ -93,7 +93,8 @@ def test_parse_vary_values_and_order():
         ("capex_scale=-1", "must be >= 0"),
         ("capex_scale=1,1", "repeated"),
         ("milestone_year:pv-min=2024.5", "whole years"),
-        ("discount_rate=-1", "must be > -1"),
+        ("discount_rate=-1", "must be between 0 and 0.5"),
+        ("discount_rate=40", "must be between 0 and 0.5"),
     ],
 )
 def test_parse_vary_errors_name_the_argument(arg, fragment):

@@ -233,16 +233,22 @@ def _child(args: list[str], kill_at: str, cwd: Path) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", CHILD, *args], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-KILL_POINTS = {  # point -> a complete result expected afterwards
+KILL_POINTS: dict[bool, list] = {  # point -> a complete result expected afterwards
     False: [("during-yield-write", False), ("during-plan-write", False), ("after-summary-move", False), ("after-plan-move", True)],
-    True: [("during-plan-write", False), ("before-plan-move", False)],  # over an old result (yield cached)
+    # over an old result (yield cached): the old or the new result, never none
+    True: [("during-plan-write", "old"), ("after-summary-move", "old"), ("before-plan-move", "old"), ("after-plan-move", "new")],
 }
+
+
+def _results(out: Path) -> dict[str, str]:
+    """Digest of the result files (the lock file and hidden temporaries are not results)."""
+    return {k: v for k, v in tree_digest(out).items() if not Path(k).name.startswith(".")}
 
 
 @pytest.mark.parametrize("force", [False, True], ids=["fresh", "over-old-result"])
 def test_sigkill_at_every_write_step_leaves_whole_or_none(planned, tmp_path, force):
     pf, base = planned
-    old = tree_digest(base)
+    old = _results(base)
     children = []
     for point, complete in KILL_POINTS[force]:  # all children at once
         out = tmp_path / f"out-{point}"
@@ -253,13 +259,29 @@ def test_sigkill_at_every_write_step_leaves_whole_or_none(planned, tmp_path, for
     for point, complete, out, p in children:
         _, err = p.communicate(timeout=CHILD_TIMEOUT_S)
         assert p.returncode == -signal.SIGKILL, f"{point}: not killed (exit {p.returncode}): {err}"
-        has = assert_whole_or_none(out)
-        if complete:
-            assert has, f"{point}: the result should be complete"
-        elif force and point == "during-plan-write":
-            assert has and tree_digest(out).items() >= old.items(), "the old result must survive a kill before the commit"
-        elif not force:
-            assert not has, f"{point}: a result appeared before plan.nc was moved into place"
+        if not force:
+            has = assert_whole_or_none(out)
+            assert has == complete, f"{point}: a result {'should' if complete else 'should not'} be there"
+            continue
+        assert (out / "plan.nc").exists(), f"{point}: replacing a result passed through a state without plan.nc"
+        pipeline.recover_run(out)  # what every command does first in a run folder
+        assert assert_whole_or_none(out), f"{point}: the result is not whole after recovery"
+        if complete == "old":
+            assert _results(out) == old, f"{point}: the old result must survive a kill before the commit"
+        assert not (out / pipeline.SUMMARY_BACKUP).exists()
+
+
+def test_a_command_in_a_half_replaced_folder_restores_the_old_pair(planned, cli, tmp_path):
+    """Killed between the two renames: old plan.nc, new summary.csv and the backup; `report` (any command) repairs it."""
+    pf, out = planned
+    old = _results(out)
+    os.link(out / "summary.csv", out / pipeline.SUMMARY_BACKUP)
+    (out / "summary.csv").unlink()
+    (out / "summary.csv").write_text("the new summary, whose plan.nc never arrived\n")
+    r = cli("report", out)
+    assert r.exit_code == 0, r.stderr
+    assert {k: v for k, v in _results(out).items() if k in old} == old
+    assert assert_whole_or_none(out)
 
 
 @pytest.mark.parametrize("delay_s", [0.5, 2.5])
