@@ -23,7 +23,7 @@ test: $(VENV)/.installed
 	$(BIN)/ruff check pvopt tests benchmarks
 	$(BIN)/lint-imports
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q -m "not slow" tests pvopt --doctest-modules
+	$(BIN)/python -m pytest -q -n 2 -m "not slow" tests pvopt --doctest-modules
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_yield.py

@@ -147,7 +147,7 @@ state = _State()
 NON_TTY_WIDTH = 170
 """Width of output written to a file or pipe when ``COLUMNS`` is not set."""
 out = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else NON_TTY_WIDTH)
-err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else NON_TTY_WIDTH)
+err = Console(stderr=True, highlight=False, soft_wrap=True, width=None if sys.stderr.isatty() else NON_TTY_WIDTH)
 
 
 def _console_width(tty: bool) -> int | None:

@@ -165,7 +165,7 @@ def fig_milestones(ms: pd.DataFrame, currency: str):
     """Marginal cost of each milestone, one panel (and axis) per unit of the milestone's target."""
     from plotly.subplots import make_subplots
 
-    col = f"marginal_cost_{currency.lower()}_npv_per_unit"
+    col = next((c for c in ms.columns if c.startswith("marginal_cost_") and c.endswith("_npv_per_unit")), f"marginal_cost_{currency.lower()}_npv_per_unit")
     per = ms["marginal_cost_per"].astype(str) if "marginal_cost_per" in ms else ms["unit"].astype(str)
     units = list(dict.fromkeys(per)) or ["-"]
     fig = make_subplots(rows=len(units), cols=1, subplot_titles=[f"per {u}" for u in units], vertical_spacing=0.12 if len(units) > 1 else 0.0)

@@ -117,10 +117,10 @@ def _costs(plan: xr.Dataset) -> pd.DataFrame:
 
 
 def _milestones(plan: xr.Dataset) -> pd.DataFrame:
-    if "milestone" not in plan.dims:
-        return pd.DataFrame(columns=["milestone", "type", "year", "target", "achieved", "margin", "margin_pct", "unit", "met", "marginal_cost",
-                                     "marginal_cost_per"])
     cur = finance.currency_code(plan)
+    if "milestone" not in plan.dims:
+        return pd.DataFrame(columns=["milestone", "type", "year", "target", "achieved", "margin", "margin_pct", "unit", "met",
+                                     f"marginal_cost_{cur}_npv_per_unit", "marginal_cost_per"])
     types = [str(t) for t in plan["milestone_type"].values]
     d: dict[str, Any] = {"milestone": [str(m) for m in plan["milestone"].values],
          "type": types,
@@ -521,7 +521,7 @@ def plot_costs(plan: xr.Dataset) -> bytes:
 def plot_milestones(ms: pd.DataFrame, currency: str) -> bytes:
     """Marginal cost of each milestone (|dual|: NPC change per unit of tightening), one panel per unit of its LP row."""
     plt = _pyplot()
-    col = f"marginal_cost_{currency.lower()}_npv_per_unit"
+    col = next((c for c in ms.columns if c.startswith("marginal_cost_") and c.endswith("_npv_per_unit")), f"marginal_cost_{currency.lower()}_npv_per_unit")
     per = ms["marginal_cost_per"].astype(str) if "marginal_cost_per" in ms else pd.Series(["unit"] * len(ms))
     units = list(dict.fromkeys(per)) or ["unit"]
     sizes = [max(int((per == u).sum()), 1) for u in units]

@@ -84,7 +84,7 @@ def test_progress_rows_come_from_the_simplex_and_end_near_the_optimum():
     The last row's objective lies within 50 % of the optimum (a loose bound: it is an
     intermediate simplex value), and the callback does not change the optimum.
     """
-    d = small_inputs(n_sites=2, n_years=2, battery_sites=(0,), demand_charge_per_kw_month=30.0)
+    d = small_inputs(n_sites=1, n_years=1, battery_sites=(0,), demand_charge_per_kw_month=30.0)
     rows: list[dict] = []
     pm = build_model(d)
     r = solve_direct(pm.model, progress=rows.append, progress_every_s=0.0)

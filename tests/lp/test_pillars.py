@@ -237,10 +237,12 @@ def test_report_shows_matching_measures_batteries_and_peaks(tmp_path):
     files = write_report(tmp_path, plan=p)
     sheets = pd.ExcelFile(files.xlsx).sheet_names
     assert {"matching", "measures", "batteries", "demand_peaks"} <= set(sheets)
-    m = pd.read_excel(files.xlsx, "matching")
-    assert m["certificates_hourly_matching_mwh"].iloc[0] >= m["certificates_annual_matching_mwh"].iloc[0] - 1e-6
+    from pvopt.report.labels import header
+
+    m = pd.read_excel(files.xlsx, "matching")  # the workbook's human headers, e.g. "Certificates hourly matching [MWh]"
+    assert m[header("certificates_hourly_matching_mwh")].iloc[0] >= m[header("certificates_annual_matching_mwh")].iloc[0] - 1e-6
     b = pd.read_excel(files.xlsx, "batteries")
-    assert b["energy_kwh"].iloc[0] == pytest.approx(float(p.battery_energy_kwh.sum()), rel=1e-9)
+    assert b[header("energy_kwh")].iloc[0] == pytest.approx(float(p.battery_energy_kwh.sum()), rel=1e-9)
     html = files.html.read_text(encoding="utf-8")
     assert "hour-by-hour" in html and "Batteries" in html and "Demand-charge peaks" in html
 
