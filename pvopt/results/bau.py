@@ -40,6 +40,9 @@ from pvopt.costs import COST_CATEGORIES, COST_GROUPS, COST_NAMES, SALVAGE_GROUP,
 from pvopt.datasets import annotate
 from pvopt.milestones import achieved, baseline_tco2e
 
+SHORT_GROUP_LABELS = {"om": "O&M"}
+"""Short labels of :data:`pvopt.costs.COST_GROUPS` keys for one-line summaries (others print as their key)."""
+
 __all__ = ["BAU_SITE_YEAR_VARS", "PAYBACK_TOL", "add_business_as_usual", "has_bau", "payback_year", "bau_years_table",
            "saving_split", "headline", "summary_lines"]
 
@@ -244,7 +247,7 @@ def summary_lines(plan: xr.Dataset) -> list[str]:
     cur = str(plan.attrs.get("currency", ""))
     c = cur.lower()
     pay = lambda y: f"{y:.0f}" if y == y else "not within the horizon"  # noqa: E731
-    split = ", ".join(f"{g} {v:+,.0f}" for g, v in zip(COST_GROUPS, plan["npc_saving_by_group"].values))
+    split = ", ".join(f"{SHORT_GROUP_LABELS.get(g, g)} {v:+,.0f}" for g, v in zip(COST_GROUPS, plan["npc_saving_by_group"].values))
     years = [int(y) for y in plan["year"].values]
     return [f"vs business as usual (nothing new, milestones not enforced; NPC {h[f'bau_npc_{c}']:,.0f} {cur}): "
             f"NPC saving {h[f'npc_saving_{c}']:,.0f} {cur} ({h['npc_saving_pct']:.1f} %: {split}); "
