@@ -10,7 +10,8 @@ solves it with each algorithm asked for, each under the same time limit:
 * ``ipm-split``    IPX on a *column-split* copy: every column with more than 200 entries
                    (the capacities, battery sizes and measure shares, each in every hour of its
                    year) is replaced in each block of ``--chunk`` rows by a copy chained to the
-                   original by ``copy_k - copy_(k-1) = 0`` — the same optimum, no dense column;
+                   original by ``copy_k - copy_(k-1) = 0`` (with the original's bounds) — the same
+                   optimum, no dense column; ``ipm-split-xo`` adds crossover to a basic solution;
 * ``pdlp``         the first-order PDLP solver (on the column-split copy);
 * ``hipo``         HiPO, the factorisation-based interior point method (needs the optional
                    ``highspy-extras`` package built for the same HiGHS version; skipped otherwise).
@@ -53,6 +54,7 @@ def split_dense_columns(lp: StandardLP, chunk: int) -> StandardLP:
     new_c: list[np.ndarray] = []
     new_v: list[np.ndarray] = []
     link: list[tuple[int, int]] = []
+    orig: list[int] = []  # the original column of each copy (its bounds are the copy's bounds)
     nxt = n_cols
     for j in np.nonzero(np.diff(A.indptr) > DENSE)[0]:
         s, e = A.indptr[j], A.indptr[j + 1]
@@ -66,6 +68,7 @@ def split_dense_columns(lp: StandardLP, chunk: int) -> StandardLP:
             new_c.append(np.full(len(block), nxt))
             new_v.append(A.data[block])
             link.append((nxt, prev))
+            orig.append(int(j))
             prev, nxt = nxt, nxt + 1
     coo = A.tocoo()
     n_copy, n_link = nxt - n_cols, len(link)
@@ -73,8 +76,9 @@ def split_dense_columns(lp: StandardLP, chunk: int) -> StandardLP:
                          (np.concatenate([coo.row[keep], *new_r]), np.concatenate([coo.col[keep], *new_c]))), shape=(n_rows, nxt))
     lk = np.array(link, dtype=np.int64).reshape(-1, 2)
     bottom = sp.csr_matrix((np.tile([1.0, -1.0], n_link), (np.repeat(np.arange(n_link), 2), lk.ravel())), shape=(n_link, nxt))
-    return StandardLP(np.concatenate([lp.cost, np.zeros(n_copy)]), np.concatenate([lp.col_lo, np.full(n_copy, -np.inf)]),
-                      np.concatenate([lp.col_hi, np.full(n_copy, np.inf)]), sp.vstack([top, bottom], format="csr"),
+    src = np.array(orig, dtype=np.int64)
+    return StandardLP(np.concatenate([lp.cost, np.zeros(n_copy)]), np.concatenate([lp.col_lo, lp.col_lo[src]]),
+                      np.concatenate([lp.col_hi, lp.col_hi[src]]), sp.vstack([top, bottom], format="csr"),
                       np.concatenate([lp.row_lo, np.zeros(n_link)]), np.concatenate([lp.row_hi, np.zeros(n_link)]), lp.offset)
 
 
@@ -99,6 +103,7 @@ SETTINGS = {
     "primal": ("simplex", {"simplex_strategy": 4}),
     "ipm": ("ipx", {"run_crossover": "off"}),
     "ipm-split": ("ipx", {"run_crossover": "off"}),
+    "ipm-split-xo": ("ipx", {"run_crossover": "on"}),
     "pdlp": ("pdlp", {}),
     "hipo": ("hipo", {"run_crossover": "off"}),
 }
@@ -116,7 +121,7 @@ def run(name: str, lp: StandardLP, split: StandardLP, time_limit_s: float, to_mo
         return f"{name:10s} not available in this highspy"
     for k, v in extra.items():
         h.setOptionValue(k, v)
-    h.passModel(highs_model(split if name in {"ipm-split", "pdlp"} else lp))
+    h.passModel(highs_model(split if name in {"ipm-split", "ipm-split-xo", "pdlp"} else lp))
     t = time.perf_counter()
     h.run()
     status = h.modelStatusToString(h.getModelStatus())
