@@ -38,7 +38,7 @@ import scipy.sparse as sp  # noqa: E402
 
 from pvopt.inputs.loading import load_portfolio  # noqa: E402
 from pvopt.lp.build import build_model  # noqa: E402
-from pvopt.lp.highs import StandardLP, assemble, scale_factors  # noqa: E402
+from pvopt.lp.highs import StandardLP, assemble, highs_lp, scale_factors  # noqa: E402
 from pvopt.lp.inputs import build_plan_inputs  # noqa: E402
 from pvopt.pv.yields import simulate_yield  # noqa: E402
 
@@ -82,22 +82,6 @@ def split_dense_columns(lp: StandardLP, chunk: int) -> StandardLP:
                       np.concatenate([lp.row_lo, np.zeros(n_link)]), np.concatenate([lp.row_hi, np.zeros(n_link)]), lp.offset)
 
 
-def highs_model(lp: StandardLP):
-    """The LP as a ``highspy.HighsLp`` (row-wise matrix)."""
-    import highspy
-
-    h = highspy.HighsLp()
-    h.num_col_, h.num_row_ = len(lp.cost), lp.A.shape[0]
-    h.col_cost_, h.col_lower_, h.col_upper_ = lp.cost, lp.col_lo, lp.col_hi
-    h.row_lower_, h.row_upper_, h.offset_ = lp.row_lo, lp.row_hi, lp.offset
-    h.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
-    h.a_matrix_.start_ = lp.A.indptr.astype(np.int32)
-    h.a_matrix_.index_ = lp.A.indices.astype(np.int32)
-    h.a_matrix_.value_ = lp.A.data
-    h.a_matrix_.num_col_, h.a_matrix_.num_row_ = len(lp.cost), lp.A.shape[0]
-    return h
-
-
 SETTINGS = {
     "simplex": ("simplex", {}),
     "primal": ("simplex", {"simplex_strategy": 4}),
@@ -121,7 +105,7 @@ def run(name: str, lp: StandardLP, split: StandardLP, time_limit_s: float, to_mo
         return f"{name:10s} not available in this highspy"
     for k, v in extra.items():
         h.setOptionValue(k, v)
-    h.passModel(highs_model(split if name in {"ipm-split", "ipm-split-xo", "pdlp"} else lp))
+    h.passModel(highs_lp(split if name in {"ipm-split", "ipm-split-xo", "pdlp"} else lp))
     t = time.perf_counter()
     h.run()
     status = h.modelStatusToString(h.getModelStatus())

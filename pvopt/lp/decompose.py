@@ -70,12 +70,12 @@ from typing import Any
 
 import numpy as np
 import pyomo.environ as pyo
-import scipy.sparse as sp
 import xarray as xr
 
 from pvopt.errors import InfeasiblePlanError, SolverError
 from pvopt.lp.build import PlanModel, build_model
 from pvopt.lp.data import measures_of_site, optional, profile_index
+from pvopt.lp.highs import DirectResult, StandardLP, assemble, highs_lp
 from pvopt.lp.options import SolveOptions, Status
 from pvopt.lp.reductions import full_hour_sites
 from pvopt.lp.subproblem import Subproblem, SubproblemSpec, SubResult, build_subproblem, solve_many
@@ -139,28 +139,10 @@ class BendersReport:
 
 def _master_arrays(m: pyo.Block) -> dict[str, Any]:
     """Return the master's LP as arrays (the same hand-over as :func:`pvopt.lp.highs.solve_direct`)."""
-    from pvopt.lp.highs import assemble
-
     lp, _, cols, _, row_of, _ = assemble(m)  # the master minimises
     col_of = {id(v): k for k, v in enumerate(cols)}
     return dict(cols=cols, col_of=col_of, col_lo=lp.col_lo, col_hi=lp.col_hi, A=lp.A, row_lo=lp.row_lo, row_hi=lp.row_hi,
                 cost=lp.cost, const=lp.offset, row_of=row_of)
-
-
-def _highs_lp(A: sp.csr_matrix, cost, col_lo, col_hi, row_lo, row_hi, offset: float = 0.0):
-    import highspy
-
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = A.shape[1], A.shape[0]
-    lp.col_cost_, lp.col_lower_, lp.col_upper_ = cost, col_lo, col_hi
-    lp.row_lower_, lp.row_upper_ = row_lo, row_hi
-    lp.offset_ = offset
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
-    lp.a_matrix_.start_ = A.indptr.astype(np.int32)
-    lp.a_matrix_.index_ = A.indices.astype(np.int32)
-    lp.a_matrix_.value_ = A.data
-    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = A.shape[1], A.shape[0]
-    return lp
 
 
 def _link_var(m: pyo.Block, key: tuple) -> Any:
@@ -411,7 +393,7 @@ def _master_highs(opts: SolveOptions, M: dict[str, Any], col_lo: np.ndarray, col
     h.setOptionValue("output_flag", bool(opts.log))
     if opts.threads:
         h.setOptionValue("threads", int(opts.threads))
-    h.passModel(_highs_lp(M["A"], M["cost"], col_lo, col_hi, M["row_lo"], M["row_hi"], M["const"]))
+    h.passModel(highs_lp(StandardLP(M["cost"], col_lo, col_hi, M["A"], M["row_lo"], M["row_hi"], M["const"])))
     n_t = len(theta_lb)
     h.addCols(n_t, np.ones(n_t), np.array(theta_lb), np.full(n_t, INF), 0, np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0))
     return h
@@ -614,7 +596,6 @@ def _recover(mst: _Master, x_inc: np.ndarray, fin: dict[tuple[int, int], SubResu
 
 def _report(mst: _Master, st: _LoopState, cfg: _Settings, phases: dict[str, float], objective: float, n_workers: int):
     """Return the ``(sol, res)`` of the decomposed solve, as :func:`pvopt.lp.solve.solve_plan` reports them."""
-    from pvopt.lp.highs import DirectResult
     from pvopt.lp.solve import PlanSolution
 
     row_dual = np.asarray(mst.h.getSolution().row_dual)[: mst.n_rows]

@@ -309,7 +309,8 @@ def standard_lp(m: pyo.Block) -> StandardLP:
     return assemble(m)[0]
 
 
-def _highs_lp(lp: StandardLP):
+def highs_lp(lp: StandardLP) -> Any:
+    """Return ``lp`` as a ``highspy.HighsLp`` (row-wise matrix), as every solve in pvopt hands it over."""
     import highspy
 
     n = len(lp.cost)
@@ -384,7 +385,7 @@ def solve_direct(
     t0 = time.perf_counter()
     lp0, sign, cols, blocks, row_of, row_blocks = assemble(m)
     scaling = scale_factors(lp0) if scale else None
-    lp = _highs_lp(scaling.apply(lp0) if scaling is not None else lp0)
+    lp = highs_lp(scaling.apply(lp0) if scaling is not None else lp0)
 
     def _run(h):
         h.setOptionValue("output_flag", bool(log))

@@ -42,6 +42,7 @@ import scipy.sparse as sp
 import xarray as xr
 
 from pvopt.lp.data import optional
+from pvopt.lp.highs import StandardLP, highs_lp
 from pvopt.lp.rows import FAMILIES, HOURLY_FAMILIES, Columns, RowFamilies, define_annual_rows
 from pvopt.lp.variables import SiteYearBlock
 
@@ -285,20 +286,7 @@ class Subproblem:
         with capture_output(capture_fd=True):
             h = highspy.Highs()
         h.setOptionValue("output_flag", False)
-        lp = highspy.HighsLp()
-        A = spec.A
-        lp.num_col_, lp.num_row_ = A.shape[1], A.shape[0]
-        lp.col_cost_ = spec.cost
-        lp.col_lower_ = spec.col_lo
-        lp.col_upper_ = spec.col_hi
-        lp.row_lower_ = spec.row_lo
-        lp.row_upper_ = spec.row_hi
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
-        lp.a_matrix_.start_ = A.indptr.astype(np.int32)
-        lp.a_matrix_.index_ = A.indices.astype(np.int32)
-        lp.a_matrix_.value_ = A.data
-        lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = A.shape[1], A.shape[0]
-        h.passModel(lp)
+        h.passModel(highs_lp(StandardLP(spec.cost, spec.col_lo, spec.col_hi, spec.A, spec.row_lo, spec.row_hi)))
         self.h = h
         self.penalty = spec.penalty
         self.ipm_seconds: float | None = None  #: last cold solve (interior point + crossover)
