@@ -54,6 +54,7 @@ def build_model(
     d: xr.Dataset, *, reduce: bool = True, elastic: bool = False, skip: frozenset[str] = frozenset(), matrix: bool = True,
     curtail: Any = None,
     decompose: frozenset[tuple[int, int]] = frozenset(),
+    aggregate: bool = True,
 ) -> PlanModel:
     """Build the Pyomo model of the plan.
 
@@ -77,6 +78,10 @@ def build_model(
     decompose
         (site, year) index pairs whose hourly operation is left out (no hourly variables, no
         hourly or annual rows): the Benders master of :mod:`pvopt.lp.decompose`.
+    aggregate
+        With ``reduce``, model each run of identical consecutive hours of a full-hour site once
+        (:func:`pvopt.lp.reductions.identical_hour_runs`); ``False`` keeps every hour (for hooks that
+        constrain single hours).
     """
     t0 = time.perf_counter()
     m = pyo.ConcreteModel(name="pvopt-plan")
@@ -90,7 +95,8 @@ def build_model(
     define_build(m, d)
     define_measures(m, d)
     define_battery_capacity(m, d)
-    blocks = define_hourly_vars(m, d, reduce=reduce, use_milestone_bounds=not elastic, curtail=curtail, decompose=decompose)
+    blocks = define_hourly_vars(m, d, reduce=reduce, use_milestone_bounds=not elastic, curtail=curtail, decompose=decompose,
+                                aggregate=aggregate)
     define_annual_vars(m, d)
     define_certificates_offsets(m, d)
     define_rows(m, d, blocks, decompose)
@@ -122,6 +128,9 @@ def hourly_var(m: pyo.ConcreteModel, name: str, *, site: str, year: int, hour: i
     if name not in first:
         raise KeyError(f"unknown hourly variable {name!r}; expected one of {HOURLY_VARS}")
     pos = int((b.contested == hour).nonzero()[0][0]) if (b.contested == hour).any() else -1
+    if b.weight is not None and pos >= 0 and b.weight[pos] > 1:
+        raise KeyError(f"{name}[{site}, {year}, hour {hour}] stands for {int(b.weight[pos])} identical hours; "
+                       "build with aggregate=False to keep every hour")
     if pos < 0 or first[name] < 0:
         where = "full-use" if (b.full == hour).any() else "covered" if (b.covered == hour).any() else "zero-yield" if pos < 0 else "modelled"
         raise KeyError(f"{name}[{site}, {year}, hour {hour}] has no variable ({where} hour; build with reduce=False to keep every hour)")

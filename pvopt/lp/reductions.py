@@ -16,7 +16,11 @@ For each site ``s`` and year ``y`` every hour falls in one class:
   ``pv[k] + export[k] ≤ Σ_g yield[g,t]·EG[g,y]``.
 
 Sites with a battery or hourly matching keep every hour (:func:`full_hour_sites`);
-``reduce=False`` keeps every hour everywhere. Demand charges and import limits are
+``reduce=False`` keeps every hour everywhere. On a full-hour site, a run of
+consecutive hours with identical data (load, yields, measure changes, prices,
+month) becomes one modelled hour of weight ``w`` (:func:`identical_hour_runs`):
+the average of any feasible dispatch over such a run is feasible and costs the
+same, so the optimum is unchanged. Demand charges and import limits are
 reduced too: their rows are pruned to the hours that can bind (:func:`hour_bounds`,
 :func:`nondominated`).
 """
@@ -31,7 +35,7 @@ from pvopt.errors import InfeasiblePlanError
 from pvopt.lp.data import existing_alive_kwp, existing_effective_kwp, pv_life_years, measures_of_site, milestones_of, optional, profile_index
 
 __all__ = ['coverage_lower_bound', 'full_hour_sites', 'load_bounds', 'curtailment_years', 'classify_hours', 'zero_hours',
-           'hour_bounds', 'nondominated', 'nondominated_pairwise', 'check_import_limit']
+           'hour_bounds', 'nondominated', 'nondominated_pairwise', 'check_import_limit', 'identical_hour_runs', 'run_hours', 'expand_runs', 'expand_soc']
 
 
 def coverage_lower_bound(d: xr.Dataset) -> np.ndarray:
@@ -245,3 +249,58 @@ def check_import_limit(d: xr.Dataset, i: int, j: int, b) -> None:
         float(over[t]), "kW",
         f"{cls} hour {t} of {year}: least possible grid import {need[t]:,.1f} kW is above the import limit {lim:,.1f} kW "
         f"({int((over > 1e-9 * max(1.0, abs(lim))).sum())} hours of {year} cannot meet it)")})
+
+
+def _hourly_features(d: xr.Dataset, i: int, j: int) -> np.ndarray:
+    """Every hourly figure of site-year ``(i, j)`` an hourly row reads, one row per figure, one column per hour."""
+    per_site, _ = profile_index(d)
+    feats = [d["load_kw"].values[i, j], d["import_price_per_kwh"].values[i, j], d["export_price_per_kwh"].values[i, j],
+             optional(d, "hour_month", np.zeros(d.sizes["hour"]))]
+    ms = measures_of_site(d, i)
+    if len(ms):
+        feats += list(d["measure_delta_kw"].values[ms, j])
+    feats += list(d["yield_kw_per_kwp"].values[per_site[i]])
+    return np.vstack([np.asarray(f, dtype=float) for f in feats])
+
+
+def identical_hour_runs(d: xr.Dataset, i: int, j: int, hours: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Runs of consecutive ``hours`` of site-year ``(i, j)`` whose hourly data are identical.
+
+    Returns the first hour of each run and its length [h]. Exact for an hourly block without
+    hourly certificate matching (whose pool rows tie the sites hour by hour): replacing a feasible
+    dispatch by its average over a run keeps every row (balance, generation, power, monthly peak,
+    import limit) and the cost, and the state of charge then moves linearly between the run's ends,
+    which both lie in ``[0, bE]``.
+    """
+    hours = np.asarray(hours)
+    if len(hours) < 2:
+        return hours, np.ones(len(hours), dtype=np.int64)
+    F = _hourly_features(d, i, j)[:, hours]
+    same = (np.diff(hours) == 1) & np.all(F[:, 1:] == F[:, :-1], axis=0)
+    starts = np.concatenate([[0], np.nonzero(~same)[0] + 1])
+    lengths = np.diff(np.concatenate([starts, [len(hours)]]))
+    return hours[starts], lengths.astype(np.int64)
+
+
+def run_hours(first_hours: np.ndarray, weight: np.ndarray | None) -> np.ndarray:
+    """Every hour of the runs starting at ``first_hours`` with lengths ``weight`` [h] (``None``: the hours themselves)."""
+    if weight is None:
+        return first_hours
+    starts = np.repeat(first_hours, weight)
+    offset = np.arange(len(starts)) - np.repeat(np.cumsum(weight) - weight, weight)
+    return starts + offset
+
+
+def expand_runs(values: np.ndarray, weight: np.ndarray | None) -> np.ndarray:
+    """Repeat each modelled hour's value over the hours of its run (``weight`` None: one hour each)."""
+    return values if weight is None else np.repeat(values, weight)
+
+
+def expand_soc(soc_end_kwh: np.ndarray, weight: np.ndarray | None) -> np.ndarray:
+    """State of charge [kWh] at the end of every hour, from its value at the end of each run (linear within a run; cyclic)."""
+    if weight is None or not len(soc_end_kwh):
+        return soc_end_kwh
+    prev = np.roll(soc_end_kwh, 1)
+    step = np.repeat((soc_end_kwh - prev) / weight, weight)
+    pos = np.arange(1, int(weight.sum()) + 1) - np.repeat(np.cumsum(weight) - weight, weight)
+    return np.repeat(prev, weight) + step * pos

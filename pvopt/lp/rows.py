@@ -220,8 +220,10 @@ def define_battery_rows(fam: RowFamilies, cols: Columns, d: xr.Dataset, blocks: 
     r"""``soc``, ``power``, ``energy`` (battery sites): state of charge, power and energy limits.
 
     .. math::
-        soc_t - soc_{t-1} - \eta\,charge_t + discharge_t/\eta = 0 \quad (\text{cyclic within the year}),\;
+        soc_t - soc_{t-1} - w_t\,(\eta\,charge_t - discharge_t/\eta) = 0 \quad (\text{cyclic within the year}),\;
         \eta = \sqrt{\text{round-trip efficiency}}
+
+    (``w_t`` the hours a modelled hour stands for, 1 unless identical hours are aggregated.)
 
         charge_t + discharge_t - bP_y \le 0, \qquad soc_t - bE_y \le 0
     """
@@ -232,12 +234,13 @@ def define_battery_rows(fam: RowFamilies, cols: Columns, d: xr.Dataset, blocks: 
             continue
         h = b.bat_first + np.arange(n)
         eta = float(np.sqrt(rte[b.battery]))
+        w = b.hours_weight()
         r = fam.rows("soc", n, 0.0, 0.0)
         s = fam.coo["soc"]
         s.add(r, cols.off["soc"] + h, 1.0)
         s.add(r, cols.off["soc"] + np.roll(h, 1), -1.0)  # cyclic: hour 0 follows hour 8759
-        s.add(r, cols.off["bc"] + h, -eta)
-        s.add(r, cols.off["bd"] + h, 1.0 / eta)
+        s.add(r, cols.off["bc"] + h, -eta * w)
+        s.add(r, cols.off["bd"] + h, w / eta)
         r = fam.rows("power", n, None, 0.0)
         p = fam.coo["power"]
         p.add(r, cols.off["bc"] + h, 1.0)
@@ -418,7 +421,7 @@ def _annual_onsite(coo: Coo, r: int, cols: Columns, d: xr.Dataset, b: SiteYearBl
     ymat = d["yield_kw_per_kwp"].values
     delta = optional(d, "measure_delta_kw", None)
     coo.add(r, cols.sy("onsite_mwh", i, j), KWH_PER_MWH)
-    coo.add(np.full(len(b.contested), r), cols.hourly("pv", b.pv_first, len(b.contested)), -1.0)
+    coo.add(np.full(len(b.contested), r), cols.hourly("pv", b.pv_first, len(b.contested)), -b.hours_weight())
     for g in per_site[i]:
         coo.add(r, cols.sy("eg", g, j), -float(ymat[g, b.full].sum()))
     for k in measures_of_site(d, i):
@@ -440,8 +443,9 @@ def _annual_grid_cost(coo: Coo, r: np.ndarray, cols: Columns, d: xr.Dataset, b: 
     coo.add(r[1], cols.sy("energy_cost", i, j), 1.0)
     if b.is_full:
         gc = cols.hourly("grid", b.grid_first, n)
-        coo.add(np.full(n, r[0]), gc, -1.0)
-        coo.add(np.full(n, r[1]), gc, -imp[i, j, con])
+        w = b.hours_weight()
+        coo.add(np.full(n, r[0]), gc, -w)
+        coo.add(np.full(n, r[1]), gc, -imp[i, j, con] * w)
         return 0.0, 0.0
     per_site, _ = profile_index(d)
     ymat = d["yield_kw_per_kwp"].values
@@ -479,11 +483,11 @@ def define_annual_rows(fam: RowFamilies, cols: Columns, d: xr.Dataset, blocks: B
         coo.add(r[4], cols.sy("export_revenue", i, j), 1.0)
         if b.ex_first >= 0:
             exc = cols.hourly("ex", b.ex_first, n)
-            coo.add(np.full(n, r[3]), exc, -1.0)
-            coo.add(np.full(n, r[4]), exc, -exp_[i, j, b.contested])
+            coo.add(np.full(n, r[3]), exc, -b.hours_weight())
+            coo.add(np.full(n, r[4]), exc, -exp_[i, j, b.contested] * b.hours_weight())
         if b.match_first >= 0:
             coo.add(r[5], cols.sy("cert_total", i, j), KWH_PER_MWH)
-            coo.add(np.full(n, r[5]), cols.hourly("matched", b.match_first, n), -1.0)
+            coo.add(np.full(n, r[5]), cols.hourly("matched", b.match_first, n), -b.hours_weight())
         for row, rhs in zip(r[:3], (onsite_kwh, rhs_grid, rhs_cost)):
             fam.lo["annual"][row] = fam.hi["annual"][row] = rhs
 

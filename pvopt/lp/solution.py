@@ -21,6 +21,7 @@ from pvopt.milestones import baseline_tco2e
 from pvopt.costs import COST_CATEGORIES, COST_NAMES, TOTAL_COST, signed_total
 from pvopt.datasets import annotate
 from pvopt.lp.data import existing_alive_kwp, vintage_window
+from pvopt.lp.reductions import expand_runs, expand_soc, run_hours
 from pvopt.lp.model import (
     KWH_PER_MWH,
     PlanModel,
@@ -85,25 +86,26 @@ def hourly_dispatch(pm: PlanModel) -> dict[str, np.ndarray]:
             b = pm.blocks[(i, j)]
             n = len(b.contested)
             hv = pm.hourly_values.get((i, j))
+            con = run_hours(b.contested, b.weight)
             if hv is not None:  # a Benders subproblem's hours (pvopt.lp.decompose)
                 for name, arr in (("pv", onsite), ("ex", export), ("grid", grid), ("bc", charge), ("bd", discharge), ("soc", soc)):
                     if name in hv:
-                        arr[i, j, b.contested] = hv[name]
+                        arr[i, j, con] = expand_soc(hv[name], b.weight) if name == "soc" else expand_runs(hv[name], b.weight)
                 continue
             onsite[i, j, b.full] = gen[i, j, b.full]
             onsite[i, j, b.covered] = load[i, j, b.covered]
-            onsite[i, j, b.contested] = vals["pv"][b.pv_first : b.pv_first + n]
+            onsite[i, j, con] = expand_runs(vals["pv"][b.pv_first : b.pv_first + n], b.weight)
             if b.ex_first >= 0:
-                export[i, j, b.contested] = vals["ex"][b.ex_first : b.ex_first + n]
+                export[i, j, con] = expand_runs(vals["ex"][b.ex_first : b.ex_first + n], b.weight)
             if b.grid_first >= 0:
-                grid[i, j, b.contested] = vals["grid"][b.grid_first : b.grid_first + n]
+                grid[i, j, con] = expand_runs(vals["grid"][b.grid_first : b.grid_first + n], b.weight)
             if b.bat_first >= 0:
                 sl = slice(b.bat_first, b.bat_first + n)
-                charge[i, j, b.contested] = vals["bc"][sl]
-                discharge[i, j, b.contested] = vals["bd"][sl]
-                soc[i, j, b.contested] = vals["soc"][sl]
+                charge[i, j, con] = expand_runs(vals["bc"][sl], b.weight)
+                discharge[i, j, con] = expand_runs(vals["bd"][sl], b.weight)
+                soc[i, j, con] = expand_soc(vals["soc"][sl], b.weight)
             if b.match_first >= 0:
-                matched[i, j, b.contested] = vals["matched"][b.match_first : b.match_first + n]
+                matched[i, j, con] = expand_runs(vals["matched"][b.match_first : b.match_first + n], b.weight)
     onsite = np.minimum(onsite, gen)
     curtailed = np.clip(gen - onsite - export, 0.0, None)
     derived = np.clip(load - onsite - discharge + charge, 0.0, None)

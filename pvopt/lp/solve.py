@@ -162,7 +162,8 @@ def solve_plan(d: xr.Dataset, opts: SolveOptions = SolveOptions()) -> tuple[Plan
         return solve_decomposed(d, opts, sy)
 
     def build(curtail: Any) -> PlanModel:
-        pm = build_model(d, reduce=opts.reduce, matrix=opts.interface == "direct", curtail=curtail)
+        pm = build_model(d, reduce=opts.reduce, matrix=opts.interface == "direct", curtail=curtail,
+                         aggregate=opts.extra_constraints is None)
         if opts.extra_constraints is not None:
             opts.extra_constraints(pm.model, d)
         return pm

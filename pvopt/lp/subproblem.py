@@ -138,7 +138,7 @@ def _define_rows(d: xr.Dataset, i: int, j: int, block: SiteYearBlock, lay: _Layo
     has = lay.has
     cols = SubColumns(x=[], off=lay.off, n_y=d.sizes["year"], peak_col=lay.peak_col, vol_col={}, n_cols=lay.n_cols)
     local = SiteYearBlock(block.full, block.covered, block.contested, 0, 0 if has["ex"] else -1, 0 if has["grid"] else -1,
-                          0 if has["bat"] else -1, -1, block.battery, True)
+                          0 if has["bat"] else -1, -1, block.battery, True, block.weight)
     blocks = {(i, j): local}
     fam = RowFamilies()
     for define in HOURLY_FAMILIES:

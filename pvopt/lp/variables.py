@@ -10,7 +10,7 @@ import xarray as xr
 
 from pvopt.lp.data import (degradation_factor, existing_alive_kwp, existing_effective_kwp, lin, measures_of_site, optional, profile_index,
                            pv_life_years, pv_retirement_years, vintage_window)
-from pvopt.lp.reductions import check_import_limit, classify_hours, full_hour_sites
+from pvopt.lp.reductions import check_import_limit, classify_hours, full_hour_sites, identical_hour_runs
 
 __all__ = ['SiteYearBlock', 'define_build', 'define_measures', 'define_battery_capacity', 'define_hourly_vars', 'define_annual_vars', 'define_certificates_offsets']
 
@@ -29,6 +29,13 @@ class SiteYearBlock:
     match_first: int = -1  # ... matched-certificate variables (hourly matching)
     battery: int = -1  # index into the battery coordinate
     is_full: bool = False  # every hour modelled with grid variables (battery, hourly matching, or reduce=False)
+    #: hours [h] each contested entry stands for (a run of identical hours, :func:`~pvopt.lp.reductions.identical_hour_runs`);
+    #: ``None``: one hour each
+    weight: np.ndarray | None = None
+
+    def hours_weight(self) -> np.ndarray:
+        """Hours [h] each contested entry stands for (ones when the block is not aggregated)."""
+        return np.ones(len(self.contested)) if self.weight is None else self.weight.astype(float)
 
 
 def define_build(m: pyo.ConcreteModel, d: xr.Dataset) -> None:
@@ -123,7 +130,7 @@ def define_battery_capacity(m: pyo.ConcreteModel, d: xr.Dataset) -> None:
 
 def define_hourly_vars(m: pyo.ConcreteModel, d: xr.Dataset, *, reduce: bool, use_milestone_bounds: bool,
                        curtail: np.ndarray | None = None,
-                       decompose: frozenset[tuple[int, int]] = frozenset()) -> dict[tuple[int, int], SiteYearBlock]:
+                       decompose: frozenset[tuple[int, int]] = frozenset(), aggregate: bool = True) -> dict[tuple[int, int], SiteYearBlock]:
     r"""Hourly variables of the contested hours of each site-year.
 
     Site-years in ``decompose`` (site, year indices) get no hourly variables here: their
@@ -134,6 +141,11 @@ def define_hourly_vars(m: pyo.ConcreteModel, d: xr.Dataset, *, reduce: bool, use
     limit and no measures, since there ``grid = load − pv``) [kW]; ``export[k] ∈ [0, limit]`` where export is
     allowed; on full-hour sites also ``grid[k] ∈ [0, import limit]``, and with a battery
     ``charge[k], discharge[k], soc[k] ≥ 0`` [kW, kW, kWh]; with hourly matching ``matched[k] ≥ 0`` [kW].
+
+    With ``reduce`` and ``aggregate`` (and no hourly matching), a full-hour site-year models each run
+    of consecutive identical hours once (:func:`~pvopt.lp.reductions.identical_hour_runs`): ``contested``
+    holds the first hour of each run, ``weight`` its length, and ``soc[k]`` is the state of charge at the
+    end of the run.
     """
     classes = classify_hours(d, reduce=reduce, use_milestone_bounds=use_milestone_bounds, curtail=curtail)
     load = d["load_kw"].values
@@ -149,8 +161,11 @@ def define_hourly_vars(m: pyo.ConcreteModel, d: xr.Dataset, *, reduce: bool, use
     blocks: dict[tuple[int, int], SiteYearBlock] = {}
     cnt = {"pv": 0, "ex": 0, "grid": 0, "bat": 0, "match": 0}
     for (i, j), (full, cov, con) in classes.items():
+        weight = None
+        if reduce and aggregate and not hourly_match and full_sites[i]:
+            con, weight = identical_hour_runs(d, i, j, con)
         if (i, j) in decompose:
-            blocks[(i, j)] = SiteYearBlock(full, cov, con, -1, -1, -1, -1, -1, bat_of.get(sites[i], -1), bool(full_sites[i]))
+            blocks[(i, j)] = SiteYearBlock(full, cov, con, -1, -1, -1, -1, -1, bat_of.get(sites[i], -1), bool(full_sites[i]), weight)
             continue
         n = len(con)
         first = {}
@@ -163,7 +178,7 @@ def define_hourly_vars(m: pyo.ConcreteModel, d: xr.Dataset, *, reduce: bool, use
             else:
                 first[key] = -1
         blocks[(i, j)] = SiteYearBlock(full, cov, con, first["pv"], first["ex"], first["grid"], first["bat"], first["match"],
-                                       bat_of.get(sites[i], -1), bool(full_sites[i]))
+                                       bat_of.get(sites[i], -1), bool(full_sites[i]), weight)
     pv_ub = np.full(cnt["pv"], np.inf)
     pv_lb = np.zeros(cnt["pv"])
     ex_ub = np.full(cnt["ex"], np.inf)
