@@ -21,6 +21,7 @@ values and duals against Pyomo's own HiGHS interface, and
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from collections.abc import Callable
@@ -33,7 +34,7 @@ import scipy.sparse as sp
 from pyomo.core.base.matrix_constraint import MatrixConstraint
 from pyomo.repn import generate_standard_repn
 
-__all__ = ["DirectResult", "Scaling", "StandardLP", "scale_factors", "solve_direct", "standard_lp"]
+__all__ = ["DirectResult", "Scaling", "StandardLP", "scale_factors", "solve_direct", "standard_lp", "structure_key"]
 
 INF = float("inf")
 
@@ -108,6 +109,8 @@ class DirectResult:
     col_of_component: dict[str, tuple[int, int]] = field(default_factory=dict)  #: component name -> (first col, count)
     rows_of_component: dict[str, tuple[int, int]] = field(default_factory=dict)  #: matrix component name -> (first row, count)
     scaling: Scaling | None = None  #: factors used for the hand-over (``None``: unscaled)
+    simplex_iterations: int = 0  #: simplex iterations HiGHS reported
+    warm_started: bool = False  #: started from a stored basis (``warm_start``)
 
     def dual(self, con) -> float:
         """Dual value of a (non-matrix) constraint, in objective units per unit of its bound."""
@@ -357,6 +360,30 @@ def _watch_simplex(h: Any, progress: Callable[[dict[str, float]], None], every_s
     h.cbLogging.subscribe(on_log)
 
 
+#: Optimal bases of recent solves in this process, by :func:`structure_key` (``warm_start``).
+_BASES: dict[str, Any] = {}
+#: How many bases :data:`_BASES` keeps (the oldest goes first).
+MAX_STORED_BASES = 8
+
+
+def structure_key(lp: StandardLP) -> str:
+    """A digest of the LP's shape and nonzero pattern: two LPs with the same key can share a basis."""
+    A = lp.A.tocsr()
+    h = hashlib.blake2b(digest_size=16)
+    h.update(np.array(A.shape, dtype=np.int64).tobytes())
+    h.update(np.asarray(A.indptr, dtype=np.int64).tobytes())
+    h.update(np.asarray(A.indices, dtype=np.int64).tobytes())
+    return h.hexdigest()
+
+
+def _store_basis(key: str, basis: Any) -> None:
+    """Keep ``basis`` for ``key``, dropping the oldest stored basis beyond :data:`MAX_STORED_BASES`."""
+    _BASES.pop(key, None)
+    _BASES[key] = basis
+    while len(_BASES) > MAX_STORED_BASES:
+        _BASES.pop(next(iter(_BASES)))
+
+
 def solve_direct(
     m: pyo.Block,
     *,
@@ -368,6 +395,7 @@ def solve_direct(
     highs_options: dict | None = None,
     progress: Callable[[dict[str, float]], None] | None = None,
     progress_every_s: float = 2.0,
+    warm_start: bool = False,
 ) -> DirectResult:
     """Solve the linear model ``m`` with highspy; load primal values into its variables when optimal.
 
@@ -378,6 +406,8 @@ def solve_direct(
     (name -> value), set last. ``progress``: ``f(row)`` called at most every ``progress_every_s``
     seconds during the simplex solve with ``iteration``, ``objective`` (HiGHS's current objective
     value in the model's units; in dual simplex phase 2 a lower bound on the optimum) and ``time_s``.
+    ``warm_start``: start from the optimal basis of the last LP with the same structure solved in
+    this process (:func:`structure_key`), and store this solve's optimal basis for the next.
     """
     import highspy
     from pyomo.common.tee import capture_output
@@ -385,7 +415,10 @@ def solve_direct(
     t0 = time.perf_counter()
     lp0, sign, cols, blocks, row_of, row_blocks = assemble(m)
     scaling = scale_factors(lp0) if scale else None
-    lp = highs_lp(scaling.apply(lp0) if scaling is not None else lp0)
+    scaled = scaling.apply(lp0) if scaling is not None else lp0
+    lp = highs_lp(scaled)
+    key = structure_key(scaled) if warm_start else ""
+    started = {"warm": False}
 
     def _run(h):
         h.setOptionValue("output_flag", bool(log))
@@ -405,6 +438,8 @@ def solve_direct(
         for k, v in (highs_options or {}).items():
             h.setOptionValue(k, v)
         h.passModel(lp)
+        if warm_start and key in _BASES:
+            started["warm"] = h.setBasis(_BASES[key]) == highspy.HighsStatus.kOk
         handover = time.perf_counter() - t0
         if progress is not None:
             _watch_simplex(h, progress, progress_every_s, sign / (scaling.obj if scaling is not None else 1.0))
@@ -420,7 +455,10 @@ def solve_direct(
             handover = _run(h)
     status = h.modelStatusToString(h.getModelStatus())
     highs_s = float(h.getRunTime())
-    res = DirectResult(status, None, highs_s, handover, row_of=row_of, col_of_component=blocks, rows_of_component=row_blocks, scaling=scaling)
+    res = DirectResult(status, None, highs_s, handover, row_of=row_of, col_of_component=blocks, rows_of_component=row_blocks, scaling=scaling,
+                       simplex_iterations=int(h.getInfo().simplex_iteration_count), warm_started=started["warm"])
+    if status == "Optimal" and warm_start:
+        _store_basis(key, h.getBasis())
     if status == "Optimal":
         sol = h.getSolution()
         x = np.asarray(sol.col_value, dtype=float)

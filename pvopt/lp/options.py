@@ -72,6 +72,12 @@ class SolveOptions:
         ``lower_bound``, ``upper_bound``, ``gap`` and cumulative ``master_s``, ``subproblem_s``;
         during a single-LP simplex solve at most every 2 s with ``iteration``, ``objective``
         (HiGHS's current objective; a lower bound in dual simplex phase 2) and ``time_s``.
+    warm_start
+        Start HiGHS from the optimal basis of the last LP of the same structure solved in this
+        process (same rows, columns and nonzero pattern; :func:`pvopt.lp.highs.solve_direct`).
+        The optimum is the same; a sweep's scenarios differ in prices and costs, so on a worker
+        each scenario starts where the previous one ended. Among alternative optima the plan
+        returned may differ from a cold solve's.
     business_as_usual
         Nothing new and no milestone rows (:func:`business_as_usual_inputs`): the baseline a plan
         is compared with. Always feasible unless an import limit is below the load the existing PV leaves.
@@ -94,6 +100,7 @@ class SolveOptions:
     max_iterations: int = 1000
     progress: Callable[[dict[str, float]], None] | None = None
     business_as_usual: bool = False
+    warm_start: bool = False
 
 
 def business_as_usual_inputs(d: xr.Dataset) -> xr.Dataset:

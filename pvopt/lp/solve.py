@@ -85,7 +85,7 @@ def solve_model(pm: PlanModel, opts: SolveOptions) -> tuple[PlanSolution, Any]:
         except ImportError:
             raise SolverError("HiGHS is not available: install the 'highspy' package (pip install highspy)") from None
         r = solve_direct(pm.model, time_limit_s=opts.time_limit_s, threads=opts.threads, solver=opts.solver, log=opts.log,
-                         progress=opts.progress)
+                         progress=opts.progress, warm_start=opts.warm_start)
         st = DIRECT_STATUS.get(r.model_status, Status.NUMERICAL if "umeric" in r.model_status else Status.ERROR)
         obj = r.objective if st == Status.OPTIMAL else None
         sol = PlanSolution(st, obj, r.highs_seconds, time.perf_counter() - t0, r.model_status, r.dual if st == Status.OPTIMAL else None)

@@ -438,7 +438,8 @@ def solve_scenario(inputs: xr.Dataset, scenario_id_: str, values: Mapping[str, f
         if values.get(TEST_SLEEP):
             time.sleep(float(values[TEST_SLEEP]))
         d = apply_scenario(inputs, values)
-        opts = SolveOptions(time_limit_s=time_limit_s, threads=threads)
+        # each worker starts a scenario from the basis the previous one ended with (same LP structure)
+        opts = SolveOptions(time_limit_s=time_limit_s, threads=threads, warm_start=True)
         out = solve(d, opts, hourly=False)
         from pvopt.pipeline import with_business_as_usual
 
