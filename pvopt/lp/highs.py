@@ -364,6 +364,10 @@ def _watch_simplex(h: Any, progress: Callable[[dict[str, float]], None], every_s
 _BASES: dict[str, Any] = {}
 #: How many bases :data:`_BASES` keeps (the oldest goes first).
 MAX_STORED_BASES = 8
+#: A warm start that is not optimal after this many simplex iterations is abandoned for a cold
+#: solve (with presolve): measured on a battery case, a far-away basis ran at 1.5-5 ms an iteration
+#: against 0.15 ms cold (``benchmarks/bench_warm.py``).
+WARM_START_ITERATIONS = 2000
 
 
 def structure_key(lp: StandardLP) -> str:
@@ -418,7 +422,7 @@ def solve_direct(
     scaled = scaling.apply(lp0) if scaling is not None else lp0
     lp = highs_lp(scaled)
     key = structure_key(scaled) if warm_start else ""
-    started = {"warm": False}
+    started = {"warm": False, "iterations": 0}
 
     def _run(h):
         h.setOptionValue("output_flag", bool(log))
@@ -443,6 +447,17 @@ def solve_direct(
         handover = time.perf_counter() - t0
         if progress is not None:
             _watch_simplex(h, progress, progress_every_s, sign / (scaling.obj if scaling is not None else 1.0))
+        if started["warm"]:
+            # a given basis switches HiGHS's presolve off, and each iteration then costs several times
+            # more: a start that is not nearly optimal is abandoned for a cold solve
+            h.setOptionValue("simplex_iteration_limit", WARM_START_ITERATIONS)
+            h.run()
+            started["iterations"] = int(h.getInfo().simplex_iteration_count)
+            if h.modelStatusToString(h.getModelStatus()) == "Optimal":
+                return handover
+            started["warm"] = False
+            h.clearSolver()
+            h.setOptionValue("simplex_iteration_limit", 2**31 - 1)
         h.run()
         return handover
 
@@ -454,9 +469,10 @@ def solve_direct(
             h = highspy.Highs()
             handover = _run(h)
     status = h.modelStatusToString(h.getModelStatus())
-    highs_s = float(h.getRunTime())
+    highs_s = time.perf_counter() - t0 - handover
     res = DirectResult(status, None, highs_s, handover, row_of=row_of, col_of_component=blocks, rows_of_component=row_blocks, scaling=scaling,
-                       simplex_iterations=int(h.getInfo().simplex_iteration_count), warm_started=started["warm"])
+                       simplex_iterations=int(h.getInfo().simplex_iteration_count) + (0 if started["warm"] else started["iterations"]),
+                       warm_started=started["warm"])
     if status == "Optimal" and warm_start:
         _store_basis(key, h.getBasis())
     if status == "Optimal":

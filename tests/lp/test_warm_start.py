@@ -7,6 +7,7 @@ battery case the simplex needs far fewer iterations.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from pvopt.lp import highs
@@ -49,3 +50,19 @@ def test_a_basis_is_only_reused_for_the_same_structure():
     _, _, r = solve_plan(small_inputs(n_sites=2, n_years=2), WARM)
     assert not r.warm_started
     assert len(highs._BASES) == 2
+
+
+def test_a_start_that_is_far_from_optimal_falls_back_to_a_cold_solve(monkeypatch):
+    highs._BASES.clear()
+    monkeypatch.setattr(highs, "WARM_START_ITERATIONS", 5)
+    base = small_inputs(n_sites=2, n_years=1, battery_sites=(0,))
+    solve_plan(base, WARM)
+    d = base.copy(deep=True)
+    rng = np.random.default_rng(1)
+    price = d["import_price_per_kwh"].values
+    price[...] *= 1.0 + rng.random(price.shape)  # new hourly prices move the dispatch: many iterations from the old basis
+    _, cold, _ = solve_plan(d, COLD)
+    _, warm, rw = solve_plan(d, WARM)
+    assert not rw.warm_started
+    assert rw.simplex_iterations > 5
+    assert warm.objective == pytest.approx(cold.objective, rel=OBJ_RTOL)
