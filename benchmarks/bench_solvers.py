@@ -113,8 +113,10 @@ def run(name: str, lp: StandardLP, split: StandardLP, time_limit_s: float, to_mo
     t = time.perf_counter()
     h.run()
     status = h.modelStatusToString(h.getModelStatus())
-    obj = h.getInfo().objective_function_value * to_model
-    return f"{name:10s} {status:22s} objective {obj:,.0f}  {time.perf_counter() - t:,.1f} s"
+    info = h.getInfo()
+    obj = info.objective_function_value * to_model
+    its = f"{info.simplex_iteration_count:,d} simplex / {info.ipm_iteration_count:,d} ipm iterations"
+    return f"{name:10s} {status:22s} objective {obj:,.0f}  {time.perf_counter() - t:,.1f} s  {its}"
 
 
 def main() -> None:

@@ -17,14 +17,17 @@ import xarray as xr
 from pvopt.lp.emissions import define_emissions
 from pvopt.lp.milestones import MilestoneRows, define_milestones
 from pvopt.lp.objective import define_objective
+from pvopt.lp.reductions import hourly_matching_formulation
 from pvopt.lp.rows import HOURLY_VARS, define_rows
 from pvopt.lp.variables import (
+    MatchingPool,
     SiteYearBlock,
     define_annual_vars,
     define_battery_capacity,
     define_build,
     define_certificates_offsets,
     define_hourly_vars,
+    define_matching_pool_vars,
     define_measures,
 )
 
@@ -47,13 +50,14 @@ class PlanModel:
     hourly_values: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
     #: solve-check rounds of :func:`pvopt.lp.curtailment.solve_with_curtailment_check` (0 when not checked)
     curtailment_rounds: int = 0
-
+    #: hourly certificate matching: formulation, matching groups and pooled variables (``None``: annual matching)
+    matching: MatchingPool | None = None
 
 
 def build_model(
     d: xr.Dataset, *, reduce: bool = True, elastic: bool = False, skip: frozenset[str] = frozenset(), matrix: bool = True,
     curtail: Any = None,
-    decompose: frozenset[tuple[int, int]] = frozenset(),
+    decompose: frozenset[tuple[int, int]] = frozenset(), matching: str = "auto",
     aggregate: bool = True,
 ) -> PlanModel:
     """Build the Pyomo model of the plan.
@@ -95,17 +99,19 @@ def build_model(
     define_build(m, d)
     define_measures(m, d)
     define_battery_capacity(m, d)
+    formulation = hourly_matching_formulation(d, reduce=reduce, per_site=matching == "per-site")
     blocks = define_hourly_vars(m, d, reduce=reduce, use_milestone_bounds=not elastic, curtail=curtail, decompose=decompose,
-                                aggregate=aggregate)
+                                matching=formulation, aggregate=aggregate)
+    m._matching = define_matching_pool_vars(m, d, formulation)
     define_annual_vars(m, d)
     define_certificates_offsets(m, d)
     define_rows(m, d, blocks, decompose)
     define_emissions(m, d)
     mrows = define_milestones(m, d, elastic=elastic, skip=skip)
     define_objective(m, d, mrows)
-    n_h = sum(len(getattr(m, v)) for v in HOURLY_VARS)
+    n_h = sum(len(getattr(m, v)) for v in HOURLY_VARS) + len(m.matched_pool)
     m._pvopt_data, m._pvopt_blocks = d, blocks
-    return PlanModel(m, d, blocks, mrows, reduce, time.perf_counter() - t0, n_h, frozenset(decompose))
+    return PlanModel(m, d, blocks, mrows, reduce, time.perf_counter() - t0, n_h, frozenset(decompose), matching=m._matching)
 
 
 
@@ -127,6 +133,11 @@ def hourly_var(m: pyo.ConcreteModel, name: str, *, site: str, year: int, hour: i
              "soc": b.bat_first, "matched": b.match_first}
     if name not in first:
         raise KeyError(f"unknown hourly variable {name!r}; expected one of {HOURLY_VARS}")
+    pool = getattr(m, "_matching", None)
+    if name == "matched" and pool is not None and pool.pooled:
+        raise KeyError(f"matched[{site}, {year}, hour {hour}] has no variable: hourly matching is pooled by matching group "
+                       f"({pool.group_names(d)}; model.matched_pool); plan with an extra_constraints hook or reduce=False "
+                       "to keep it per site")
     pos = int((b.contested == hour).nonzero()[0][0]) if (b.contested == hour).any() else -1
     if b.weight is not None and pos >= 0 and b.weight[pos] > 1:
         raise KeyError(f"{name}[{site}, {year}, hour {hour}] stands for {int(b.weight[pos])} identical hours; "

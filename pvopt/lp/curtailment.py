@@ -18,8 +18,14 @@ site-year's annual onsite, energy-cost, export-MWh and export-revenue rows
 ``p_t`` and export price ``q_t``:
 
 .. math::
-    \bar c_t = y_{cost}\,p_t - y_{on} \ge 0, \qquad
-    \bar e_t = y_{cost}\,p_t - y_{on} + y_{xm} + y_{rev}\,q_t \ge 0 .
+    \bar c_t = y_{cost}\,p_t - y_{on} + y_{match,t} \ge 0, \qquad
+    \bar e_t = y_{cost}\,p_t - y_{on} + y_{xm} + y_{rev}\,q_t + y_{match,t} \ge 0 .
+
+``y_match,t`` is the dual of the pooled hourly-matching row of the site's matching group in that
+hour, ``matched_pool[g,y,t] − Σ_{s∈g} grid_{s,y,t} ≤ 0`` (:func:`pvopt.lp.rows.define_matching_rows`;
+0 without pooled hourly matching or without a row in that hour): curtailing or exporting raises the
+hour's grid import by as much, which loosens that row (its dual is ≤ 0, so it can only lower the
+reduced cost). Per-site hourly matching makes every site full-hour, with nothing left out to price.
 
 Site-years where some hour fails the test become contested and the plan is
 solved again; if the plain reduction is infeasible (curtailing might be what
@@ -68,8 +74,22 @@ def _annual_row_first(pm: PlanModel) -> dict[tuple[int, int], int]:
     return first
 
 
-def curtailment_violations(pm: PlanModel, row_dual: np.ndarray, annual_first_row: int, curtail: np.ndarray) -> np.ndarray:
-    """``[site, year]`` site-years (not yet contested) where curtailing or exporting in an F or K hour would lower the cost."""
+def _match_duals(pm: PlanModel, row_dual: np.ndarray, match_first_row: int | None, i: int, j: int, hours: np.ndarray) -> np.ndarray:
+    """Duals of the pooled hourly-matching rows of site ``i``'s group in year ``j`` and ``hours`` (0 where there is no row)."""
+    pool = pm.matching
+    if pool is None or not pool.pooled or match_first_row is None:
+        return np.zeros(len(hours))
+    key = pool.key_of[pool.group_of[i], j, hours]
+    first = match_first_row + pool.match_row0
+    return np.where(key >= 0, row_dual[first + np.maximum(key, 0)], 0.0)
+
+
+def curtailment_violations(pm: PlanModel, row_dual: np.ndarray, annual_first_row: int, curtail: np.ndarray,
+                           match_first_row: int | None = None) -> np.ndarray:
+    """``[site, year]`` site-years (not yet contested) where curtailing or exporting in an F or K hour would lower the cost.
+
+    ``annual_first_row`` and ``match_first_row`` are the first rows of ``annual_rows`` and ``match_rows`` in ``row_dual``.
+    """
     d = pm.data
     imp = d["import_price_per_kwh"].values
     exp_ = d["export_price_per_kwh"].values
@@ -81,10 +101,11 @@ def curtailment_violations(pm: PlanModel, row_dual: np.ndarray, annual_first_row
         if b.is_full or curtail[i, j] or not len(hours):
             continue
         y_on, _, y_cost, y_xm, y_rev = row_dual[annual_first_row + r0 : annual_first_row + r0 + 5]
-        scale = max(1.0, abs(y_on), abs(y_cost) * float(np.abs(imp[i, j, hours]).max()))
-        rc = y_cost * imp[i, j, hours] - y_on
+        y_m = _match_duals(pm, row_dual, match_first_row, i, j, hours)
+        scale = max(1.0, abs(y_on), abs(y_cost) * float(np.abs(imp[i, j, hours]).max()), float(np.abs(y_m).max()))
+        rc = y_cost * imp[i, j, hours] - y_on + y_m
         if exp_ok[i] and len(b.full):
-            rc_e = y_cost * imp[i, j, b.full] - y_on + y_xm + y_rev * exp_[i, j, b.full]
+            rc_e = y_cost * imp[i, j, b.full] - y_on + y_xm + y_rev * exp_[i, j, b.full] + y_m[: len(b.full)]
             rc = np.concatenate([rc, rc_e])
         out[i, j] = bool(rc.min() < -RC_TOL * scale)
     return out
@@ -105,7 +126,8 @@ def solve_with_curtailment_check(d: xr.Dataset, build: Callable[[Any], PlanModel
         if not optimal(sol) or rows is None or res.row_dual is None:
             break
         assert curtail is not None  # the loop runs only when optimistic_curtailment gave an array
-        bad = curtailment_violations(pm, res.row_dual, rows[0], curtail)
+        match = getattr(res, "rows_of_component", {}).get("match_rows")
+        bad = curtailment_violations(pm, res.row_dual, rows[0], curtail, match[0] if match is not None else None)
         pm.curtailment_rounds = _ + 1
         if not bad.any():
             return pm, sol, res

@@ -22,12 +22,12 @@ from pvopt.lp.build import PlanModel, build_model, hourly_var
 from pvopt.lp.data import degradation_factor, discount_factors, existing_effective_kwp, kind_index, milestones_of
 from pvopt.lp.milestones import ELASTIC_PENALTY, MilestoneRows
 from pvopt.lp.options import SolveOptions, Status
-from pvopt.lp.reductions import classify_hours, full_hour_sites
+from pvopt.lp.reductions import classify_hours, full_hour_sites, hourly_matching_formulation, matching_groups
 from pvopt.lp.solve import PlanSolution, diagnose, solve_model, solve_plan
-from pvopt.lp.variables import SiteYearBlock
+from pvopt.lp.variables import MatchingPool, SiteYearBlock
 
 __all__ = [
-    "SolveOptions", "Status", "PlanModel", "PlanSolution", "SiteYearBlock", "MilestoneRows", "build_model", "solve_model",
-    "solve_plan", "diagnose", "hourly_var", "classify_hours", "full_hour_sites", "degradation_factor", "existing_effective_kwp",
+    "SolveOptions", "Status", "PlanModel", "PlanSolution", "SiteYearBlock", "MatchingPool", "MilestoneRows", "build_model", "solve_model",
+    "solve_plan", "diagnose", "hourly_var", "classify_hours", "full_hour_sites", "hourly_matching_formulation", "matching_groups", "degradation_factor", "existing_effective_kwp",
     "discount_factors", "kind_index", "milestones_of", "ELASTIC_PENALTY", "KWH_PER_MWH",
 ]

@@ -15,14 +15,15 @@ For each site ``s`` and year ``y`` every hour falls in one class:
   (and ``export[k]`` where export is allowed) and one row
   ``pv[k] + export[k] ≤ Σ_g yield[g,t]·EG[g,y]``.
 
-Sites with a battery or hourly matching keep every hour (:func:`full_hour_sites`);
-``reduce=False`` keeps every hour everywhere. On a full-hour site, a run of
-consecutive hours with identical data (load, yields, measure changes, prices,
-month) becomes one modelled hour of weight ``w`` (:func:`identical_hour_runs`):
-the average of any feasible dispatch over such a run is feasible and costs the
-same, so the optimum is unchanged. Demand charges and import limits are
-reduced too: their rows are pruned to the hours that can bind (:func:`hour_bounds`,
-:func:`nondominated`).
+Sites with a battery keep every hour (:func:`full_hour_sites`), and so does every site under
+the per-site hourly-matching formulation; ``reduce=False`` keeps every hour everywhere. Demand
+charges and import limits are reduced too: their rows are pruned to the hours that can bind
+(:func:`hour_bounds`, :func:`nondominated`). Pooled hourly matching (:func:`matching_groups`)
+reads the grid import of a reduced site affinely, so it needs no extra hours either.
+On a full-hour site without hourly matching, a run of consecutive hours with identical data
+(load, yields, measure changes, prices, month) becomes one modelled hour of weight ``w``
+(:func:`identical_hour_runs`): the average of any feasible dispatch over such a run is feasible
+and costs the same, so the optimum is unchanged.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from pvopt.constants import HOURS_PER_YEAR
 from pvopt.errors import InfeasiblePlanError
 from pvopt.lp.data import existing_alive_kwp, existing_effective_kwp, pv_life_years, measures_of_site, milestones_of, optional, profile_index
 
-__all__ = ['coverage_lower_bound', 'full_hour_sites', 'load_bounds', 'curtailment_years', 'classify_hours', 'zero_hours',
+__all__ = ['coverage_lower_bound', 'full_hour_sites', 'matching_groups', 'hourly_matching_formulation', 'load_bounds', 'curtailment_years', 'classify_hours', 'zero_hours',
            'hour_bounds', 'nondominated', 'nondominated_pairwise', 'check_import_limit', 'identical_hour_runs', 'run_hours', 'expand_runs', 'expand_soc']
 
 
@@ -74,19 +75,73 @@ def curtailment_years(d: xr.Dataset) -> np.ndarray:
     return out
 
 
-def full_hour_sites(d: xr.Dataset) -> np.ndarray:
-    """Sites that need every hour modelled: a battery, or hourly matching (every site).
+def _market_years(d: xr.Dataset) -> np.ndarray:
+    """``[y]`` True where a portfolio-wide row reads market-based Scope 2 (``neutrality`` without a site, market ``emissions_peak``)."""
+    years = [int(y) for y in d["year"].values]
+    out = np.zeros(len(years), dtype=bool)
+    for ms in milestones_of(d):
+        market = (ms["type"] == "neutrality" and not ms.get("site")) or (ms["type"] == "emissions_peak" and ms.get("scope2", "market") == "market")
+        if market:
+            out[years.index(ms["year"]) if ms.get("year") in years else 0 :] = True
+    return out
+
+
+def matching_groups(d: xr.Dataset) -> list[np.ndarray] | None:
+    """Sites whose hourly-matched certificates can be pooled, as groups of site indices (``None``: annual matching).
+
+    An LP row reads certificates only through ``cert_total[s,y]``: the cover rows, ``min_certificates_mwh``
+    (weight 1 for every site), the market-based Scope 2 of a portfolio-wide ``neutrality`` or market
+    ``emissions_peak`` (weight ``residual_ef[s,y]``) and of a site-level ``neutrality`` (that site alone).
+    Pooling the matched certificates of a group is exact when every such row weighs the group's sites
+    alike, so that how the group's total is shared among its sites changes no row and no cost:
+
+    * a site with a site-level ``neutrality`` milestone is a group of its own;
+    * the other sites are grouped by their residual factors in the years a portfolio-wide market-based
+      row reads them (one group when no such row exists or the factors agree).
+
+    Groups are ordered by their first site.
+    """
+    if d.attrs.get("scope2_matching", "annual") != "hourly":
+        return None
+    sites = [str(s) for s in d["site"].values]
+    own = {ms["site"] for ms in milestones_of(d) if ms["type"] == "neutrality" and ms.get("site")}
+    res = d["residual_ef_t_per_mwh"].values[:, _market_years(d)]
+    keys: dict[tuple, list[int]] = {}
+    for i, s in enumerate(sites):
+        key = ("site", s) if s in own else ("residual", *res[i].tolist())
+        keys.setdefault(key, []).append(i)
+    return [np.array(g, dtype=int) for g in sorted(keys.values(), key=lambda g: g[0])]
+
+
+def hourly_matching_formulation(d: xr.Dataset, *, reduce: bool = True, per_site: bool = False) -> str | None:
+    """How hourly certificate matching is modelled: ``"pooled"``, ``"per-site"``, or ``None`` (annual matching).
+
+    ``"pooled"`` (the default): one matched-certificate variable per matching group (:func:`matching_groups`),
+    year and hour, bounded by the group's grid import written affinely in the LP's columns; sites stay reduced.
+    ``"per-site"``: one ``matched[s,y,t] ≤ grid[s,y,t]`` per site-hour, every site full-hour — the textbook
+    model, kept for ``reduce=False`` and when ``per_site`` asks for it (an ``extra_constraints`` hook may read
+    ``matched`` or ``cert_total`` of one site, which pooling would leave undetermined).
+    """
+    if d.attrs.get("scope2_matching", "annual") != "hourly":
+        return None
+    return "per-site" if per_site or not reduce else "pooled"
+
+
+def full_hour_sites(d: xr.Dataset, *, per_site_matching: bool = False) -> np.ndarray:
+    """Sites that need every hour modelled: a battery, or every site under per-site hourly matching.
 
     Demand charges and import limits do not: their hourly rows are affine in the capacities
     on zero and full-use hours, constant on covered hours, and pruned to the hours that can bind
-    (:mod:`pvopt.lp.rows`, ``define_peak_rows`` and ``define_import_limit_rows``).
+    (:mod:`pvopt.lp.rows`, ``define_peak_rows`` and ``define_import_limit_rows``). Pooled hourly
+    matching does not either: its rows read the grid import of a reduced site affinely
+    (``define_matching_rows``).
     """
     n_s = d.sizes["site"]
     sites = list(d["site"].values)
     full = np.zeros(n_s, dtype=bool)
     for s in optional(d, "battery_site", []):
         full[sites.index(s)] = True
-    if d.attrs.get("scope2_matching", "annual") == "hourly":
+    if per_site_matching and d.attrs.get("scope2_matching", "annual") == "hourly":
         full[:] = True
     return full
 
@@ -103,14 +158,15 @@ def load_bounds(d: xr.Dataset, i: int, j: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def classify_hours(d: xr.Dataset, *, reduce: bool, use_milestone_bounds: bool = True,
-                   curtail: np.ndarray | None = None) -> dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]]:
+                   curtail: np.ndarray | None = None, per_site_matching: bool = False) -> dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Split each site-year's hours into (full, covered, contested) index arrays (the rest are zero hours).
 
     ``curtail[s, y]`` says in which site-years F and K hours stay contested because curtailing could pay;
     ``None`` takes every year of :func:`curtailment_years` at every site (always exact; see
     :mod:`pvopt.lp.curtailment` for the smaller model that is checked by its duals instead).
 
-    Sites of :func:`full_hour_sites` (and every site when ``reduce=False``) keep every hour as contested.
+    Sites of :func:`full_hour_sites` (``per_site_matching`` passed on; every site when ``reduce=False``) keep
+    every hour as contested.
     """
     per_site, arr_prof = profile_index(d)
     ymat = d["yield_kw_per_kwp"].values
@@ -120,7 +176,7 @@ def classify_hours(d: xr.Dataset, *, reduce: bool, use_milestone_bounds: bool = 
     maxk = d["max_kwp"].values
     n_y = d.sizes["year"]
     hours = np.arange(d.sizes["hour"])
-    full_sites = full_hour_sites(d)
+    full_sites = full_hour_sites(d, per_site_matching=per_site_matching)
     out = {}
     if reduce:
         alive = existing_alive_kwp(d)

@@ -24,12 +24,12 @@ from pyomo.core.base.matrix_constraint import MatrixConstraint
 from pvopt.constants import HOURS_PER_YEAR, KWH_PER_MWH
 from pvopt.lp.data import lin, measures_of_site, optional, profile_index
 from pvopt.lp.reductions import hour_bounds, nondominated, zero_hours
-from pvopt.lp.variables import SiteYearBlock
+from pvopt.lp.variables import MatchingPool, SiteYearBlock
 
 __all__ = ["Coo", "Columns", "RowFamilies", "rows_component", "define_rows", "FAMILIES"]
 
 #: Row families in the order they are added to the model (``<family>_rows`` components).
-FAMILIES = ("gen", "pv_load", "balance", "soc", "power", "energy", "peak", "limit", "match", "pool", "annual")
+FAMILIES = ("gen", "pv_load", "balance", "soc", "power", "energy", "peak", "limit", "match", "pool", "claim", "annual")
 HOURLY_VARS = ("pv", "ex", "grid", "bc", "bd", "soc", "matched")
 ANNUAL_VARS = ("onsite_mwh", "grid_mwh", "energy_cost", "export_mwh", "export_revenue", "cert_total")
 
@@ -80,10 +80,11 @@ def rows_component(m: pyo.ConcreteModel, A: sp.csr_matrix, lo: list, hi: list, x
 
 @dataclass
 class Columns:
-    """One column list for every row family: hourly | EG | measures | battery sizes | annual | peaks | certificate volumes.
+    """One column list for every row family: hourly | pooled matched | EG | measures | battery sizes | annual | peaks | certificate volumes.
 
     ``off[name]`` is the first column of a variable family; the helpers give
     the column of one element, so no family computes offsets by hand.
+    ``pool`` describes hourly matching (:class:`~pvopt.lp.variables.MatchingPool`; ``None``: annual).
     """
 
     x: list
@@ -91,6 +92,7 @@ class Columns:
     n_y: int
     peak_col: dict[tuple[int, int, int], int]
     vol_col: dict[tuple[int, int], int]
+    pool: MatchingPool | None = None
 
     @classmethod
     def of(cls, m: pyo.ConcreteModel, d: xr.Dataset) -> Columns:
@@ -101,6 +103,8 @@ class Columns:
         for name in HOURLY_VARS:
             off[name] = len(x)
             x += list(getattr(m, name).values())
+        off["mpool"] = len(x)
+        x += list(m.matched_pool.values())
         off["eg"] = len(x)
         x += [m.EG[g, j] for g in range(d.sizes["profile"]) for j in range(n_y)]
         off["mfrac"] = len(x)
@@ -119,7 +123,7 @@ class Columns:
         off["vol"] = len(x)
         vol_col = {key: off["vol"] + n for n, key in enumerate(m.CVOL)}
         x += [m.cvol[key] for key in m.CVOL]
-        return cls(x, off, n_y, peak_col, vol_col)
+        return cls(x, off, n_y, peak_col, vol_col, getattr(m, "_matching", None))
 
     def sy(self, name: str, i: int, j: int) -> int:
         """Column of an annual variable ``name[i, j]`` (site, year) or a sized family ``name[k, j]``."""
@@ -390,13 +394,23 @@ def define_import_limit_rows(fam: RowFamilies, cols: Columns, d: xr.Dataset, blo
 
 
 def define_matching_rows(fam: RowFamilies, cols: Columns, d: xr.Dataset, blocks: Blocks) -> None:
-    r"""``match`` and ``pool`` (hourly matching): certificates match grid import hour by hour.
+    r"""``match``, ``pool`` and ``claim`` (hourly matching): certificates match grid import hour by hour.
+
+    Per-site formulation (every site full-hour; ``matched[k]`` per site-hour, ``cert_total`` in :func:`define_annual_rows`):
 
     .. math::
         matched_k - grid_k \le 0
 
         \sum_s matched_{s,y,t} - \sum_c 1000\,share_{c,t}\,volume_{c,y} \le 0 \quad \text{per year and hour}
+
+    Pooled formulation (:func:`_pooled_matching_rows`): per matching group ``g``, year and hour,
+    ``matched_pool[g,y,t] ≤ Σ_{s∈g} grid_{s,y,t}`` with the grid import of a reduced site affine,
+    ``Σ_g matched_pool[g,y,t] ≤ Σ_c 1000·share[c,t]·volume[c,y]`` and per group and year
+    ``1000·Σ_{s∈g} cert_total[s,y] = Σ_t matched_pool[g,y,t]``.
     """
+    if cols.pool is not None and cols.pool.pooled:
+        _pooled_matching_rows(fam, cols, d, blocks, cols.pool)
+        return
     pool_rows: dict[int, np.ndarray] = {}
     for (i, j), b in blocks.items():
         n = len(b.contested)
@@ -413,6 +427,80 @@ def define_matching_rows(fam: RowFamilies, cols: Columns, d: xr.Dataset, blocks:
     for (c, j), col in cols.vol_col.items():
         if j in pool_rows:
             fam.coo["pool"].add(pool_rows[j], col, -KWH_PER_MWH * share[c])
+
+
+def _group_grid_terms(coo: Coo, row: np.ndarray, cols: Columns, d: xr.Dataset, b: SiteYearBlock, i: int, j: int) -> np.ndarray:
+    """Add ``−grid_{s,y,t}`` of site-year ``(i, j)`` to the rows ``row[t]`` (-1: none); return the constant part of ``grid`` [kW].
+
+    Full-hour sites: the column ``grid[k]``. Reduced sites: ``grid_t = load_t + Σ_μ Δ·frac − Σ_g yield·EG`` on zero
+    and full-use hours, ``load_t + Σ_μ Δ·frac − pv_k`` on contested hours, ``0`` on covered hours (PV meets the
+    load after measures). The returned ``load_t`` (0 on covered hours) goes to the right-hand side.
+    """
+    const = np.zeros(HOURS_PER_YEAR)
+    if b.is_full:
+        on = row[b.contested] >= 0
+        coo.add(row[b.contested][on], cols.hourly("grid", b.grid_first, len(b.contested))[on], -1.0)
+        return const
+    notk = np.ones(HOURS_PER_YEAR, dtype=bool)
+    notk[b.covered] = False
+    hrs = np.where(notk & (row >= 0))[0]
+    const[hrs] = d["load_kw"].values[i, j, hrs]
+    y, _, profs, ms = _hour_terms(d, i, j, b.full)
+    on = row[b.full] >= 0
+    for gi, g in enumerate(profs):
+        coo.add(row[b.full][on], cols.sy("eg", g, j), y[gi][on])
+    on = row[b.contested] >= 0
+    coo.add(row[b.contested][on], cols.hourly("pv", b.pv_first, len(b.contested))[on], 1.0)
+    delta = optional(d, "measure_delta_kw", None)
+    for k in ms:
+        coo.add(row[hrs], cols.sy("mfrac", k, j), -delta[k, j, hrs])
+    return const
+
+
+def _pooled_matching_rows(fam: RowFamilies, cols: Columns, d: xr.Dataset, blocks: Blocks, pool: MatchingPool) -> None:
+    """Add the pooled ``match``, ``pool`` and ``claim`` rows.
+
+    One ``match`` row per key of ``pool`` (its first row recorded as ``pool.match_row0``), one ``pool`` row
+    per year and hour with a key, one ``claim`` row per group and year.
+    """
+    n_k = len(pool.key_g)
+    pool.match_row0 = len(fam.lo["match"])
+    if n_k:
+        mc = cols.off["mpool"] + np.arange(n_k)
+        r = fam.rows("match", n_k, None, 0.0)
+        fam.coo["match"].add(r, mc, 1.0)
+        rhs = np.zeros(n_k)
+        for (i, j), b in blocks.items():
+            assert b.pv_first >= 0, "pooled hourly matching needs every site-year's hourly columns (no decomposition)"
+            key = pool.key_of[pool.group_of[i], j]  # key index per hour, -1 without a key
+            const = _group_grid_terms(fam.coo["match"], np.where(key >= 0, r[0] + key, -1), cols, d, b, i, j)
+            rhs[key[key >= 0]] += const[key >= 0]
+        fam.hi["match"][pool.match_row0 : pool.match_row0 + n_k] = rhs.tolist()
+        _pool_supply_rows(fam, cols, d, pool, mc)
+    _claim_rows(fam, cols, d, pool)
+
+
+def _pool_supply_rows(fam: RowFamilies, cols: Columns, d: xr.Dataset, pool: MatchingPool, mc: np.ndarray) -> None:
+    """``pool``: ``Σ_g matched_pool[g,y,t] − Σ_c 1000·share[c,t]·volume[c,y] ≤ 0``, one row per year and hour with a key."""
+    yt = pool.key_j * HOURS_PER_YEAR + pool.key_t
+    uniq, which = np.unique(yt, return_inverse=True)
+    rp = fam.rows("pool", len(uniq), None, 0.0)
+    fam.coo["pool"].add(rp[which], mc, 1.0)
+    share = optional(d, "certificate_hourly_share", np.zeros((d.sizes["certificate"], HOURS_PER_YEAR)))
+    uj, ut = uniq // HOURS_PER_YEAR, uniq % HOURS_PER_YEAR
+    for (c, j), col in cols.vol_col.items():
+        sel = uj == j
+        fam.coo["pool"].add(rp[sel], col, -KWH_PER_MWH * share[c, ut[sel]])
+
+
+def _claim_rows(fam: RowFamilies, cols: Columns, d: xr.Dataset, pool: MatchingPool) -> None:
+    """``claim``: ``1000·Σ_{s∈g} cert_total[s,y] − Σ_t matched_pool[g,y,t] = 0`` for every group and year."""
+    n_y = d.sizes["year"]
+    rc = fam.rows("claim", len(pool.groups) * n_y, 0.0, 0.0)
+    for g, sites in enumerate(pool.groups):
+        for j in range(n_y):
+            fam.coo["claim"].add(rc[g * n_y + j], [cols.sy("cert_total", int(i), j) for i in sites], KWH_PER_MWH)
+    fam.coo["claim"].add(rc[pool.key_g * n_y + pool.key_j], cols.off["mpool"] + np.arange(len(pool.key_g)), -1.0)
 
 
 def _annual_onsite(coo: Coo, r: int, cols: Columns, d: xr.Dataset, b: SiteYearBlock, i: int, j: int) -> float:

@@ -27,6 +27,7 @@ from pvopt.lp.model import (
     PlanModel,
     PlanSolution,
     SolveOptions,
+    MatchingPool,
     discount_factors as _discount,
     kind_index as _kind_index,
     build_model,
@@ -35,7 +36,7 @@ from pvopt.lp.model import (
     Status,
 )
 
-__all__ = ["plan_dataset", "milestone_table"]
+__all__ = ["plan_dataset", "milestone_table", "allocate_pooled_matching"]
 
 
 def _a(units: str, description: str) -> dict[str, str]:
@@ -113,8 +114,32 @@ def hourly_dispatch(pm: PlanModel) -> dict[str, np.ndarray]:
     out = {"load_kw": load, "pv_generated_kw": gen, "pv_onsite_kw": onsite, "export_kw": export, "curtailed_kw": curtailed, "grid_import_kw": grid}
     if len(m.bc) or any("bc" in hv for hv in pm.hourly_values.values()):
         out.update(battery_charge_kw=charge, battery_discharge_kw=discharge, battery_soc_kwh=soc)
-    if len(m.matched):
+    if pm.matching is not None and pm.matching.pooled:
+        out["matched_certificates_kw"] = allocate_pooled_matching(pm.matching, _vals(m.matched_pool, len(m.matched_pool)), grid)
+    elif len(m.matched):
         out["matched_certificates_kw"] = matched
+    return out
+
+
+def allocate_pooled_matching(pool: MatchingPool, matched_pool_kw: np.ndarray, grid_kw: np.ndarray) -> np.ndarray:
+    """Share each matching group's matched certificates among its sites, hour by hour [kW], dims (site, year, hour).
+
+    Pro rata to the sites' grid import in the hour:
+    ``matched[s,y,t] = matched_pool[g,y,t]·grid[s,y,t] / Σ_{s'∈g} grid[s',y,t]`` (in equal parts when the
+    group imports nothing, which only solver round-off can meet). Every site then claims no more than it
+    imports in any hour, the sites of a group sum to the group's matched total in every hour, and — the
+    LP weighs a group's sites alike (:func:`pvopt.lp.reductions.matching_groups`) — every LP row and
+    cost reads the same values as the solver's own split.
+    """
+    n_s, n_y, n_h = grid_kw.shape
+    total = np.zeros((len(pool.groups), n_y, n_h))
+    total[pool.key_g, pool.key_j, pool.key_t] = matched_pool_kw
+    out = np.zeros((n_s, n_y, n_h))
+    for g, sites in enumerate(pool.groups):
+        gs = grid_kw[sites]
+        tot = gs.sum(axis=0)
+        w = np.divide(gs, tot[None], out=np.full_like(gs, 1.0 / len(sites)), where=tot[None] > 0)
+        out[sites] = total[g][None] * w
     return out
 
 
@@ -270,6 +295,9 @@ def plan_dataset(pm: PlanModel, sol: PlanSolution, res: Any, opts: SolveOptions,
         reduced=int(pm.reduce),
         hourly_variables=pm.n_hourly_vars,
     )
+    if pm.matching is not None:  # hourly certificate matching: how it was modelled (docs/formulation.md)
+        out.attrs.update(hourly_matching_formulation=pm.matching.formulation,
+                         hourly_matching_groups=pm.matching.group_names(d) if pm.matching.pooled else " | ".join(map(str, d["site"].values)))
     if sol.benders is not None:  # decomposed solve: its bounds
         b = sol.benders
         out.attrs.update(solve_method="benders", lower_bound=b.lower_bound, upper_bound=b.upper_bound, relative_gap=b.gap,
@@ -290,6 +318,9 @@ def _certificates(d: xr.Dataset, m: Any, mwh: dict[str, np.ndarray]) -> tuple[bo
     cert = np.zeros((n_c, n_s, n_y))
     hourly_matching = len(m.CVOL) > 0 or d.attrs.get("scope2_matching", "annual") == "hourly"
     cert_total = np.array([[m.cert_total[i, j].value or 0.0 for j in range(n_y)] for i in range(n_s)]).reshape(n_s, n_y)
+    pool = getattr(m, "_matching", None)
+    if pool is not None and pool.pooled:  # the solver's split within a group is arbitrary: report the pro-rata one
+        cert_total = mwh["matched_certificates_mwh"]
     cert_cost = np.zeros((n_s, n_y))
     volume = np.zeros((n_c, n_y))
     if hourly_matching:

@@ -161,8 +161,11 @@ def solve_plan(d: xr.Dataset, opts: SolveOptions = SolveOptions()) -> tuple[Plan
     if sy:
         return solve_decomposed(d, opts, sy)
 
+    # a hook may read one site's matched certificates: keep them per site (pvopt.lp.reductions.hourly_matching_formulation)
+    matching = "auto" if opts.extra_constraints is None else "per-site"
+
     def build(curtail: Any) -> PlanModel:
-        pm = build_model(d, reduce=opts.reduce, matrix=opts.interface == "direct", curtail=curtail,
+        pm = build_model(d, reduce=opts.reduce, matrix=opts.interface == "direct", curtail=curtail, matching=matching,
                          aggregate=opts.extra_constraints is None)
         if opts.extra_constraints is not None:
             opts.extra_constraints(pm.model, d)

@@ -10,9 +10,11 @@ import xarray as xr
 
 from pvopt.lp.data import (degradation_factor, existing_alive_kwp, existing_effective_kwp, lin, measures_of_site, optional, profile_index,
                            pv_life_years, pv_retirement_years, vintage_window)
-from pvopt.lp.reductions import check_import_limit, classify_hours, full_hour_sites, identical_hour_runs
+from pvopt.constants import HOURS_PER_YEAR
+from pvopt.lp.reductions import check_import_limit, classify_hours, full_hour_sites, identical_hour_runs, matching_groups
 
-__all__ = ['SiteYearBlock', 'define_build', 'define_measures', 'define_battery_capacity', 'define_hourly_vars', 'define_annual_vars', 'define_certificates_offsets']
+__all__ = ['SiteYearBlock', 'MatchingPool', 'define_build', 'define_measures', 'define_battery_capacity', 'define_hourly_vars', 'define_annual_vars', 'define_certificates_offsets',
+           'define_matching_pool_vars']
 
 
 @dataclass
@@ -26,9 +28,9 @@ class SiteYearBlock:
     ex_first: int  # ... export variables (-1: none)
     grid_first: int = -1  # ... grid variables (full-hour sites)
     bat_first: int = -1  # ... charge/discharge/soc variables (battery sites)
-    match_first: int = -1  # ... matched-certificate variables (hourly matching)
+    match_first: int = -1  # ... matched-certificate variables (per-site hourly matching)
     battery: int = -1  # index into the battery coordinate
-    is_full: bool = False  # every hour modelled with grid variables (battery, hourly matching, or reduce=False)
+    is_full: bool = False  # every hour modelled with grid variables (battery, per-site hourly matching, or reduce=False)
     #: hours [h] each contested entry stands for (a run of identical hours, :func:`~pvopt.lp.reductions.identical_hour_runs`);
     #: ``None``: one hour each
     weight: np.ndarray | None = None
@@ -36,6 +38,66 @@ class SiteYearBlock:
     def hours_weight(self) -> np.ndarray:
         """Hours [h] each contested entry stands for (ones when the block is not aggregated)."""
         return np.ones(len(self.contested)) if self.weight is None else self.weight.astype(float)
+
+
+@dataclass
+class MatchingPool:
+    """How hourly certificate matching is modelled, and where the pooled variables sit.
+
+    ``formulation`` is ``"pooled"`` or ``"per-site"`` (:func:`pvopt.lp.reductions.hourly_matching_formulation`).
+    Pooled: ``groups`` are the matching groups (site indices, :func:`pvopt.lp.reductions.matching_groups`),
+    ``group_of[s]`` the group of site ``s``; the variable ``matched_pool[k]`` [kW] is group ``key_g[k]``'s
+    matched grid import in year ``key_j[k]``, hour ``key_t[k]``, and ``key_of[g, y, t]`` is ``k`` (-1: no
+    variable, no available instrument generates in that hour). Per-site: no keys (``matched[k]`` per site-hour).
+    ``match_row0`` is the first ``match_rows`` row of key 0, set when the rows are built.
+    """
+
+    formulation: str
+    groups: list[np.ndarray]
+    group_of: np.ndarray
+    key_g: np.ndarray
+    key_j: np.ndarray
+    key_t: np.ndarray
+    key_of: np.ndarray
+    match_row0: int = -1
+
+    @property
+    def pooled(self) -> bool:
+        """True for the pooled formulation."""
+        return self.formulation == "pooled"
+
+    def group_names(self, d: xr.Dataset) -> str:
+        """Return the groups by site name, e.g. ``"wuxi | shanghai | changzhou, nanjing, suzhou"``."""
+        sites = [str(s) for s in d["site"].values]
+        return " | ".join(", ".join(sites[i] for i in g) for g in self.groups)
+
+
+def define_matching_pool_vars(m: pyo.ConcreteModel, d: xr.Dataset, formulation: str | None) -> MatchingPool | None:
+    r"""Pooled hourly matching: one matched-certificate variable per matching group, year and hour.
+
+    ``matched_pool[g,y,t] ≥ 0`` [kW] for every hour ``t`` in which some instrument available in ``y``
+    generates (``share[c,t] > 0``); elsewhere nothing can be matched and the variable is left out.
+    Its rows are in :func:`pvopt.lp.rows.define_matching_rows`. Returns ``None`` under annual matching;
+    under per-site matching a :class:`MatchingPool` without keys (and no ``matched_pool`` variables).
+    """
+    n_y, n_s = d.sizes["year"], d.sizes["site"]
+    groups = matching_groups(d) if formulation == "pooled" else None
+    g = j = t = np.zeros(0, dtype=np.int64)
+    key_of = np.full((len(groups or []), n_y, HOURS_PER_YEAR), -1, dtype=np.int64)
+    group_of = np.full(n_s, -1, dtype=np.int64)
+    if groups:
+        avail = d["certificate_available"].values
+        share = optional(d, "certificate_hourly_share", np.zeros((d.sizes["certificate"], HOURS_PER_YEAR)))
+        on = np.stack([(share[avail[:, y]] > 0).any(axis=0) for y in range(n_y)])  # (year, hour)
+        g, j, t = np.nonzero(np.broadcast_to(on, key_of.shape))  # group-major, then year, then hour
+        key_of[g, j, t] = np.arange(len(g))
+        for k, grp in enumerate(groups):
+            group_of[grp] = k
+    m.HP = pyo.RangeSet(0, len(g) - 1)
+    m.matched_pool = pyo.Var(m.HP, bounds=(0.0, None))
+    if formulation is None:
+        return None
+    return MatchingPool(formulation, groups or [], group_of, g, j, t, key_of)
 
 
 def define_build(m: pyo.ConcreteModel, d: xr.Dataset) -> None:
@@ -130,7 +192,8 @@ def define_battery_capacity(m: pyo.ConcreteModel, d: xr.Dataset) -> None:
 
 def define_hourly_vars(m: pyo.ConcreteModel, d: xr.Dataset, *, reduce: bool, use_milestone_bounds: bool,
                        curtail: np.ndarray | None = None,
-                       decompose: frozenset[tuple[int, int]] = frozenset(), aggregate: bool = True) -> dict[tuple[int, int], SiteYearBlock]:
+                       decompose: frozenset[tuple[int, int]] = frozenset(),
+                       matching: str | None = None, aggregate: bool = True) -> dict[tuple[int, int], SiteYearBlock]:
     r"""Hourly variables of the contested hours of each site-year.
 
     Site-years in ``decompose`` (site, year indices) get no hourly variables here: their
@@ -140,29 +203,32 @@ def define_hourly_vars(m: pyo.ConcreteModel, d: xr.Dataset, *, reduce: bool, use
     ``pv[k] ≥ 0`` (≤ load where the load is fixed; ≥ load − import limit on a reduced site with an import
     limit and no measures, since there ``grid = load − pv``) [kW]; ``export[k] ∈ [0, limit]`` where export is
     allowed; on full-hour sites also ``grid[k] ∈ [0, import limit]``, and with a battery
-    ``charge[k], discharge[k], soc[k] ≥ 0`` [kW, kW, kWh]; with hourly matching ``matched[k] ≥ 0`` [kW].
+    ``charge[k], discharge[k], soc[k] ≥ 0`` [kW, kW, kWh]; with per-site hourly matching (``matching``, see
+    :func:`pvopt.lp.reductions.hourly_matching_formulation`) ``matched[k] ≥ 0`` [kW] and every site full-hour.
 
-    With ``reduce`` and ``aggregate`` (and no hourly matching), a full-hour site-year models each run
+    With ``reduce`` and ``aggregate`` (and no hourly matching, whose rows tie the sites hour by hour), a full-hour site-year models each run
     of consecutive identical hours once (:func:`~pvopt.lp.reductions.identical_hour_runs`): ``contested``
     holds the first hour of each run, ``weight`` its length, and ``soc[k]`` is the state of charge at the
     end of the run.
     """
-    classes = classify_hours(d, reduce=reduce, use_milestone_bounds=use_milestone_bounds, curtail=curtail)
+    per_site = matching == "per-site"
+    classes = classify_hours(d, reduce=reduce, use_milestone_bounds=use_milestone_bounds, curtail=curtail, per_site_matching=per_site)
     load = d["load_kw"].values
     exp_ok = d["export_allowed"].values
     lim = d["export_limit_kw"].values
     n_s = d.sizes["site"]
     imp_lim = optional(d, "import_limit_kw", np.full(n_s, np.nan))
-    full_sites = full_hour_sites(d) | (not reduce)
+    full_sites = full_hour_sites(d, per_site_matching=per_site) | (not reduce)
     bat_of = {s: k for k, s in enumerate(optional(d, "battery_site", []))}
     sites = list(d["site"].values)
-    hourly_match = d.attrs.get("scope2_matching", "annual") == "hourly"
+    hourly_match = per_site
+    any_matching = d.attrs.get("scope2_matching", "annual") == "hourly"  # pooled rows tie sites hour by hour: no runs
 
     blocks: dict[tuple[int, int], SiteYearBlock] = {}
     cnt = {"pv": 0, "ex": 0, "grid": 0, "bat": 0, "match": 0}
     for (i, j), (full, cov, con) in classes.items():
         weight = None
-        if reduce and aggregate and not hourly_match and full_sites[i]:
+        if reduce and aggregate and not any_matching and full_sites[i]:
             con, weight = identical_hour_runs(d, i, j, con)
         if (i, j) in decompose:
             blocks[(i, j)] = SiteYearBlock(full, cov, con, -1, -1, -1, -1, -1, bat_of.get(sites[i], -1), bool(full_sites[i]), weight)
@@ -233,7 +299,9 @@ def define_certificates_offsets(m: pyo.ConcreteModel, d: xr.Dataset) -> None:
     Annual matching: ``cert[c,s,y] ≥ 0`` [MWh] only where instrument c can be bought in year y;
     ``cert_total[s,y] = Σ_c cert[c,s,y]``; cover: ``cert_total[s,y] ≤ grid_mwh[s,y]``.
     Hourly matching: ``volume[c,y] ≥ 0`` [MWh] bought for the portfolio, generated with the
-    instrument's hourly share; ``cert_total[s,y] = Σ_t matched[s,y,t]/1000`` (rows in :func:`pvopt.lp.rows.define_annual_rows`).
+    instrument's hourly share; per-site: ``cert_total[s,y] = Σ_t matched[s,y,t]/1000`` (rows in
+    :func:`pvopt.lp.rows.define_annual_rows`); pooled: ``Σ_{s∈g} cert_total[s,y] = Σ_t matched_pool[g,y,t]/1000``
+    per matching group ``g`` (:func:`pvopt.lp.rows.define_matching_rows`).
     ``offsets[s,y] ≥ 0`` [tCO2e], fixed to 0 when the portfolio has no offset price.
     """
     avail = d["certificate_available"].values

@@ -50,6 +50,7 @@ PROPERTY_SETTINGS = settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_
 class Draw:
     kwargs: dict[str, Any]
     milestone_spec: tuple[tuple[str, float, int], ...]  # (type, level in [0, 1], year offset)
+    solar_certificates: bool = False  # hourly matching: GEC generates with the sun (no GEC at night)
 
     def inputs(self):
         kw = dict(self.kwargs)
@@ -57,7 +58,11 @@ class Draw:
             kw["import_limit_kw"] = kw["import_limit_kw"] * float(small_inputs(**self.kwargs | {"import_limit_kw": None}).load_kw[0].max())
         d0 = small_inputs(**kw)
         ms = _milestones(d0, self.milestone_spec)
-        return small_inputs(**kw, milestones=ms)
+        d = small_inputs(**kw, milestones=ms)
+        if self.solar_certificates:
+            solar = d["yield_kw_per_kwp"].values.mean(axis=0)
+            d["certificate_hourly_share"].values[1] = solar / solar.sum()
+        return d
 
     @property
     def limiting(self) -> bool:
@@ -65,17 +70,22 @@ class Draw:
         the roofs give, an import limit more than PV can shave: infeasible is then a fair answer."""
         types = {t for t, _, _ in self.milestone_spec}
         caps = bool(types & {"capex_budget", "build_rate"}) and bool(types & {"min_portfolio_kwp", "rooftop_coverage", "min_pv_onsite_mwh"})
-        return caps or "emissions_peak_location" in types or self.kwargs.get("import_limit_kw") is not None
+        # solar-shaped certificates match no night import: neutrality may need more offsets than the cap allows,
+        # and the certificates asked for more daytime import than the forced PV leaves
+        dark = self.solar_certificates and bool(types & {"neutrality", "neutrality_site", "min_certificates_mwh"})
+        return caps or dark or "emissions_peak_location" in types or self.kwargs.get("import_limit_kw") is not None
 
 
 MILESTONE_TYPES = [
     "min_portfolio_kwp", "rooftop_coverage", "min_pv_onsite_mwh", "min_certificates_mwh",
-    "emissions_peak", "emissions_peak_location", "neutrality", "offset_cap", "capex_budget", "build_rate",
+    "emissions_peak", "emissions_peak_location", "neutrality", "neutrality_site", "offset_cap", "capex_budget", "build_rate",
 ]
+#: certificate matching drawn for the random plans (hourly is pooled by matching group in the reduced model)
+MATCHING = ["annual", "annual", "annual", "hourly"]
 
 
 @st.composite
-def draws(draw, max_sites: int = 2, max_years: int = 3, grid_terms: bool = False) -> Draw:
+def draws(draw, max_sites: int = 2, max_years: int = 3, grid_terms: bool = False, matching: str | None = None) -> Draw:
     n_sites = draw(st.integers(1, max_sites))
     n_years = draw(st.integers(1, max_years))
     export = draw(st.one_of(st.booleans(), st.lists(st.booleans(), min_size=n_sites, max_size=n_sites)))
@@ -94,9 +104,12 @@ def draws(draw, max_sites: int = 2, max_years: int = 3, grid_terms: bool = False
         kwargs["demand_charge_per_kw_month"] = draw(st.sampled_from([0.0, 40.0]))
         kwargs["import_limit_kw"] = draw(st.sampled_from([None, 0.8, 0.95]))
         kwargs["measures"] = draw(st.booleans())
+    kwargs["matching"] = matching if matching is not None else draw(st.sampled_from(MATCHING))
+    if kwargs["matching"] == "hourly" and grid_terms:
+        kwargs["battery_sites"] = draw(st.sampled_from([(), (n_sites - 1,)]))
     types = draw(st.lists(st.sampled_from(MILESTONE_TYPES), max_size=4, unique=True))
     spec = tuple((t, draw(st.floats(0.05, 1.0)), draw(st.integers(0, n_years - 1))) for t in types)
-    return Draw(kwargs, spec)
+    return Draw(kwargs, spec, kwargs["matching"] == "hourly" and draw(st.booleans()))
 
 
 def _milestones(d, spec) -> list[dict[str, Any]]:
@@ -128,6 +141,8 @@ def _milestones(d, spec) -> list[dict[str, Any]]:
             out.append(dict(name=name, type="emissions_peak", year=y, scope2="location"))
         elif typ == "neutrality":
             out.append(dict(name=name, type=typ, year=y, site=None))
+        elif typ == "neutrality_site":  # one site's market-based emissions: its own certificates in the LP
+            out.append(dict(name=name, type="neutrality", year=y, site=str(d["site"].values[-1])))
         elif typ == "offset_cap":  # Scope 1 is < 11 % of the baseline, so >= 30 % leaves neutrality feasible
             out.append(dict(name=name, type=typ, share_of_baseline=0.3 + 0.7 * level))
         elif typ == "capex_budget":
@@ -212,6 +227,11 @@ def check_accounting(d, plan) -> None:
     net = plan["scope1_after_measures_tco2e"].values + s2m - plan["offsets_tco2e"].values
     assert _close(plan["net_tco2e"].values, net, rtol=ANNUAL_RTOL, atol=ANNUAL_ATOL)
     assert _close(plan["load_mwh"].values, d["load_kw"].values.sum(axis=2) / 1000.0, rtol=ANNUAL_RTOL, atol=ANNUAL_ATOL)
+    if "matched_certificates_kw" in plan:  # hourly matching: no site claims more than it imports in any hour
+        matched = plan["matched_certificates_kw"].values.astype(float)
+        tol = HOURLY_ABS_KW + 4 * F32_EPS * max(float(plan["grid_import_kw"].max()), 1.0)
+        assert (matched <= plan["grid_import_kw"].values.astype(float) + tol).all() and matched.min() >= -tol
+        assert _close(matched.sum(axis=2) / 1000.0, cert, rtol=1e-5, atol=tol * 8760 / 1000.0), "hourly matched MWh != certificates"
 
 
 def check_milestones(d, plan, rows) -> None:
@@ -242,7 +262,8 @@ def check_milestones(d, plan, rows) -> None:
             gross = (plan["scope1_after_measures_tco2e"] + s2).sum("site").values
             assert (np.diff(gross[j:]) <= e_tol).all()
         elif t == "neutrality":
-            assert (plan["net_tco2e"].sum("site").values[j:] <= e_tol).all()
+            net = plan["net_tco2e"].sel(site=[ms["site"]]) if ms.get("site") else plan["net_tco2e"]
+            assert (net.sum("site").values[j:] <= e_tol).all()
         elif t == "offset_cap":
             assert (plan["offsets_tco2e"].sum("site").values <= ms["share_of_baseline"] * baseline * (1 + MILESTONE_RTOL) + ANNUAL_ATOL).all()
         elif t == "capex_budget":
@@ -274,7 +295,7 @@ def test_same_input_same_plan(dr: Draw):
     assert np.array_equal(plan1["certificates_mwh"].values, plan2["certificates_mwh"].values)
 
 
-def _objective_or_infeasible(d, reduce: bool) -> float | None:
+def _objective_or_infeasible(d, reduce: bool, solver: str = "choose") -> float | None:
     """The optimal NPC, or ``None`` when the plan is infeasible (the reduced model may say so while building)."""
     from pvopt.lp.model import Status, build_model, solve_model
 
@@ -282,7 +303,7 @@ def _objective_or_infeasible(d, reduce: bool) -> float | None:
         pm = build_model(d, reduce=reduce)
     except InfeasiblePlanError:
         return None
-    sol, _ = solve_model(pm, SolveOptions(reduce=reduce, milestone_costs="none"))
+    sol, _ = solve_model(pm, SolveOptions(reduce=reduce, milestone_costs="none", solver=solver))
     assert sol.status in (Status.OPTIMAL, Status.INFEASIBLE), sol.termination
     return sol.objective if sol.status == Status.OPTIMAL else None
 
@@ -290,10 +311,27 @@ def _objective_or_infeasible(d, reduce: bool) -> float | None:
 @settings(max_examples=int(os.environ.get("PVOPT_HYPOTHESIS_EXACT_EXAMPLES", "8")), deadline=None)
 @given(dr=draws(max_sites=1, max_years=2, grid_terms=True))
 def test_reduced_model_equals_full_hourly_model(dr: Draw):
-    """Every milestone mix (peaks of both Scope 2 bases included), demand charges, import limits, measures:
-    the reduced model is feasible exactly when the full one is, with the same optimum."""
+    """Every milestone mix (peaks of both Scope 2 bases included), demand charges, import limits, measures,
+    hourly matching: the reduced model is feasible exactly when the full one is, with the same optimum."""
     d = dr.inputs()
     red, full = _objective_or_infeasible(d, True), _objective_or_infeasible(d, False)
+    assert (red is None) == (full is None), f"reduced {red} vs full {full}"
+    if red is not None:
+        assert red == pytest.approx(full, rel=OBJ_RTOL)
+
+
+@settings(max_examples=int(os.environ.get("PVOPT_HYPOTHESIS_MATCHING_EXAMPLES", "3")), deadline=None)
+@given(dr=draws(max_sites=2, max_years=2, grid_terms=True, matching="hourly"))
+def test_pooled_hourly_matching_equals_full_hourly_model(dr: Draw):
+    """Hourly matching over two sites (site-level neutrality, batteries, demand charges, import limits, measures drawn):
+    the pooled reduced model, as solve_plan solves it (checked by its duals), is feasible exactly when the per-site
+    full hourly model is, with the same optimum."""
+    d = dr.inputs()
+    try:
+        red = solve_plan(d, SolveOptions(solver="ipm", milestone_costs="none", diagnose_infeasible=False))[1].objective
+    except InfeasiblePlanError:
+        red = None
+    full = _objective_or_infeasible(d, False, solver="ipm")
     assert (red is None) == (full is None), f"reduced {red} vs full {full}"
     if red is not None:
         assert red == pytest.approx(full, rel=OBJ_RTOL)
