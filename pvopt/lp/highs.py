@@ -371,7 +371,7 @@ WARM_START_ITERATIONS = 2000
 
 
 def structure_key(lp: StandardLP) -> str:
-    """A digest of the LP's shape and nonzero pattern: two LPs with the same key can share a basis."""
+    """Return a digest of the LP's shape and nonzero pattern: two LPs with the same key can share a basis."""
     A = lp.A.tocsr()
     h = hashlib.blake2b(digest_size=16)
     h.update(np.array(A.shape, dtype=np.int64).tobytes())
@@ -386,6 +386,25 @@ def _store_basis(key: str, basis: Any) -> None:
     _BASES[key] = basis
     while len(_BASES) > MAX_STORED_BASES:
         _BASES.pop(next(iter(_BASES)))
+
+
+def _run_from_basis(h: Any, started: dict[str, Any]) -> None:
+    """Run HiGHS; from a stored basis (``started["warm"]``) at most :data:`WARM_START_ITERATIONS` iterations, then cold.
+
+    A given basis switches HiGHS's presolve off, and each iteration then costs several times more:
+    a start that is not nearly optimal is abandoned for a cold solve. ``started`` gets the warm
+    attempt's ``iterations`` and, when it was abandoned, ``warm = False``.
+    """
+    if started["warm"]:
+        h.setOptionValue("simplex_iteration_limit", WARM_START_ITERATIONS)
+        h.run()
+        started["iterations"] = int(h.getInfo().simplex_iteration_count)
+        if h.modelStatusToString(h.getModelStatus()) == "Optimal":
+            return
+        started["warm"] = False
+        h.clearSolver()
+        h.setOptionValue("simplex_iteration_limit", 2**31 - 1)
+    h.run()
 
 
 def solve_direct(
@@ -422,7 +441,7 @@ def solve_direct(
     scaled = scaling.apply(lp0) if scaling is not None else lp0
     lp = highs_lp(scaled)
     key = structure_key(scaled) if warm_start else ""
-    started = {"warm": False, "iterations": 0}
+    started: dict[str, Any] = {"warm": False, "iterations": 0}
 
     def _run(h):
         h.setOptionValue("output_flag", bool(log))
@@ -447,18 +466,7 @@ def solve_direct(
         handover = time.perf_counter() - t0
         if progress is not None:
             _watch_simplex(h, progress, progress_every_s, sign / (scaling.obj if scaling is not None else 1.0))
-        if started["warm"]:
-            # a given basis switches HiGHS's presolve off, and each iteration then costs several times
-            # more: a start that is not nearly optimal is abandoned for a cold solve
-            h.setOptionValue("simplex_iteration_limit", WARM_START_ITERATIONS)
-            h.run()
-            started["iterations"] = int(h.getInfo().simplex_iteration_count)
-            if h.modelStatusToString(h.getModelStatus()) == "Optimal":
-                return handover
-            started["warm"] = False
-            h.clearSolver()
-            h.setOptionValue("simplex_iteration_limit", 2**31 - 1)
-        h.run()
+        _run_from_basis(h, started)
         return handover
 
     if log:
@@ -472,21 +480,26 @@ def solve_direct(
     highs_s = time.perf_counter() - t0 - handover
     res = DirectResult(status, None, highs_s, handover, row_of=row_of, col_of_component=blocks, rows_of_component=row_blocks, scaling=scaling,
                        simplex_iterations=int(h.getInfo().simplex_iteration_count) + (0 if started["warm"] else started["iterations"]),
-                       warm_started=started["warm"])
+                       warm_started=bool(started["warm"]))
     if status == "Optimal" and warm_start:
         _store_basis(key, h.getBasis())
     if status == "Optimal":
-        sol = h.getSolution()
-        x = np.asarray(sol.col_value, dtype=float)
-        y = np.asarray(sol.row_dual, dtype=float)
-        z = float(h.getInfo().objective_function_value)
-        if scaling is not None:
-            x = x * scaling.col
-            y = y * scaling.row / scaling.obj
-            z = z / scaling.obj
-        res.col_value = x
-        res.row_dual = sign * y
-        res.objective = sign * z
-        for v, val in zip(cols, x.tolist()):
-            v.set_value(val, skip_validation=True)
+        _read_solution(h, res, scaling, sign, cols)
     return res
+
+
+def _read_solution(h: Any, res: DirectResult, scaling: Scaling | None, sign: float, cols: list) -> None:
+    """Unscale HiGHS's optimal primal values, row duals and objective into ``res`` and the model's variables."""
+    sol = h.getSolution()
+    x = np.asarray(sol.col_value, dtype=float)
+    y = np.asarray(sol.row_dual, dtype=float)
+    z = float(h.getInfo().objective_function_value)
+    if scaling is not None:
+        x = x * scaling.col
+        y = y * scaling.row / scaling.obj
+        z = z / scaling.obj
+    res.col_value = x
+    res.row_dual = sign * y
+    res.objective = sign * z
+    for v, val in zip(cols, x.tolist()):
+        v.set_value(val, skip_validation=True)

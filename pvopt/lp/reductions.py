@@ -320,7 +320,7 @@ def _hourly_features(d: xr.Dataset, i: int, j: int) -> np.ndarray:
 
 
 def identical_hour_runs(d: xr.Dataset, i: int, j: int, hours: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Runs of consecutive ``hours`` of site-year ``(i, j)`` whose hourly data are identical.
+    """Return the runs of consecutive ``hours`` of site-year ``(i, j)`` whose hourly data are identical.
 
     Returns the first hour of each run and its length [h]. Exact for an hourly block without
     hourly certificate matching (whose pool rows tie the sites hour by hour): replacing a feasible

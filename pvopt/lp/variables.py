@@ -263,6 +263,13 @@ def define_hourly_vars(m: pyo.ConcreteModel, d: xr.Dataset, *, reduce: bool, use
             ex_ub[b.ex_first : b.ex_first + n] = lim[i]
         if b.grid_first >= 0 and np.isfinite(imp_lim[i]):
             grid_ub[b.grid_first : b.grid_first + n] = imp_lim[i]
+    _add_hourly_components(m, cnt, pv_lb, pv_ub, ex_ub, grid_ub)
+    return blocks
+
+
+def _add_hourly_components(m: pyo.ConcreteModel, cnt: dict[str, int], pv_lb: np.ndarray, pv_ub: np.ndarray, ex_ub: np.ndarray,
+                           grid_ub: np.ndarray) -> None:
+    """Add the hourly variable components ``pv``, ``ex``, ``grid`` [kW], ``bc``, ``bd`` [kW], ``soc`` [kWh], ``matched`` [kW]."""
     tolist = lambda a: [None if not np.isfinite(u) else u for u in a.tolist()]  # noqa: E731
     pv_ubl, ex_ubl, grid_ubl = tolist(pv_ub), tolist(ex_ub), tolist(grid_ub)
     m.H = pyo.RangeSet(0, cnt["pv"] - 1)
@@ -278,7 +285,6 @@ def define_hourly_vars(m: pyo.ConcreteModel, d: xr.Dataset, *, reduce: bool, use
     m.soc = pyo.Var(m.HB, bounds=(0.0, None))
     m.HM = pyo.RangeSet(0, cnt["match"] - 1)
     m.matched = pyo.Var(m.HM, bounds=(0.0, None))
-    return blocks
 
 
 def define_annual_vars(m: pyo.ConcreteModel, d: xr.Dataset) -> None:
