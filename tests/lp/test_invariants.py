@@ -105,7 +105,7 @@ def draws(draw, max_sites: int = 2, max_years: int = 3, grid_terms: bool = False
         kwargs["import_limit_kw"] = draw(st.sampled_from([None, 0.8, 0.95]))
         kwargs["measures"] = draw(st.booleans())
     kwargs["matching"] = matching if matching is not None else draw(st.sampled_from(MATCHING))
-    if kwargs["matching"] == "hourly" and grid_terms:
+    if kwargs["matching"] == "hourly" and grid_terms and n_years == 1:  # a battery site-year is 5 variables an hour: one year
         kwargs["battery_sites"] = draw(st.sampled_from([(), (n_sites - 1,)]))
     types = draw(st.lists(st.sampled_from(MILESTONE_TYPES), max_size=4, unique=True))
     spec = tuple((t, draw(st.floats(0.05, 1.0)), draw(st.integers(0, n_years - 1))) for t in types)

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from pvopt.lp.curtailment import curtailment_violations
+from pvopt.lp.reductions import curtailment_years
 from pvopt.lp.model import (SolveOptions, Status, build_model, full_hour_sites, hourly_matching_formulation, hourly_var, matching_groups,
                             solve_model, solve_plan)
 from pvopt.lp.solution import allocate_pooled_matching, hourly_dispatch, plan_dataset
@@ -73,7 +74,12 @@ def _solve(pm, opts=IPM):
     return sol, res
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
+#: cases whose full hourly model takes longest (1-2 min each): run by the slow suite; the hypothesis test
+#: in test_invariants draws batteries and peaks with hourly matching in CI, and the reconcile test below solves them pooled
+SLOW_CASES = {"battery", "residual factors differ, market peak, certificates"}
+
+
+@pytest.mark.parametrize("name", [pytest.param(c, marks=pytest.mark.slow) if c in SLOW_CASES else c for c in sorted(CASES)])
 def test_pooled_reduced_model_equals_full_hourly_model(name):
     d = case_inputs(name)
     pm, sol, res = solve_plan(d, IPM)  # the default path: reduced, pooled, checked by its duals
@@ -81,9 +87,10 @@ def test_pooled_reduced_model_equals_full_hourly_model(name):
     sol_f, _ = _solve(full)
     assert pm.matching.formulation == "pooled" and full.matching.formulation == "per-site"
     assert sol.objective == pytest.approx(sol_f.objective, rel=OBJ_RTOL)
-    # the always-exact reduction (every curtailment year contested) too
+    # the always-exact reduction (every curtailment year contested) too, where it differs from the checked one
     always = build_model(d)
-    assert _solve(always)[0].objective == pytest.approx(sol_f.objective, rel=OBJ_RTOL)
+    if curtailment_years(d).any():
+        assert _solve(always)[0].objective == pytest.approx(sol_f.objective, rel=OBJ_RTOL)
     # one variable per group, year and hour in which an available instrument generates; none per site-hour
     groups = matching_groups(d)
     share = d["certificate_hourly_share"].values
