@@ -8,9 +8,14 @@
    each with a battery option, a demand charge and an import limit, ``--years`` years
    (default 12) x 8760 h, with ``--workers`` dask workers (default 0 and 2; 0 is in-process).
    Target: under 10 min and 8 GB on 2 cores, gap <= 1e-5.
-3. Optionally (``--stabilise-compare``) the synthetic case without in-out stabilisation.
+3. ``--stabilise none inout level`` runs each case once per stabilisation of the master
+   (``SolveOptions.stabilise``) and prints iterations, subproblem seconds, wall seconds and the
+   gap reached; with ``--max-iterations N`` a run that stops at the limit reports the gap it
+   reached after N iterations instead of failing. ``--stabilise-compare`` is the old spelling of
+   ``--stabilise inout none``.
 
 Run: python benchmarks/bench_decompose.py [--skip-example] [--sites 10] [--years 12] [--workers 0 2]
+     [--stabilise none inout level] [--max-iterations N] [--level-norm l2] [--level-lambda 0.5]
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
 
+from pvopt.errors import SolverError  # noqa: E402
 from pvopt.lp.decompose import decomposable_site_years, solve_decomposed  # noqa: E402
 from pvopt.lp.model import SolveOptions  # noqa: E402
 from pvopt.testing import small_inputs  # noqa: E402
@@ -44,9 +50,40 @@ def rss_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
 
 
+HISTORY: list[dict] = []  #: the rows of the run in progress
+
+
 def line(row):
+    HISTORY.append(dict(row))
     print(f"  it {row['iteration']:3d}  LB {row['lower_bound']:,.0f}  UB {row['upper_bound']:,.0f}  gap {row['gap']:.2e}"
-          f"  master {row['master_s']:.1f}s  sub {row['subproblem_s']:.1f}s", flush=True)
+          f"  master {row['master_s']:.1f}s  sub {row['subproblem_s']:.1f}s  projection {row.get('projection_s', 0.0):.2f}s", flush=True)
+
+
+def summary(label: str, wall: float, sol=None) -> None:
+    """Print one comparison line: from the solution if the run converged, else from the last iteration it reported."""
+    if sol is not None:
+        b = sol.benders
+        print(f"  {label}: converged; {b.iterations} iterations, subproblems {b.phases['subproblem_solves']:.1f} s, "
+              f"master {b.phases['master_solves']:.1f} s, projections {b.phases.get('projection_solves', 0.0):.1f} s, wall {wall:.1f} s, "
+              f"NPC {b.upper_bound:,.0f}, gap {b.gap:.2e}, peak RSS (this process) {rss_gb():.2f} GB", flush=True)
+        return
+    r = HISTORY[-1] if HISTORY else {}
+    print(f"  {label}: stopped at the iteration limit; {r.get('iteration', 0)} iterations, subproblems {r.get('subproblem_s', 0.0):.1f} s, "
+          f"wall {wall:.1f} s, LB {r.get('lower_bound', float('nan')):,.0f}, UB {r.get('upper_bound', float('nan')):,.0f}, "
+          f"gap {r.get('gap', float('nan')):.2e}", flush=True)
+
+
+def run(label: str, f) -> None:
+    """Run ``f()`` (returning ``sol``), timing it; a run stopped by the iteration limit reports its last bounds."""
+    HISTORY.clear()
+    t = time.perf_counter()
+    try:
+        sol = f()
+    except SolverError as e:
+        if "iterations" not in str(e):
+            raise
+        sol = None
+    summary(label, time.perf_counter() - t, sol)
 
 
 def main() -> None:
@@ -57,32 +94,37 @@ def main() -> None:
     ap.add_argument("--sites", type=int, default=10)
     ap.add_argument("--years", type=int, default=12)
     ap.add_argument("--workers", type=int, nargs="*", default=[0, 2])
-    ap.add_argument("--stabilise-compare", action="store_true")
+    ap.add_argument("--stabilise", nargs="*", default=None, choices=["none", "inout", "level"],
+                    help="stabilisations to compare (default: SolveOptions' default)")
+    ap.add_argument("--stabilise-compare", action="store_true", help="same as --stabilise inout none")
+    ap.add_argument("--max-iterations", type=int, default=1000)
+    ap.add_argument("--level-norm", default=SolveOptions.level_norm, choices=["l2", "l1", "linf"])
+    ap.add_argument("--level-lambda", type=float, default=SolveOptions.level_lambda)
     a = ap.parse_args()
+    stabs = a.stabilise or (["inout", "none"] if a.stabilise_compare else [SolveOptions.stabilise])
+
+    def opts(stab: str, **kw) -> SolveOptions:
+        return SolveOptions(decompose="always", milestone_costs="none", stabilise=stab, max_iterations=a.max_iterations,
+                            level_norm=a.level_norm, level_lambda=a.level_lambda, **kw)
+
     if not a.skip_example:
         from pvopt.pipeline import run_plan
         import tempfile
 
-        t = time.perf_counter()
-        with tempfile.TemporaryDirectory() as tmp:
-            run = run_plan(REPO / "sites" / "lead-pillars", tmp, force=True,
-                           opts=SolveOptions(decompose="always", milestone_costs="none", progress=line))
-        wall = time.perf_counter() - t
-        b = run.solution.benders
-        print(f"lead-pillars: {wall:.1f} s end to end; NPC {b.upper_bound:,.0f} LB {b.lower_bound:,.0f} gap {b.gap:.2e} "
-              f"iterations {b.iterations}; phases {({k: round(v, 1) for k, v in b.phases.items()})}")
-        if a.mono_objective:
-            print(f"  vs monolithic {a.mono_objective:,.0f}: rel diff {(b.upper_bound - a.mono_objective) / a.mono_objective:.2e}")
+        for stab in stabs:
+            print(f"lead-pillars, stabilise={stab}", flush=True)
+            with tempfile.TemporaryDirectory() as tmp:
+                run(f"lead-pillars stabilise={stab} (end to end)", lambda: run_plan(REPO / "sites" / "lead-pillars", tmp, force=True,
+                                                                                    opts=opts(stab, progress=line)).solution)
+            if a.mono_objective and HISTORY:
+                ub = HISTORY[-1]["upper_bound"]
+                print(f"  vs monolithic {a.mono_objective:,.0f}: last UB rel diff {(ub - a.mono_objective) / a.mono_objective:.2e}")
     if not a.skip_synthetic:
         d = synthetic(a.sites, a.years)
         print(f"synthetic: {a.sites} sites x {a.years} years, {len(decomposable_site_years(d))} subproblems")
-        runs = [(w, "inout") for w in a.workers] + ([(a.workers[0], "none")] if a.stabilise_compare else [])
-        for w, stab in runs:
-            t = time.perf_counter()
-            _, sol, _ = solve_decomposed(d, SolveOptions(decompose="always", workers=w, stabilise=stab, milestone_costs="none"), progress=line)
-            b = sol.benders
-            print(f"  workers={w} stabilise={stab}: {time.perf_counter() - t:.1f} s, NPC {b.upper_bound:,.0f}, gap {b.gap:.2e}, "
-                  f"{b.iterations} iterations, peak RSS (this process) {rss_gb():.2f} GB", flush=True)
+        for w in a.workers:
+            for stab in stabs:
+                run(f"workers={w} stabilise={stab}", lambda: solve_decomposed(d, opts(stab, workers=w), progress=line)[1])
 
 
 if __name__ == "__main__":

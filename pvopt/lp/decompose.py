@@ -76,6 +76,7 @@ from pvopt.errors import InfeasiblePlanError, SolverError
 from pvopt.lp.build import PlanModel, build_model
 from pvopt.lp.data import measures_of_site, optional, profile_index
 from pvopt.lp.highs import DirectResult, StandardLP, assemble, highs_lp
+from pvopt.lp.level import LevelProjection, standard_from_highs
 from pvopt.lp.options import SolveOptions, Status
 from pvopt.lp.reductions import full_hour_sites
 from pvopt.lp.subproblem import Subproblem, SubproblemSpec, SubResult, build_subproblem, solve_many
@@ -87,6 +88,15 @@ INF = float("inf")
 PENALTY_FACTOR = 100.0
 #: In-out stabilisation: weight of the master optimum in the separation point.
 INOUT_ALPHA = 0.5
+#: Stabilisations of the master (``SolveOptions.stabilise``; see the module docstring).
+STABILISATIONS = ("level", "inout", "none")
+#: Level-set stabilisation: ``L = LB + λ·(UB − LB)`` (Pecci and Jenkins use λ = 0.5).
+LEVEL_LAMBDA = SolveOptions.level_lambda
+#: A level-set projection may take this many times the longest master solve so far (the first,
+#: cold one), and at least :data:`LEVEL_MIN_TIME_S` [s], before the loop gives it up and separates
+#: at the master optimum.
+LEVEL_TIME_FACTOR = 20.0
+LEVEL_MIN_TIME_S = 5.0
 #: ``auto`` decomposes when the decomposable site-years hold at least this many hours.
 AUTO_MIN_HOURS = 4 * 8760
 #: Below this many subproblems ``workers=None`` solves them in-process.
@@ -132,6 +142,7 @@ class BendersReport:
     penalty: float
     history: list[dict[str, float]] = field(default_factory=list)
     phases: dict[str, float] = field(default_factory=dict)
+    stabilise: str = "none"  #: stabilisation of the master (``SolveOptions.stabilise``)
 
 
 # --------------------------------------------------------------------------- master
@@ -310,6 +321,7 @@ class _Master:
     theta_col: dict[tuple[int, int], int]
     n_x: int  #: master columns without θ
     n_rows: int  #: master rows without valid inequalities and cuts
+    level: LevelProjection | None = None  #: the level-set projection (``stabilise="level"``)
 
 
 @dataclass
@@ -319,6 +331,7 @@ class _Settings:
     tol: float
     max_it: int
     stabilise: str
+    level_lambda: float
     t_start: float
     progress: Callable[[dict[str, float]], None] | None
 
@@ -336,6 +349,8 @@ class _LoopState:
     plain_next: bool = True
     t_master: float = 0.0
     t_sub: float = 0.0
+    t_proj: float = 0.0
+    t_max_master: float = 0.0
     highs_s: float = 0.0
     it: int = 0
     n_cuts: int = 0
@@ -344,7 +359,13 @@ class _LoopState:
 
 def _settings(opts: SolveOptions, progress: Callable[[dict[str, float]], None] | None, t_start: float) -> _Settings:
     """Read the loop's tolerance, limits, stabilisation and progress callback from ``opts``."""
-    return _Settings(float(getattr(opts, "gap", 1e-5)), int(getattr(opts, "max_iterations", 1000)), getattr(opts, "stabilise", "none"), t_start,
+    stab = getattr(opts, "stabilise", SolveOptions.stabilise)
+    if stab not in STABILISATIONS:
+        raise ValueError(f"stabilise must be one of {STABILISATIONS}, not {stab!r}")
+    lam = float(getattr(opts, "level_lambda", LEVEL_LAMBDA))
+    if not 0.0 < lam < 1.0:
+        raise ValueError(f"level_lambda must lie strictly between 0 and 1, not {lam}")
+    return _Settings(float(getattr(opts, "gap", 1e-5)), int(getattr(opts, "max_iterations", 1000)), stab, lam, t_start,
                      progress or getattr(opts, "progress", None))
 
 
@@ -423,6 +444,34 @@ def _add_valid_inequalities(d: xr.Dataset, mst: _Master, theta_lb: list[float]) 
         h.addRow(theta_lb[n], INF, 2, np.array([mst.theta_col[(i, j)], gr], dtype=np.int32), np.array([1.0, -c_e * pmin * 1000.0]))
 
 
+def _link_scales(d: xr.Dataset, mst: _Master) -> tuple[np.ndarray, np.ndarray]:
+    """Return the master columns of every linking variable and the scale of each, in its own unit, for the level-set distance.
+
+    The scale is the column's bound range where both bounds are finite (battery energy [kWh] and
+    power [kW], measure fractions [1]); else, for ``EG`` the largest PV the profile's arrays may
+    hold [kWp], for the annual budgets ``onsite_mwh``, ``grid_mwh`` the site's annual load [MWh];
+    else 1.
+    """
+    _, arr_prof = profile_index(d)
+    maxk = d["max_kwp"].values
+    load_mwh = d["load_kw"].values.sum(axis=-1) / 1000.0
+    lo, hi = mst.arrays["col_lo"], mst.arrays["col_hi"]
+    scale_of: dict[int, float] = {}
+    for spec in mst.specs:
+        for (name, k, j), c in zip(spec.link_keys, mst.link_idx[spec.key].tolist()):
+            if np.isfinite(lo[c]) and np.isfinite(hi[c]) and hi[c] > lo[c]:
+                s = float(hi[c] - lo[c])
+            elif name == "eg":
+                s = float(maxk[arr_prof == k].sum())
+            elif name in ("onsite_mwh", "grid_mwh"):
+                s = float(load_mwh[k, j])
+            else:
+                s = 1.0
+            scale_of[c] = s if np.isfinite(s) and s > 0 else 1.0
+    cols = np.array(sorted(scale_of), dtype=np.int64)
+    return cols, np.array([scale_of[c] for c in cols.tolist()])
+
+
 def _setup(d: xr.Dataset, opts: SolveOptions, sy: frozenset[tuple[int, int]], phases: dict[str, float]) -> tuple[_Master, float]:
     """Build the master and the subproblems of the site-years ``sy``; return the master and the starting penalty."""
     t = time.perf_counter()
@@ -443,6 +492,12 @@ def _setup(d: xr.Dataset, opts: SolveOptions, sy: frozenset[tuple[int, int]], ph
     h = _master_highs(opts, M, col_lo, col_hi, theta_lb)
     mst = _Master(pm, M, h, keys, specs, local_cols, link_idx, {k: n_x + n for n, k in enumerate(keys)}, n_x, M["A"].shape[0])
     _add_valid_inequalities(d, mst, theta_lb)
+    stab = getattr(opts, "stabilise", SolveOptions.stabilise)
+    if stab == "level":
+        cols, scale = _link_scales(d, mst)
+        master = standard_from_highs(h.getLp())
+        master.offset = float(M["const"])
+        mst.level = LevelProjection(master, cols, scale, getattr(opts, "level_norm", SolveOptions.level_norm), opts.threads)
     return mst, penalty
 
 
@@ -466,10 +521,13 @@ def _solve_master(d: xr.Dataset, opts: SolveOptions, mst: _Master, st: _LoopStat
     """Solve the master, raise if it has no optimum, and raise the lower bound; return ``(x*, θ*)``."""
     h = mst.h
     t = time.perf_counter()
+    run0 = float(h.getRunTime())  # HiGHS's run clock counts over every run of this object
     h.run()
     status = h.modelStatusToString(h.getModelStatus())
-    st.t_master += time.perf_counter() - t
-    st.highs_s += float(h.getRunTime())
+    took = time.perf_counter() - t
+    st.t_master += took
+    st.t_max_master = max(st.t_max_master, took)
+    st.highs_s += float(h.getRunTime()) - run0
     if status != "Optimal":
         if status in ("Infeasible", "Primal infeasible or unbounded"):
             if opts.diagnose_infeasible:
@@ -485,7 +543,8 @@ def _solve_master(d: xr.Dataset, opts: SolveOptions, mst: _Master, st: _LoopStat
 
 def _record(cfg: _Settings, st: _LoopState, gap: float) -> None:
     """Append the iteration to the history and report it."""
-    st.hist.append(dict(iteration=st.it, lower_bound=st.lb, upper_bound=st.ub, gap=gap, master_s=st.t_master, subproblem_s=st.t_sub))
+    st.hist.append(dict(iteration=st.it, lower_bound=st.lb, upper_bound=st.ub, gap=gap, master_s=st.t_master, subproblem_s=st.t_sub,
+                        projection_s=st.t_proj))
     if cfg.progress:
         cfg.progress(st.hist[-1])
 
@@ -502,10 +561,19 @@ def _exact(ex: Any, mst: _Master, st: _LoopState) -> bool:
     return False
 
 
-def _separation_point(cfg: _Settings, st: _LoopState, x_star: np.ndarray) -> np.ndarray:
-    """Return the point to separate at: the master optimum, or its in-out combination with the incumbent."""
+def _separation_point(cfg: _Settings, mst: _Master, st: _LoopState, x_star: np.ndarray) -> np.ndarray:
+    """Return the point to separate at: the master optimum, its in-out combination with the incumbent, or the level-set projection of the incumbent."""
     if cfg.stabilise == "inout" and st.core is not None and not st.plain_next:
         return INOUT_ALPHA * x_star + (1.0 - INOUT_ALPHA) * st.core
+    if cfg.stabilise == "level" and mst.level is not None and st.x_inc is not None:
+        t = time.perf_counter()
+        limit = max(LEVEL_MIN_TIME_S, LEVEL_TIME_FACTOR * st.t_max_master)
+        basis = mst.h.getBasis()  # the master's optimum is in the level set: its basis is a feasible start
+        mst.level.warm_start(basis.col_status, basis.row_status, np.asarray(mst.h.getSolution().col_value), st.x_inc)
+        x = mst.level.project(st.x_inc, st.lb + cfg.level_lambda * (st.ub - st.lb), limit)
+        st.t_proj += time.perf_counter() - t
+        if x is not None:  # else (HiGHS found no optimum of the projection) the master optimum, as plain Benders
+            return x[: mst.n_x]
     return x_star
 
 
@@ -543,7 +611,10 @@ def _add_cuts(mst: _Master, st: _LoopState, zs: dict[tuple[int, int], np.ndarray
         cut_at_star = r.value + float(r.grad @ (x_star[li] - zs[k]))
         viol = max(viol, cut_at_star - th_star[n])
     n_t = len(mst.keys)
-    mst.h.addRows(n_t, np.array(lo), np.full(n_t, INF), len(idx), np.array(starts, dtype=np.int32), np.array(idx, dtype=np.int32), np.array(val))
+    rows = (np.array(lo), np.full(n_t, INF), np.array(starts, dtype=np.int32), np.array(idx, dtype=np.int32), np.array(val))
+    mst.h.addRows(n_t, rows[0], rows[1], len(idx), *rows[2:])
+    if mst.level is not None:
+        mst.level.add_rows(*rows)
     st.n_cuts += n_t
     return viol
 
@@ -568,7 +639,7 @@ def _benders_loop(d: xr.Dataset, opts: SolveOptions, cfg: _Settings, ex: Any, ms
             if _exact(ex, mst, st):
                 return
             continue
-        x_sep = _separation_point(cfg, st, x_star)
+        x_sep = _separation_point(cfg, mst, st, x_star)
         zs, res = _solve_subproblems(ex, mst, st, x_sep)
         viol = _add_cuts(mst, st, zs, res, x_star, th_star)
         gap = _rel_gap(st.lb, st.ub)
@@ -602,7 +673,7 @@ def _report(mst: _Master, st: _LoopState, cfg: _Settings, phases: dict[str, floa
     gap = _rel_gap(st.lb, objective)
     wall = time.perf_counter() - cfg.t_start
     n_sub = len(mst.keys)
-    rep = BendersReport(st.lb, objective, gap, st.it, n_sub, st.penalty, st.hist, phases)
+    rep = BendersReport(st.lb, objective, gap, st.it, n_sub, st.penalty, st.hist, phases, cfg.stabilise)
     res = DirectResult("Optimal", objective, st.highs_s, phases["master_build"], st.x_inc, row_dual, mst.arrays["row_of"])
     sol = PlanSolution(Status.OPTIMAL, objective, st.highs_s, wall, f"benders: gap {gap:.2e} after {st.it} iterations ({n_sub} subproblems, {n_workers} workers)",
                        res.dual, benders=rep)
@@ -629,6 +700,7 @@ def solve_decomposed(d: xr.Dataset, opts: SolveOptions, sy: frozenset[tuple[int,
         _benders_loop(d, opts, cfg, ex, mst, st)
         phases["master_solves"] = st.t_master
         phases["subproblem_solves"] = st.t_sub
+        phases["projection_solves"] = st.t_proj
         # recover the hourly operation at the incumbent
         t = time.perf_counter()
         assert st.x_inc is not None  # the loop ends only through _exact(), which needs an incumbent

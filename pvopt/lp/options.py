@@ -58,8 +58,17 @@ class SolveOptions:
     gap
         Relative gap ``(UB − LB)/|UB|`` at which a decomposed solve stops.
     stabilise
-        ``"none"`` (plain multi-cut Benders, the default: fewer iterations on the measured cases) or
-        ``"inout"`` (in-out separation between the master optimum and the incumbent).
+        Stabilisation of the Benders master: ``"level"`` (separate at the projection of the incumbent
+        onto the level set ``master cost ≤ LB + level_lambda·(UB − LB)``; Pecci and Jenkins 2025),
+        ``"inout"`` (in-out separation between the master optimum and the incumbent) or
+        ``"none"`` (plain multi-cut Benders, the default). Measured comparison: docs/formulation.md.
+    level_lambda
+        Level-set stabilisation: where the level lies between the lower and the upper bound (0 < λ < 1).
+    level_norm
+        Level-set stabilisation: distance of the projection, over the linking variables each divided
+        by its scale (:mod:`pvopt.lp.level`): ``"linf"`` (an LP, the default), ``"l1"`` (an LP) or
+        ``"l2"`` (squared, a QP; HiGHS's active-set QP solver cycled on some projections, which then
+        fall back to the master optimum after a time limit).
     workers
         Dask workers for the subproblems: ``None`` decides (in-process for few subproblems, else a
         ``LocalCluster`` with one worker per core), ``0`` or ``1`` in-process, ``n ≥ 2`` a ``LocalCluster``.
@@ -94,7 +103,9 @@ class SolveOptions:
     interface: Literal["direct", "pyomo"] = "direct"
     decompose: Literal["auto", "always", "never"] = "never"
     gap: float = 1e-5
-    stabilise: Literal["inout", "none"] = "none"
+    stabilise: Literal["level", "inout", "none"] = "none"
+    level_lambda: float = 0.5
+    level_norm: Literal["l2", "l1", "linf"] = "linf"
     workers: int | None = None
     scheduler: str | None = None
     max_iterations: int = 1000

@@ -301,7 +301,7 @@ def plan_dataset(pm: PlanModel, sol: PlanSolution, res: Any, opts: SolveOptions,
     if sol.benders is not None:  # decomposed solve: its bounds
         b = sol.benders
         out.attrs.update(solve_method="benders", lower_bound=b.lower_bound, upper_bound=b.upper_bound, relative_gap=b.gap,
-                         benders_iterations=b.iterations, benders_subproblems=b.subproblems)
+                         benders_iterations=b.iterations, benders_subproblems=b.subproblems, benders_stabilisation=b.stabilise)
     return annotate(out, "plan", currency=cur)
 
 

@@ -9,6 +9,8 @@ must agree).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -25,7 +27,10 @@ CAP_RTOL = 0.05
 PV_RTOL = 0.05
 
 MONO = SolveOptions(decompose="never", milestone_costs="none", solver="ipm")
-BENDERS = SolveOptions(decompose="always", workers=0, milestone_costs="none", gap=1e-5)
+BENDERS = SolveOptions(decompose="always", workers=0, milestone_costs="none", gap=1e-5, stabilise="none")
+#: Level-set regularisation of the master (Pecci and Jenkins 2025), λ = 0.5, ∞-norm projection.
+LEVEL = replace(BENDERS, stabilise="level", level_lambda=0.5, level_norm="linf")
+GAP_RTOL = 1e-12  #: relative_gap recomputed from the stored bounds
 
 CASES = {
     "battery": dict(battery_sites=(0,)),
@@ -46,6 +51,10 @@ def _inputs(case):
     return small_inputs(n_sites=2, n_years=2 if "milestones" in kw else 1, **kw)
 
 
+def _slow_except_battery():
+    return [c if c == "battery" else pytest.param(c, marks=pytest.mark.slow) for c in CASES]
+
+
 def _compare(d, opts=BENDERS, **kw):
     _, mono, _ = solve_plan(d, MONO)
     pm, sol, _ = solve_decomposed(d, opts, **kw)
@@ -56,7 +65,7 @@ def _compare(d, opts=BENDERS, **kw):
     return pm, sol, mono
 
 
-@pytest.mark.parametrize("case", [c if c == "battery" else pytest.param(c, marks=pytest.mark.slow) for c in CASES])
+@pytest.mark.parametrize("case", _slow_except_battery())
 def test_decomposed_plan_matches_monolithic(case):
     from pvopt.lp.solution import plan_dataset
 
@@ -103,3 +112,30 @@ def test_decomposition_on_a_dask_cluster_with_two_workers():
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=40) as cluster, Client(cluster) as client:
         _, sol, _ = _compare(d, client=client)
         assert "2 workers" in sol.termination
+
+
+def _assert_bounds_consistent(plan, sol, opts):
+    """The bounds in the plan's attrs: LB ≤ UB = NPC, the stored gap is theirs and within ``opts.gap``, the history monotone."""
+    a = plan.attrs
+    assert a["solve_method"] == "benders"
+    assert a["benders_stabilisation"] == opts.stabilise
+    assert a["lower_bound"] <= a["upper_bound"] * (1 + BOUND_RTOL)
+    assert a["upper_bound"] == pytest.approx(float(plan["npc"]), rel=OBJ_RTOL)
+    assert a["relative_gap"] == pytest.approx((a["upper_bound"] - a["lower_bound"]) / max(1.0, abs(a["upper_bound"])), rel=GAP_RTOL, abs=GAP_RTOL)
+    assert a["relative_gap"] <= opts.gap
+    assert a["benders_iterations"] == sol.benders.iterations == len(sol.benders.history)
+    lb = [r["lower_bound"] for r in sol.benders.history]
+    ub = [r["upper_bound"] for r in sol.benders.history]
+    assert all(b >= a_ for a_, b in zip(lb, lb[1:])), "the lower bound never falls"
+    assert all(b <= a_ for a_, b in zip(ub, ub[1:])), "the upper bound never rises (no penalty raise on these cases)"
+
+
+@pytest.mark.parametrize("case", _slow_except_battery())
+def test_level_set_regularisation_reaches_the_monolithic_optimum(case):
+    from pvopt.lp.solution import plan_dataset
+
+    d = _inputs(case)
+    pm, sol, mono = _compare(d, LEVEL)
+    assert sol.benders.stabilise == "level"
+    assert sol.benders.phases["projection_solves"] > 0.0
+    _assert_bounds_consistent(plan_dataset(pm, sol, None, LEVEL), sol, LEVEL)
