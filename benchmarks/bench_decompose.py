@@ -13,9 +13,13 @@
    gap reached; with ``--max-iterations N`` a run that stops at the limit reports the gap it
    reached after N iterations instead of failing. ``--stabilise-compare`` is the old spelling of
    ``--stabilise inout none``.
+4. ``--small-cases battery battery_demand_charge battery_import_limit``: the one-subproblem
+   cases of ``tests/lp/test_decompose.py`` (2 sites, 1 year, site 0 with a battery), in-process,
+   once per stabilisation, instead of the lead-pillars and synthetic cases.
 
 Run: python benchmarks/bench_decompose.py [--skip-example] [--sites 10] [--years 12] [--workers 0 2]
-     [--stabilise none inout level] [--max-iterations N] [--level-norm l2] [--level-lambda 0.5]
+     [--stabilise none inout level] [--max-iterations N] [--level-norm linf] [--level-lambda 0.5]
+     python benchmarks/bench_decompose.py --small-cases battery --stabilise none inout level
 """
 
 from __future__ import annotations
@@ -44,6 +48,14 @@ def synthetic(n_sites: int, n_years: int):
     d["demand_charge_per_kw_month"].values[:] = 40.0
     d["import_limit_kw"].values[:] = 0.9 * d["load_kw"].values.max(axis=(1, 2))
     return d
+
+
+#: The one-subproblem cases of tests/lp/test_decompose.py (small_inputs with 2 sites and 1 year).
+SMALL_CASES = {
+    "battery": dict(battery_sites=(0,)),
+    "battery_demand_charge": dict(battery_sites=(0,), demand_charge_per_kw_month=40.0),
+    "battery_import_limit": dict(battery_sites=(0,), import_limit_kw=2500.0),
+}
 
 
 def rss_gb() -> float:
@@ -100,6 +112,7 @@ def main() -> None:
     ap.add_argument("--max-iterations", type=int, default=1000)
     ap.add_argument("--level-norm", default=SolveOptions.level_norm, choices=["l2", "l1", "linf"])
     ap.add_argument("--level-lambda", type=float, default=SolveOptions.level_lambda)
+    ap.add_argument("--small-cases", nargs="*", default=[], choices=sorted(SMALL_CASES))
     a = ap.parse_args()
     stabs = a.stabilise or (["inout", "none"] if a.stabilise_compare else [SolveOptions.stabilise])
 
@@ -107,6 +120,12 @@ def main() -> None:
         return SolveOptions(decompose="always", milestone_costs="none", stabilise=stab, max_iterations=a.max_iterations,
                             level_norm=a.level_norm, level_lambda=a.level_lambda, **kw)
 
+    if a.small_cases:
+        for case in a.small_cases:
+            d = small_inputs(n_sites=2, n_years=1, **SMALL_CASES[case])
+            for stab in stabs:
+                run(f"{case} stabilise={stab}", lambda: solve_decomposed(d, opts(stab, workers=0), progress=line)[1])
+        return
     if not a.skip_example:
         from pvopt.pipeline import run_plan
         import tempfile

@@ -47,9 +47,17 @@ master optimum ``x*`` and the incumbent ``x_core``; the cuts at ``x_sep`` are
 valid, and ``x_sep`` is feasible for the master (a convex combination), so it
 also gives an upper bound. When those cuts no longer cut off ``(x*, θ*)``, the
 next iteration separates at ``x*`` itself, which guarantees convergence.
-``stabilise="none"`` is plain multi-cut Benders, the default: on a 2-site, 2-year
-battery case plain Benders needed 12 iterations (45 s) and in-out 17 (67 s),
-measured in one run on a shared 2-core machine.
+``stabilise="level"`` (Pecci and Jenkins 2025; :mod:`pvopt.lp.level`) still
+solves the master LP every iteration for ``LB``, but separates at the projection
+of the incumbent ``x̂`` onto the level set ``{master rows and cuts, c·x + Σθ ≤ L}``,
+``L = LB + λ·(UB − LB)`` (``SolveOptions.level_lambda``, 0.5), in the distance
+``SolveOptions.level_norm`` over the linking variables, each divided by a scale
+in its unit (:func:`_link_scales`). The projection is a master point, so it gives
+an upper bound and valid cuts like any other; the stopping rule is unchanged.
+A projection that fails (time limit, numerical trouble) falls back to ``x*``.
+``stabilise="none"`` is plain multi-cut Benders, the default: it took the fewest
+iterations on every case measured to the end (docs/formulation.md, "Benders
+decomposition of the hourly site-years", has the table).
 
 Subproblems keep one ``highspy.Highs`` each and are warm-started; they run
 in-process (``workers`` 0 or 1, or few subproblems) or on dask.distributed

@@ -158,8 +158,8 @@ class LevelProjection:
             u = self.n_cols + np.arange(n_l)
             n_all = len(lp.cost)
             start = np.cumsum(np.concatenate([[0], np.isin(np.arange(n_all), u).astype(np.int64)]))[:n_all].astype(np.int32)
-            h.passHessian(n_all, n_l, highspy.HessianFormat.kTriangular, start, u.astype(np.int32), self.scaling.col[u] ** 2 * self.scaling.obj)
-        self.h = h
+            h.passHessian(n_all, n_l, int(highspy.HessianFormat.kTriangular), start, u.astype(np.int32), self.scaling.col[u] ** 2 * self.scaling.obj)
+        self.h: Any = h  #: the projection problem (scaled)
         self.norm = norm
         self.m0 = master.A.shape[0]  #: the master's rows when the copy was made (cuts come after the projection's own rows)
         self.dist_rows = master.A.shape[0] + np.arange(n_l)

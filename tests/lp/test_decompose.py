@@ -31,6 +31,11 @@ BENDERS = SolveOptions(decompose="always", workers=0, milestone_costs="none", ga
 #: Level-set regularisation of the master (Pecci and Jenkins 2025), λ = 0.5, ∞-norm projection.
 LEVEL = replace(BENDERS, stabilise="level", level_lambda=0.5, level_norm="linf")
 GAP_RTOL = 1e-12  #: relative_gap recomputed from the stored bounds
+#: Iterations to the 1e-5 gap, measured (none / level): battery 12 / 26, battery_demand_charge 16 / 30,
+#: battery_import_limit 21 / 30. On these one-subproblem cases the level set takes *more* iterations than
+#: plain Benders (docs/formulation.md); the bounds below catch a regression of either, with about 20 % margin.
+MAX_ITERATIONS = {"none": {"battery": 15, "battery_demand_charge": 20, "battery_import_limit": 26},
+                  "level": {"battery": 32, "battery_demand_charge": 36, "battery_import_limit": 36}}
 
 CASES = {
     "battery": dict(battery_sites=(0,)),
@@ -85,6 +90,9 @@ def test_decomposed_plan_matches_monolithic(case):
     assert plan.attrs["solve_method"] == "benders"
     assert plan.attrs["lower_bound"] <= plan.attrs["upper_bound"] * (1 + BOUND_RTOL)  # equal up to rounding at convergence
     assert plan.attrs["relative_gap"] <= BENDERS.gap
+    _assert_bounds_consistent(plan, sol, BENDERS)
+    if case in MAX_ITERATIONS["none"]:
+        assert sol.benders.iterations <= MAX_ITERATIONS["none"][case]
     if "peak_import_kw" in plan:  # each month's billed peak is that month's largest hourly import
         month = d["hour_month"].values if "hour_month" in d else np.repeat(np.arange(1, 13), 730)
         grid, peak = plan["grid_import_kw"].values[0, 0], plan["peak_import_kw"].values[0, 0]
@@ -127,7 +135,7 @@ def _assert_bounds_consistent(plan, sol, opts):
     lb = [r["lower_bound"] for r in sol.benders.history]
     ub = [r["upper_bound"] for r in sol.benders.history]
     assert all(b >= a_ for a_, b in zip(lb, lb[1:])), "the lower bound never falls"
-    assert all(b <= a_ for a_, b in zip(ub, ub[1:])), "the upper bound never rises (no penalty raise on these cases)"
+    assert all(b <= a_ or not np.isfinite(b) for a_, b in zip(ub, ub[1:])), "the upper bound only falls (or is reset by a penalty raise)"
 
 
 @pytest.mark.parametrize("case", _slow_except_battery())
@@ -139,3 +147,5 @@ def test_level_set_regularisation_reaches_the_monolithic_optimum(case):
     assert sol.benders.stabilise == "level"
     assert sol.benders.phases["projection_solves"] > 0.0
     _assert_bounds_consistent(plan_dataset(pm, sol, None, LEVEL), sol, LEVEL)
+    if case in MAX_ITERATIONS["level"]:
+        assert sol.benders.iterations <= MAX_ITERATIONS["level"][case]
