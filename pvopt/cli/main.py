@@ -365,9 +365,9 @@ def plan(
     solver: str = typer.Option("choose", "--solver", help="HiGHS algorithm: choose | simplex | ipm."),
     no_hourly: bool = typer.Option(False, "--no-hourly", help="Do not store hourly dispatch in plan.nc."),
     report: bool = typer.Option(False, "--report", help="Also write DIR/report.html, DIR/report.xlsx and DIR/figures/*.png."),
-    decompose: str = typer.Option("never", "--decompose", help="never | auto | always: Benders decomposition of the hourly operation of battery site-years (exact; not yet faster than one LP, see README)."),
+    decompose: str = typer.Option("auto", "--decompose", help="auto | always | never: Benders decomposition of the hourly operation of battery site-years (exact to --gap; auto: when batteries make at least four site-years hourly)."),
     gap: float = typer.Option(1e-5, "--gap", help="Relative gap (UB-LB)/UB at which a decomposed solve stops."),
-    workers: Optional[int] = typer.Option(None, "--workers", min=0, help="Dask workers for Benders subproblems (0/1: in-process; default: decide)."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=0, help="Threads for Benders subproblems on this machine (0/1: one after another; default: one per core). --scheduler spreads them over a dask cluster instead."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Running dask scheduler for Benders subproblems, e.g. tcp://10.0.0.5:8786."),
 ) -> None:
     """Plan the build-out, onsite use, grid power, certificates and offsets at least net present cost.

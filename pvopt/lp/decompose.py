@@ -62,11 +62,14 @@ in-out and 26 for the level set on the battery case); on a 4-subproblem syntheti
 case in-out converged in 22 iterations, where the level set stood at 2.3e-4 and
 plain at 1.0e-3 after 25.
 
-Subproblems keep one ``highspy.Highs`` each and are warm-started; they run
-in-process (``workers`` 0 or 1, or few subproblems) or on dask.distributed
-(a ``LocalCluster`` like the sweep's, or ``scheduler="tcp://HOST:PORT"``): each
-worker keeps its subproblems between iterations in a per-process cache keyed
-by a run token and ``(s, y)``.
+Subproblems keep one ``highspy.Highs`` each and are warm-started (the first
+solve is interior point + crossover, later ones the primal simplex from the last
+optimal basis). On one machine they run in this process: one after another
+(``workers`` 0 or 1, or few subproblems) or on ``workers`` threads, each taking
+the next subproblem, longest first (``highspy`` releases the GIL while HiGHS
+runs). On a dask.distributed cluster (``scheduler="tcp://HOST:PORT"`` or a
+``client``) each worker keeps its subproblems between iterations in a
+per-process cache keyed by a run token and ``(s, y)``.
 """
 
 from __future__ import annotations
@@ -225,6 +228,7 @@ class _Serial:
     def __init__(self, specs: list[SubproblemSpec]) -> None:
         self.cache = {s.key: Subproblem(s) for s in specs}
         self.workers = 0
+        self.in_process = True  #: results with hourly values cost no transfer: keep the incumbent's
 
     def solve(self, zs: dict[tuple[int, int], np.ndarray], final: bool = False) -> dict[tuple[int, int], SubResult]:
         keys = list(zs)
@@ -238,11 +242,44 @@ class _Serial:
         self.cache.clear()
 
 
+class _Threads:
+    """Subproblems in this process, solved by ``n`` threads: ``highspy`` releases the GIL while HiGHS runs.
+
+    Each solve is its own task, longest (by its last solve) first, so a thread that is done takes the
+    next subproblem: no subproblem is pinned, and nothing is copied between processes.
+    """
+
+    def __init__(self, specs: list[SubproblemSpec], n: int) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.cache = {s.key: Subproblem(s) for s in specs}
+        self.last_s = {s.key: float(s.A.nnz) * 1e-9 for s in specs}  #: last solve time [s]; before the first, by size
+        self.workers = n
+        self.in_process = True
+        self.pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="pvopt-benders")
+
+    def solve(self, zs: dict[tuple[int, int], np.ndarray], final: bool = False) -> dict[tuple[int, int], SubResult]:
+        order = sorted(zs, key=lambda k: -self.last_s[k])
+        futs = {k: self.pool.submit(self.cache[k].solve, zs[k], final=final) for k in order}
+        out = {k: f.result() for k, f in futs.items()}
+        self.last_s.update({k: r.seconds for k, r in out.items()})
+        return out
+
+    def set_penalty(self, p: float) -> None:
+        for s in self.cache.values():
+            s.set_penalty(p)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+        self.cache.clear()
+
+
 class _Dask:
     """Subproblems pinned to dask workers, each keeping its own between iterations."""
 
     def __init__(self, client: Any, specs: list[SubproblemSpec]) -> None:
         self.client = client
+        self.in_process = False
         self.token = uuid.uuid4().hex
         workers = sorted(client.scheduler_info()["workers"])
         if not workers:
@@ -296,15 +333,15 @@ def _executor(specs: list[SubproblemSpec], opts: SolveOptions, client: Any = Non
             except Exception as e:  # noqa: BLE001
                 raise SolverError(f"cannot reach the dask scheduler at {scheduler}: {e}") from None
             started.append(client)
-        if client is None:
-            if workers is None:
-                workers = min(os.cpu_count() or 1, len(specs)) if len(specs) >= AUTO_MIN_PARALLEL else 0
-            if workers >= 2:
-                from pvopt.workers import start_local_cluster  # workers ignore Ctrl-C: the parent stops them, no worker tracebacks
-
-                client, cluster = start_local_cluster(int(workers))
-                started += [client, cluster]
-        ex = _Dask(client, specs) if client is not None else _Serial(specs)
+        if client is None and workers is None:
+            workers = min(os.cpu_count() or 1, len(specs)) if len(specs) >= AUTO_MIN_PARALLEL else 0
+        ex: _Serial | _Threads | _Dask
+        if client is not None:
+            ex = _Dask(client, specs)
+        elif workers is not None and workers >= 2:
+            ex = _Threads(specs, int(workers))
+        else:
+            ex = _Serial(specs)
         try:
             yield ex
         finally:
@@ -356,6 +393,7 @@ class _LoopState:
     lb: float = -INF
     ub: float = INF
     x_inc: np.ndarray | None = None
+    inc_results: dict[tuple[int, int], SubResult] | None = None  #: the incumbent's subproblem results (in-process runs)
     core: np.ndarray | None = None
     plain_next: bool = True
     t_master: float = 0.0
@@ -563,12 +601,12 @@ def _record(cfg: _Settings, st: _LoopState, gap: float) -> None:
 def _exact(ex: Any, mst: _Master, st: _LoopState) -> bool:
     """Check that the incumbent uses no elastic slack; if it does, raise the penalty and forget the incumbent."""
     assert st.x_inc is not None  # called only once UB is finite, i.e. after an incumbent was found
-    fin = ex.solve(_link_values(mst, st.x_inc))
+    fin = st.inc_results if st.inc_results is not None else ex.solve(_link_values(mst, st.x_inc))
     if max(r.slack_kwh for r in fin.values()) <= st.slack_tol_kwh:
         return True
     st.penalty *= 100.0
     ex.set_penalty(st.penalty)
-    st.ub, st.x_inc, st.core, st.plain_next = INF, None, None, True
+    st.ub, st.x_inc, st.inc_results, st.core, st.plain_next = INF, None, None, None, True
     return False
 
 
@@ -592,7 +630,7 @@ def _solve_subproblems(ex: Any, mst: _Master, st: _LoopState, x_sep: np.ndarray)
     """Solve the subproblems at ``x_sep``, raise if one fails, and keep ``x_sep`` if it is the best plan yet."""
     t = time.perf_counter()
     zs = _link_values(mst, x_sep)
-    res = ex.solve(zs)
+    res = ex.solve(zs, final=ex.in_process)
     st.t_sub += time.perf_counter() - t
     bad = [(k, r.status) for k, r in res.items() if r.status != "Optimal"]
     if bad:
@@ -600,6 +638,7 @@ def _solve_subproblems(ex: Any, mst: _Master, st: _LoopState, x_sep: np.ndarray)
     ub_cand = _plan_cost(mst, x_sep, res)
     if ub_cand < st.ub:
         st.ub, st.x_inc = ub_cand, x_sep.copy()
+        st.inc_results = res if ex.in_process else None
     return zs, res
 
 
@@ -715,7 +754,7 @@ def solve_decomposed(d: xr.Dataset, opts: SolveOptions, sy: frozenset[tuple[int,
         # recover the hourly operation at the incumbent
         t = time.perf_counter()
         assert st.x_inc is not None  # the loop ends only through _exact(), which needs an incumbent
-        fin = ex.solve(_link_values(mst, st.x_inc), final=True)
+        fin = st.inc_results if st.inc_results is not None else ex.solve(_link_values(mst, st.x_inc), final=True)
         n_workers = ex.workers
     objective = _recover(mst, st.x_inc, fin)
     phases["recover"] = time.perf_counter() - t

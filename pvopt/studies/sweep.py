@@ -439,7 +439,8 @@ def solve_scenario(inputs: xr.Dataset, scenario_id_: str, values: Mapping[str, f
             time.sleep(float(values[TEST_SLEEP]))
         d = apply_scenario(inputs, values)
         # each worker starts a scenario from the basis the previous one ended with (same LP structure)
-        opts = SolveOptions(time_limit_s=time_limit_s, threads=threads, warm_start=True)
+        # the sweep runs scenarios in parallel: a decomposed scenario solves its subproblems one after another
+        opts = SolveOptions(time_limit_s=time_limit_s, threads=threads, warm_start=True, workers=0)
         out = solve(d, opts, hourly=False)
         from pvopt.pipeline import with_business_as_usual
 

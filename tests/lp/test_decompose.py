@@ -31,6 +31,7 @@ BENDERS = SolveOptions(decompose="always", workers=0, milestone_costs="none", ga
 #: Level-set regularisation of the master (Pecci and Jenkins 2025), λ = 0.5, ∞-norm projection.
 LEVEL = replace(BENDERS, stabilise="level", level_lambda=0.5, level_norm="linf")
 GAP_RTOL = 1e-12  #: relative_gap recomputed from the stored bounds
+HOT_RTOL = 1e-9  #: a hot-started subproblem's value against a solve from scratch, relative
 #: Iterations to the 1e-5 gap, measured (none / level): battery 12 / 26, battery_demand_charge 16 / 30,
 #: battery_import_limit 21 / 30. On these one-subproblem cases the level set takes *more* iterations than
 #: plain Benders (docs/formulation.md); the bounds below catch a regression of either, with about 20 % margin.
@@ -103,14 +104,15 @@ def test_decomposed_plan_matches_monolithic(case):
 def test_auto_decomposes_only_large_battery_plans():
     small = small_inputs(n_sites=2, n_years=2, battery_sites=(0,))
     assert decomposable_site_years(small) == {(0, 0), (0, 1)}
-    assert choose_decomposition(small, SolveOptions()) == frozenset()  # default: one LP
+    assert choose_decomposition(small, SolveOptions()) == frozenset()  # default "auto": two site-years, one LP
     assert choose_decomposition(small, SolveOptions(decompose="auto")) == frozenset()  # two site-years: monolithic
     assert choose_decomposition(small, SolveOptions(decompose="always")) == {(0, 0), (0, 1)}
     assert choose_decomposition(small, SolveOptions(decompose="never")) == frozenset()
     assert choose_decomposition(small_inputs(n_sites=2, n_years=2), SolveOptions(decompose="always")) == frozenset()
     large = small_inputs(n_sites=2, n_years=6, battery_sites=(0,))
     assert len(choose_decomposition(large, SolveOptions(decompose="auto"))) == 6
-    assert choose_decomposition(large, SolveOptions()) == frozenset()
+    assert len(choose_decomposition(large, SolveOptions())) == 6  # the default decomposes six battery site-years
+    assert choose_decomposition(large, SolveOptions(decompose="never")) == frozenset()
 
 
 def test_decomposition_on_a_dask_cluster_with_two_workers():
@@ -120,6 +122,56 @@ def test_decomposition_on_a_dask_cluster_with_two_workers():
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=40) as cluster, Client(cluster) as client:
         _, sol, _ = _compare(d, client=client)
         assert "2 workers" in sol.termination
+
+
+def test_threads_reach_the_monolithic_optimum_without_extra_solves(monkeypatch):
+    """Two threads (the default stabilisation, in-out): same optimum; the incumbent's results are kept, so the
+    stopping check and the recovery of the hourly plan solve nothing more than one round per iteration."""
+    from pvopt.lp import subproblem
+
+    calls = []
+    solve = subproblem.Subproblem.solve
+
+    def counted(self, z, *, final=False):
+        calls.append(self.spec.key)
+        return solve(self, z, final=final)
+
+    monkeypatch.setattr(subproblem.Subproblem, "solve", counted)
+    d = small_inputs(n_sites=2, n_years=2, battery_sites=(0,))
+    opts = replace(BENDERS, workers=2, stabilise=SolveOptions.stabilise)
+    assert opts.stabilise == "inout"
+    pm, sol, _ = _compare(d, opts)
+    assert "2 workers" in sol.termination
+    # at most one round of both subproblems per iteration (the last master may close the gap without a round)
+    assert len(calls) <= 2 * sol.benders.iterations, "no re-solve at the incumbent to check slacks or recover the hourly plan"
+    assert sorted(set(calls)) == [(0, 0), (0, 1)]
+    assert pm.hourly_values, "the hourly plan of the decomposed site-years is recovered"
+
+
+def test_primal_hot_start_matches_cold_solves():
+    """Re-solves from the last optimal basis (primal simplex) give the value and cut of a solve from scratch."""
+    from pvopt.lp.decompose import _setup
+    from pvopt.lp.subproblem import Subproblem
+
+    d = _inputs("battery")
+    mst, _ = _setup(d, BENDERS, decomposable_site_years(d), {})
+    spec = mst.specs[0]
+    names = [k[0] for k in spec.link_keys]
+    load_mwh = float(d["load_kw"].values[0, 0].sum()) / 1000.0
+    hot = Subproblem(spec)
+    points = []
+    for f in (0.5, 1.0, 0.2):  # battery sizes and the annual grid budget move between solves
+        size = {"bE": 2000.0 * f, "bP": 800.0 * f, "grid_mwh": load_mwh * (1.0 + 0.02 * f)}
+        points.append(np.array([size.get(name, 0.0) for name in names]))
+    cold = [Subproblem(spec).solve(z) for z in points]
+    assert all(r.status == "Optimal" for r in cold)
+    for z, r_cold in zip(points, cold):
+        r_hot = hot.solve(z)
+        assert r_hot.status == "Optimal"
+        assert r_hot.value == pytest.approx(r_cold.value, rel=HOT_RTOL)
+        for other, r_other in zip(points, cold):  # the hot start's cut under-estimates the value elsewhere (a valid cut)
+            assert r_hot.value + float(r_hot.grad @ (other - z)) <= r_other.value * (1 + HOT_RTOL) + 1e-6
+    assert hot.warm_failures == 0, "every re-solve finished from the previous basis"
 
 
 def _assert_bounds_consistent(plan, sol, opts):
