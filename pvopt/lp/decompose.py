@@ -93,7 +93,7 @@ from pvopt.lp.highs import DirectResult, StandardLP, assemble, highs_lp
 from pvopt.lp.level import LevelProjection, standard_from_highs
 from pvopt.lp.options import SolveOptions, Status
 from pvopt.lp.reductions import full_hour_sites
-from pvopt.lp.subproblem import Subproblem, SubproblemSpec, SubResult, build_subproblem, solve_many
+from pvopt.lp.subproblem import Subproblem, SubproblemSpec, SubResult, build_subproblem, keep_solvers, solve_many
 
 __all__ = ["decomposable_site_years", "choose_decomposition", "solve_decomposed", "BendersReport", "PENALTY_FACTOR"]
 
@@ -202,8 +202,9 @@ _WORKER_CACHE: dict[tuple[str, tuple[int, int]], Subproblem] = {}
 
 
 def _w_setup(token: str, specs: list[SubproblemSpec]) -> int:
+    keep = keep_solvers(specs)
     for s in specs:
-        _WORKER_CACHE[(token, s.key)] = Subproblem(s)
+        _WORKER_CACHE[(token, s.key)] = Subproblem(s, keep)
     return len(specs)
 
 
@@ -226,7 +227,8 @@ class _Serial:
     """Subproblems in this process."""
 
     def __init__(self, specs: list[SubproblemSpec]) -> None:
-        self.cache = {s.key: Subproblem(s) for s in specs}
+        keep = keep_solvers(specs)
+        self.cache = {s.key: Subproblem(s, keep) for s in specs}
         self.workers = 0
         self.in_process = True  #: results with hourly values cost no transfer: keep the incumbent's
 
@@ -252,7 +254,8 @@ class _Threads:
     def __init__(self, specs: list[SubproblemSpec], n: int) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
-        self.cache = {s.key: Subproblem(s) for s in specs}
+        keep = keep_solvers(specs)
+        self.cache = {s.key: Subproblem(s, keep) for s in specs}
         self.last_s = {s.key: float(s.A.nnz) * 1e-9 for s in specs}  #: last solve time [s]; before the first, by size
         self.workers = n
         self.in_process = True

@@ -33,6 +33,7 @@ from the previous optimal basis (primal simplex hot start; the first solve is in
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,7 +47,7 @@ from pvopt.lp.highs import StandardLP, highs_lp
 from pvopt.lp.rows import FAMILIES, HOURLY_FAMILIES, Columns, RowFamilies, define_annual_rows
 from pvopt.lp.variables import SiteYearBlock
 
-__all__ = ["LINK_FAMILIES", "SubColumns", "SubproblemSpec", "build_subproblem", "Subproblem", "SubResult"]
+__all__ = ["LINK_FAMILIES", "SubColumns", "SubproblemSpec", "build_subproblem", "Subproblem", "SubResult", "keep_solvers"]
 
 INF = float("inf")
 #: Master variable families a subproblem reads (fixed to the master's values).
@@ -57,8 +58,10 @@ LOCAL_ANNUAL = ("energy_cost", "export_revenue", "export_mwh")
 #: Annual budgets that get elastic slacks.
 BUDGETS = ("onsite_mwh", "grid_mwh")
 #: A hot-started primal simplex gives up after this many iterations and the subproblem is solved cold (IPM +
-#: crossover). Measured re-solves of `sites/lead-pillars`' battery site-years took at most about 19,000.
-WARM_ITERATION_LIMIT = 60_000
+#: crossover). Re-solves of `sites/lead-pillars`' battery site-years took up to about 19,000 (1-5 s, where
+#: interior point took 1.5-2 s); a 52,565-row synthetic site-year needed 5,000-9,000 from a nearby point
+#: (2-3 s, interior point 3.5 s) and 35,000-46,000 from a far one (20 s).
+WARM_ITERATION_LIMIT = 15_000
 
 
 @dataclass
@@ -275,64 +278,126 @@ class SubResult:
     hourly: dict[str, np.ndarray] | None = None  #: hourly values (final pass)
 
 
+#: Memory a kept ``highspy.Highs`` holds after solving, per row, column and nonzero of its LP [bytes]
+#: (measured: six 52,565 × 52,585 synthetic battery site-years, 183,967 nonzeros, took 0.73 GB).
+SOLVER_BYTES_PER_ENTRY = 420.0
+#: Subproblems keep their own solver while all of them together would hold at most this much [bytes].
+KEEP_SOLVERS_MAX_BYTES = 4e9
+
+
+def keep_solvers(specs: list[SubproblemSpec]) -> bool:
+    """Return whether these subproblems may each keep a ``highspy.Highs`` (see :data:`KEEP_SOLVERS_MAX_BYTES`)."""
+    entries = sum(s.A.shape[0] + s.A.shape[1] + s.A.nnz for s in specs)
+    return entries * SOLVER_BYTES_PER_ENTRY <= KEEP_SOLVERS_MAX_BYTES
+
+
+_THREAD = threading.local()  #: one reusable ``highspy.Highs`` per thread for subproblems that do not keep their own
+
+
+def _new_highs() -> Any:
+    import highspy
+    from pyomo.common.tee import capture_output
+
+    # no "threads" option: HiGHS fixes its thread pool per process at the first solve
+    with capture_output(capture_fd=True):
+        h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    return h
+
+
+def _thread_highs() -> Any:
+    """Return this thread's reusable ``highspy.Highs``."""
+    if getattr(_THREAD, "h", None) is None:
+        _THREAD.h = _new_highs()
+    return _THREAD.h
+
+
 class Subproblem:
-    """One site-year's operation LP in a persistent ``highspy.Highs`` (warm-started between iterations)."""
+    """One site-year's operation LP, warm-started between iterations.
 
-    def __init__(self, spec: SubproblemSpec) -> None:
-        import highspy
-        from pyomo.common.tee import capture_output
+    With ``keep_solver`` the LP lives in its own ``highspy.Highs`` between solves (fastest). Without,
+    only the LP and the last optimal basis are kept, and each solve loads them into its thread's
+    reusable ``highspy.Highs``: about 7 ms more a solve and a quarter more simplex time, but the memory
+    of a solver (about 100 MB for a site-year of 8,760 battery hours) is held once per thread instead
+    of once per subproblem.
+    """
 
+    def __init__(self, spec: SubproblemSpec, keep_solver: bool = True) -> None:
         self.spec = spec
-        # no "threads" option: HiGHS fixes its thread pool per process at the first solve
-        with capture_output(capture_fd=True):
-            h = highspy.Highs()
-        h.setOptionValue("output_flag", False)
-        h.passModel(highs_lp(StandardLP(spec.cost, spec.col_lo, spec.col_hi, spec.A, spec.row_lo, spec.row_hi)))
-        self.h = h
+        self.lp = highs_lp(StandardLP(spec.cost, spec.col_lo, spec.col_hi, spec.A, spec.row_lo, spec.row_hi))
+        self.h: Any = None
+        if keep_solver:
+            self.h = _new_highs()
+            self.h.passModel(self.lp)
+        self.basis: Any = None  #: the last optimal basis (``keep_solver=False``)
         self.penalty = spec.penalty
         self.use_ipm = True  #: the next solve is from scratch (interior point + crossover)
         self.warm_failures = 0  #: hot starts that gave up
+        self.battery_idle = True  #: the last solution neither charged nor discharged
+        names = [k[0] for k in spec.link_keys]
+        self._battery_links = np.array([n in ("bE", "bP") for n in names], dtype=bool)
+        self._battery_cols = [(c0, n) for name, (c0, n) in spec.hourly.items() if name in ("bc", "bd")]
 
     def set_penalty(self, penalty: float) -> None:
         """Change the cost of the elastic slacks (keeps the basis)."""
-        s = self.spec.slack_cols
-        if len(s):
-            self.h.changeColsCost(len(s), s.astype(np.int32), np.full(len(s), float(penalty)))
         self.penalty = float(penalty)
+        if self.h is not None:
+            self._apply_penalty(self.h)
 
-    def _run(self, cold: bool) -> None:
-        """Run interior point + crossover from scratch (``cold``), else the primal simplex from the current basis."""
+    def _apply_penalty(self, h: Any) -> None:
+        s = self.spec.slack_cols
+        if len(s) and self.penalty != self.spec.penalty:
+            h.changeColsCost(len(s), s.astype(np.int32), np.full(len(s), self.penalty))
+
+    def _load(self) -> Any:
+        """Return the ``highspy.Highs`` to solve in: its own, or this thread's loaded with the LP and the last basis."""
+        if self.h is not None:
+            return self.h
+        h = _thread_highs()
+        h.passModel(self.lp)
+        self._apply_penalty(h)
+        return h
+
+    def _run(self, h: Any, cold: bool) -> None:
+        """Run interior point + crossover from scratch (``cold``), else the primal simplex from the last basis."""
         if cold:
-            self.h.clearSolver()
-        self.h.setOptionValue("solver", "ipm" if cold else "simplex")
-        self.h.setOptionValue("simplex_strategy", 1 if cold else 4)  # 4: primal simplex
-        self.h.setOptionValue("simplex_iteration_limit", 2**31 - 1 if cold else WARM_ITERATION_LIMIT)
-        self.h.run()
+            h.clearSolver()
+        elif self.h is None and self.basis is not None:
+            h.setBasis(self.basis)
+        h.setOptionValue("solver", "ipm" if cold else "simplex")
+        h.setOptionValue("simplex_strategy", 1 if cold else 4)  # 4: primal simplex
+        h.setOptionValue("simplex_iteration_limit", 2**31 - 1 if cold else WARM_ITERATION_LIMIT)
+        h.run()
 
     def solve(self, z: np.ndarray, *, final: bool = False) -> SubResult:
         """Fix the linking columns to ``z`` and solve; the cut is ``θ ≥ value + grad·(z' − z)``."""
         t0 = time.perf_counter()
         lc = self.spec.link_cols
         z = np.asarray(z, dtype=float)
+        h = self._load()
         if len(lc):
-            self.h.changeColsBounds(len(lc), lc.astype(np.int32), z, z)
+            h.changeColsBounds(len(lc), lc.astype(np.int32), z, z)
         # The first solve is interior point with crossover: a year of battery hours is a long chain that a
         # cold simplex needs tens of thousands of iterations for. Crossover leaves an optimal basis; a new
         # master point only moves the bounds of the fixed linking columns, and the *primal* simplex from that
         # basis was the fastest re-solve measured (docs/formulation.md, "Benders decomposition"): 3-4x
         # faster than interior point from scratch, 2x faster than the dual simplex from the same basis.
-        cold = self.use_ipm
-        self._run(cold)
-        status = self.h.modelStatusToString(self.h.getModelStatus())
+        # A basis in which the battery was idle is no start for a battery that now has a size: from scratch.
+        cold = self.use_ipm or (self.battery_idle and bool((z[self._battery_links] > 0).any()))
+        self._run(h, cold)
+        status = h.modelStatusToString(h.getModelStatus())
         if status != "Optimal" and not cold:  # a hot start that takes too long, or numerical trouble: from scratch
             cold = True
             self.warm_failures += 1
-            self._run(cold)
-            status = self.h.modelStatusToString(self.h.getModelStatus())
+            self._run(h, cold)
+            status = h.modelStatusToString(h.getModelStatus())
         self.use_ipm = False
-        info = self.h.getInfo()
-        sol = self.h.getSolution()
+        info = h.getInfo()
+        sol = h.getSolution()
         x = np.asarray(sol.col_value)
+        self.battery_idle = all(not np.any(np.abs(x[c0 : c0 + n]) > 1e-9) for c0, n in self._battery_cols)
+        if self.h is None:
+            self.basis = h.getBasis()
         rc = np.asarray(sol.col_dual)
         res = SubResult(self.spec.key, float(info.objective_function_value), rc[lc].copy() if len(lc) else np.zeros(0),
                         float(x[self.spec.slack_cols].sum()) if len(self.spec.slack_cols) else 0.0,

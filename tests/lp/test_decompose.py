@@ -148,8 +148,10 @@ def test_threads_reach_the_monolithic_optimum_without_extra_solves(monkeypatch):
     assert pm.hourly_values, "the hourly plan of the decomposed site-years is recovered"
 
 
-def test_primal_hot_start_matches_cold_solves():
-    """Re-solves from the last optimal basis (primal simplex) give the value and cut of a solve from scratch."""
+@pytest.mark.parametrize("keep_solver", [True, False])
+def test_primal_hot_start_matches_cold_solves(keep_solver):
+    """Re-solves from the last optimal basis (primal simplex) give the value and cut of a solve from scratch,
+    whether the subproblem keeps its own solver or only its basis (loaded into the thread's solver)."""
     from pvopt.lp.decompose import _setup
     from pvopt.lp.subproblem import Subproblem
 
@@ -158,7 +160,8 @@ def test_primal_hot_start_matches_cold_solves():
     spec = mst.specs[0]
     names = [k[0] for k in spec.link_keys]
     load_mwh = float(d["load_kw"].values[0, 0].sum()) / 1000.0
-    hot = Subproblem(spec)
+    hot = Subproblem(spec, keep_solver)
+    assert (hot.h is None) is (not keep_solver)
     points = []
     for f in (0.5, 1.0, 0.2):  # battery sizes and the annual grid budget move between solves
         size = {"bE": 2000.0 * f, "bP": 800.0 * f, "grid_mwh": load_mwh * (1.0 + 0.02 * f)}
@@ -171,7 +174,21 @@ def test_primal_hot_start_matches_cold_solves():
         assert r_hot.value == pytest.approx(r_cold.value, rel=HOT_RTOL)
         for other, r_other in zip(points, cold):  # the hot start's cut under-estimates the value elsewhere (a valid cut)
             assert r_hot.value + float(r_hot.grad @ (other - z)) <= r_other.value * (1 + HOT_RTOL) + 1e-6
-    assert hot.warm_failures == 0, "every re-solve finished from the previous basis"
+    if keep_solver:  # from a loaded basis (without the kept solver's pricing weights) a re-solve may hit the cap and go cold
+        assert hot.warm_failures == 0, "every re-solve finished from the previous basis"
+    assert not hot.battery_idle
+
+
+def test_subproblems_keep_their_solvers_only_while_memory_allows(monkeypatch):
+    from pvopt.lp import subproblem
+    from pvopt.lp.decompose import _Serial, _setup
+
+    d = small_inputs(n_sites=2, n_years=2, battery_sites=(0,))
+    mst, _ = _setup(d, BENDERS, decomposable_site_years(d), {})
+    entries = sum(s.A.shape[0] + s.A.shape[1] + s.A.nnz for s in mst.specs)
+    assert all(sub.h is not None for sub in _Serial(mst.specs).cache.values())
+    monkeypatch.setattr(subproblem, "KEEP_SOLVERS_MAX_BYTES", 0.5 * entries * subproblem.SOLVER_BYTES_PER_ENTRY)
+    assert all(sub.h is None for sub in _Serial(mst.specs).cache.values())
 
 
 def _assert_bounds_consistent(plan, sol, opts):
