@@ -292,6 +292,7 @@ def keep_solvers(specs: list[SubproblemSpec]) -> bool:
 
 
 _THREAD = threading.local()  #: one reusable ``highspy.Highs`` per thread for subproblems that do not keep their own
+_NEW_LOCK = threading.Lock()  #: the banner capture redirects the process's stdout: one at a time
 
 
 def _new_highs() -> Any:
@@ -299,7 +300,7 @@ def _new_highs() -> Any:
     from pyomo.common.tee import capture_output
 
     # no "threads" option: HiGHS fixes its thread pool per process at the first solve
-    with capture_output(capture_fd=True):
+    with _NEW_LOCK, capture_output(capture_fd=True):
         h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     return h

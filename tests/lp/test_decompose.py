@@ -181,14 +181,25 @@ def test_primal_hot_start_matches_cold_solves(keep_solver):
 
 def test_subproblems_keep_their_solvers_only_while_memory_allows(monkeypatch):
     from pvopt.lp import subproblem
-    from pvopt.lp.decompose import _Serial, _setup
+    from pvopt.lp.decompose import _Serial, _setup, _Threads
 
     d = small_inputs(n_sites=2, n_years=2, battery_sites=(0,))
     mst, _ = _setup(d, BENDERS, decomposable_site_years(d), {})
     entries = sum(s.A.shape[0] + s.A.shape[1] + s.A.nnz for s in mst.specs)
     assert all(sub.h is not None for sub in _Serial(mst.specs).cache.values())
     monkeypatch.setattr(subproblem, "KEEP_SOLVERS_MAX_BYTES", 0.5 * entries * subproblem.SOLVER_BYTES_PER_ENTRY)
-    assert all(sub.h is None for sub in _Serial(mst.specs).cache.values())
+    serial = _Serial(mst.specs)
+    assert all(sub.h is None for sub in serial.cache.values())
+    # two threads, each creating and reusing its own solver at once, give the serial values
+    zs = {s.key: np.array([{"bE": 1000.0, "bP": 500.0}.get(k[0], 0.0) for k in s.link_keys]) for s in mst.specs}
+    threads = _Threads(mst.specs, 2)
+    try:
+        par = threads.solve(zs)
+    finally:
+        threads.close()
+    ser = serial.solve(zs)
+    for k in zs:
+        assert par[k].value == pytest.approx(ser[k].value, rel=HOT_RTOL)
 
 
 def _assert_bounds_consistent(plan, sol, opts):
