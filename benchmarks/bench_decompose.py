@@ -80,7 +80,7 @@ def summary(label: str, wall: float, sol=None) -> None:
               f"NPC {b.upper_bound:,.0f}, gap {b.gap:.2e}, peak RSS (this process) {rss_gb():.2f} GB", flush=True)
         return
     r = HISTORY[-1] if HISTORY else {}
-    print(f"  {label}: stopped at the iteration limit; {r.get('iteration', 0)} iterations, subproblems {r.get('subproblem_s', 0.0):.1f} s, "
+    print(f"  {label}: stopped at the iteration or time limit; {r.get('iteration', 0)} iterations, subproblems {r.get('subproblem_s', 0.0):.1f} s, "
           f"wall {wall:.1f} s, LB {r.get('lower_bound', float('nan')):,.0f}, UB {r.get('upper_bound', float('nan')):,.0f}, "
           f"gap {r.get('gap', float('nan')):.2e}", flush=True)
 
