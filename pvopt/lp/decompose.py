@@ -273,7 +273,7 @@ class _Threads:
             s.set_penalty(p)
 
     def close(self) -> None:
-        self.pool.shutdown(wait=True)
+        self.pool.shutdown(wait=True, cancel_futures=True)  # after Ctrl-C: finish the solves under way, drop the rest
         self.cache.clear()
 
 
