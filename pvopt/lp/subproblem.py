@@ -332,7 +332,7 @@ class Subproblem:
             self.h.passModel(self.lp)
         self.basis: Any = None  #: the last optimal basis (``keep_solver=False``)
         self.penalty = spec.penalty
-        self.use_ipm = True  #: the next solve is from scratch (interior point + crossover)
+        self.solved = False  #: a basis exists to start from (else the solve is from scratch)
         self.warm_failures = 0  #: hot starts that gave up
         self.battery_idle = True  #: the last solution neither charged nor discharged
         names = [k[0] for k in spec.link_keys]
@@ -363,7 +363,7 @@ class Subproblem:
         """Run interior point + crossover from scratch (``cold``), else the primal simplex from the last basis."""
         if cold:
             h.clearSolver()
-        elif self.h is None and self.basis is not None:
+        elif self.basis is not None:  # only kept without a solver of its own
             h.setBasis(self.basis)
         h.setOptionValue("solver", "ipm" if cold else "simplex")
         h.setOptionValue("simplex_strategy", 1 if cold else 4)  # 4: primal simplex
@@ -384,7 +384,7 @@ class Subproblem:
         # basis was the fastest re-solve measured (docs/formulation.md, "Benders decomposition"): 3-4x
         # faster than interior point from scratch, 2x faster than the dual simplex from the same basis.
         # A basis in which the battery was idle is no start for a battery that now has a size: from scratch.
-        cold = self.use_ipm or (self.battery_idle and bool((z[self._battery_links] > 0).any()))
+        cold = not self.solved or (self.battery_idle and bool((z[self._battery_links] > 0).any()))
         self._run(h, cold)
         status = h.modelStatusToString(h.getModelStatus())
         if status != "Optimal" and not cold:  # a hot start that takes too long, or numerical trouble: from scratch
@@ -392,7 +392,7 @@ class Subproblem:
             self.warm_failures += 1
             self._run(h, cold)
             status = h.modelStatusToString(h.getModelStatus())
-        self.use_ipm = False
+        self.solved = True
         info = h.getInfo()
         sol = h.getSolution()
         x = np.asarray(sol.col_value)
